@@ -1,0 +1,252 @@
+"""Configuration: defaults from ``baseline.yaml``, overridden by yaml overlays, overridden by flags.
+
+Every option is declared once in ``OPTIONS`` with its type. A yaml key that is not an option, a yaml
+value of the wrong type, an unknown flag or a flag value that does not parse is a ``ConfigError`` that
+names the key and, for typos, the closest valid name. Nothing is executed from the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PROJECT_ROOT / "baseline.yaml"
+SCORE_MODES = ("MSE", "MAHALA")
+
+
+def parse_bool(text: str) -> bool:
+    """Parse a boolean flag value written as True/False, true/false, yes/no or 1/0."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise ValueError(f"expected True or False, got {text!r}")
+
+
+def _named(parse: Callable[[str], Any], name: str, allow_null: bool = False) -> Callable[[str], Any]:
+    """Wrap a parser so argparse's "invalid <name> value" message uses a readable type name."""
+
+    def parse_value(text: str) -> Any:
+        if allow_null and text.strip().lower() in ("none", "null"):
+            return None
+        return parse(text)
+
+    parse_value.__name__ = name
+    return parse_value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration option: its flags, its type and its built-in default."""
+
+    dest: str
+    flags: tuple[str, ...]
+    kind: str  # str | int | float | bool | int? | float? | int* | flag
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    # data and outputs
+    Option("dataset", ("--dataset",), "str", None, "dataset name, e.g. DCASE2024T2fan"),
+    Option("dev", ("-d", "--dev"), "flag", False, "use the development dataset"),
+    Option("eval", ("-e", "--eval"), "flag", False, "use the additional training and evaluation dataset"),
+    Option("dataset_directory", ("--dataset_directory",), "str", "./data", "parent folder of the datasets"),
+    Option("result_directory", ("--result_directory",), "str", "./results", "where result CSVs are written"),
+    Option("export_dir", ("--export_dir",), "str", "baseline", "name of this experiment's output folders"),
+    Option("model_name_suffix", ("-tag", "--model_name_suffix"), "str", "", "word added to every file name"),
+    Option("use_ids", ("--use_ids",), "int*", [], "section ids whose clips are used for training"),
+    Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset"),
+    # what to run
+    Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
+    Option("score", ("--score",), "str", "MSE", "anomaly score", SCORE_MODES),
+    Option("train_only", ("--train_only",), "flag", False, "train, do not test"),
+    Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train"),
+    Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint"),
+    Option("checkpoint_path", ("--checkpoint_path",), "str", "", "checkpoint to resume from (--restart)"),
+    Option("seed", ("--seed",), "int", 13711, "random seed"),
+    Option("use_cuda", ("--use_cuda",), "bool", True, "use CUDA when available"),
+    Option("gpu_id", ("--gpu_id",), "int*", [0], "GPU index (the first one is used)"),
+    Option("log_interval", ("--log_interval",), "int", 100, "batches between progress updates"),
+    Option("num_workers", ("--num_workers",), "int", 0, "feature extraction processes (0: one per core)"),
+    # decisions and metrics
+    Option("max_fpr", ("--max_fpr",), "float", 0.1, "false positive rate limit of the pAUC"),
+    Option("decision_threshold", ("--decision_threshold",), "float", 0.9, "quantile of the fitted gamma"),
+    # features
+    Option("n_mels", ("--n_mels",), "int", 128, "number of mel bands"),
+    Option("frames", ("--frames",), "int", 5, "consecutive frames in one feature vector"),
+    Option("frame_hop_length", ("--frame_hop_length",), "int", 1, "keep every n-th feature vector"),
+    Option("n_fft", ("--n_fft",), "int", 1024, "FFT length in samples"),
+    Option("hop_length", ("--hop_length",), "int", 512, "samples between STFT frames"),
+    Option("power", ("--power",), "float", 2.0, "exponent of the magnitude spectrogram"),
+    Option("fmin", ("--fmin",), "float", 0.0, "lowest mel frequency in Hz"),
+    Option("fmax", ("--fmax",), "float?", None, "highest mel frequency in Hz (null: sample rate / 2)"),
+    Option("win_length", ("--win_length",), "int?", None, "window length in samples (null: n_fft)"),
+    # training
+    Option("batch_size", ("--batch_size",), "int", 256, "vectors per batch"),
+    Option("epochs", ("--epochs",), "int", 100, "training epochs"),
+    Option("learning_rate", ("-lr", "--learning_rate"), "float", 0.001, "Adam learning rate"),
+    Option("shuffle", ("--shuffle",), "bool", True, "shuffle training vectors every epoch"),
+    Option("validation_split", ("--validation_split",), "float", 0.1, "share of vectors held out"),
+)
+
+_BY_FLAG = {flag: option for option in OPTIONS for flag in option.flags}
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": _named(parse_bool, "True/False"),
+    "int?": _named(int, "integer-or-null", allow_null=True),
+    "float?": _named(float, "number-or-null", allow_null=True),
+    "int*": int,
+}
+
+
+def _check_yaml_value(option: Option, value: Any, source: str) -> Any:
+    """Return ``value`` if its type matches the option's, else raise a ConfigError naming both."""
+    kind = option.kind
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "flag": isinstance(value, bool),
+        "int?": value is None or (isinstance(value, int) and not isinstance(value, bool)),
+        "float?": value is None or (isinstance(value, int | float) and not isinstance(value, bool)),
+        "int*": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
+    }[kind]
+    if not ok:
+        expected = {"int*": "a list of integers", "int?": "an integer or null", "float?": "a number or null",
+                    "flag": "True or False", "bool": "True or False", "float": "a number"}.get(kind, f"a {kind}")
+        raise ConfigError(f"{source}: {option.flags[-1]} must be {expected}, got {value!r}")
+    if kind in ("float", "float?") and value is not None:
+        return float(value)
+    return value
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name, list(_BY_FLAG), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def load_yaml_overrides(path: Path) -> dict[str, Any]:
+    """Read a ``--flag: value`` yaml file and return ``{dest: value}`` with every value type-checked."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid yaml: {error}".replace("\n", " ")) from error
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path} must hold '--flag: value' pairs, one per line")
+    values: dict[str, Any] = {}
+    for key, value in content.items():
+        option = _BY_FLAG.get(str(key))
+        if option is None:
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(str(key))}")
+        values[option.dest] = _check_yaml_value(option, value, str(path))
+    return values
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises ConfigError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see python train.py --help)")
+
+
+def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
+    parser = _RaisingParser(
+        prog="train.py",
+        description="Train and test anomalous sound detectors on DCASE Task 2 data.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--config", action="append", default=[], metavar="YAML",
+                        help="yaml file applied on top of baseline.yaml (may be repeated)")
+    for option in OPTIONS:
+        default = defaults.get(option.dest, option.default)
+        help_text = f"{option.help} (default: {default})"
+        if option.kind == "flag":
+            parser.add_argument(*option.flags, dest=option.dest, action="store_true", default=default,
+                                help=help_text)
+            continue
+        parser.add_argument(*option.flags, dest=option.dest, type=_PARSERS[option.kind], default=default,
+                            nargs="*" if option.kind == "int*" else None, choices=option.choices,
+                            metavar=option.dest.upper(), help=help_text)
+    return parser
+
+
+def _config_files(argv: Sequence[str]) -> list[Path]:
+    """The --config files named on the command line, in order."""
+    files = []
+    for index, arg in enumerate(argv):
+        if arg == "--config" and index + 1 < len(argv):
+            files.append(Path(argv[index + 1]))
+        elif arg.startswith("--config="):
+            files.append(Path(arg.split("=", 1)[1]))
+    return files
+
+
+def parse_config(argv: Sequence[str], base_config: Path = DEFAULT_CONFIG) -> argparse.Namespace:
+    """Merge ``base_config``, any ``--config`` overlays and the flags in ``argv``; validate the result."""
+    defaults = {option.dest: option.default for option in OPTIONS}
+    defaults.update(load_yaml_overrides(base_config))
+    for overlay in _config_files(argv):
+        defaults.update(load_yaml_overrides(overlay))
+    parser = build_parser(defaults)
+    config, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        first = unknown[0].split("=", 1)[0]
+        raise ConfigError(f"unknown argument {unknown[0]!r}{_suggest(first)} (see python train.py --help)")
+    validate_config(config)
+    return config
+
+
+def validate_config(config: argparse.Namespace) -> None:
+    """Raise ConfigError for values that cannot work, naming the flag and the allowed range."""
+
+    def require(condition: bool, message: str) -> None:
+        if not condition:
+            raise ConfigError(message)
+
+    require(not (config.train_only and config.test_only),
+            "--train_only and --test_only cannot be used together: give one, or neither to train and test")
+    require(not (config.dev and config.eval), "-d/--dev and -e/--eval cannot be used together")
+    require(config.dev or config.eval, "give -d/--dev (development data) or -e/--eval (evaluation data)")
+    require(bool(config.dataset), "--dataset is required, e.g. --dataset DCASE2024T2fan")
+    require(config.epochs >= 1, f"--epochs must be at least 1, got {config.epochs}")
+    require(config.batch_size >= 2, f"--batch_size must be at least 2, got {config.batch_size}")
+    require(0.0 < config.validation_split < 1.0,
+            f"--validation_split must be between 0 and 1 (exclusive), got {config.validation_split}")
+    require(0.0 < config.decision_threshold < 1.0,
+            f"--decision_threshold is a quantile between 0 and 1 (exclusive), got {config.decision_threshold}")
+    require(0.0 < config.max_fpr <= 1.0, f"--max_fpr must be in (0, 1], got {config.max_fpr}")
+    require(config.learning_rate > 0 and math.isfinite(config.learning_rate),
+            f"-lr must be a positive number, got {config.learning_rate}")
+    for name in ("n_mels", "frames", "frame_hop_length", "n_fft", "hop_length"):
+        value = getattr(config, name)
+        require(value >= 1, f"--{name} must be a positive integer, got {value}")
+    require(config.power > 0, f"--power must be positive, got {config.power}")
+    require(config.fmin >= 0, f"--fmin must be at least 0 Hz, got {config.fmin}")
+    require(config.fmax is None or config.fmax > config.fmin,
+            f"--fmax ({config.fmax}) must be above --fmin ({config.fmin})")
+    require(config.win_length is None or 1 <= config.win_length <= config.n_fft,
+            f"--win_length must be between 1 and --n_fft ({config.n_fft}), got {config.win_length}")
+    require(config.num_workers >= 0, f"--num_workers must be 0 (auto) or more, got {config.num_workers}")
+    require(config.log_interval >= 1, f"--log_interval must be at least 1, got {config.log_interval}")
+    require(len(config.gpu_id) >= 1, "--gpu_id needs at least one GPU index")
+    require(not config.checkpoint_path or config.restart, "--checkpoint_path is only used with --restart")

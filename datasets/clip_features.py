@@ -1,0 +1,177 @@
+"""Log-mel frames of a list of clips: extracted in parallel worker processes, cached on disk.
+
+The frames of all clips are stored once, time-major and back to back in one float32 array of shape
+(total frames, n_mels); ``offsets[i]:offsets[i + 1]`` are clip i's rows. Feature vectors are formed
+from these rows later, as views, which holds a clip in a fifth of the memory of stored vectors.
+
+The cache is one ``.npy`` (memory-mapped on load) plus a JSON manifest written after it, keyed by every
+feature parameter; the manifest also records each input file's name, size and modification time, so
+a changed parameter or a changed dataset is never served from an old cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from datasets.audio import read_clip
+from datasets.features import FeatureParams, count_stft_frames, log_mel_spectrogram
+from errors import DataError
+from safe_io import atomic_write, atomic_write_text, file_lock
+
+CACHE_FORMAT_VERSION = 1
+SERIAL_BELOW = 16  # fewer clips than this are extracted in-process: a pool would cost more than it saves
+
+
+@dataclass
+class ClipFeatures:
+    """Log-mel frames of several clips, stacked; see the module docstring."""
+
+    log_mel: np.ndarray  # (total frames, n_mels) float32, possibly memory-mapped
+    offsets: np.ndarray  # (n_clips + 1,) int64
+    names: list[str]
+    sample_rate: int
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.names)
+
+    def clip_frames(self, index: int) -> np.ndarray:
+        return self.log_mel[self.offsets[index]:self.offsets[index + 1]]
+
+    def frame_counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
+    signal, sample_rate = read_clip(Path(path))
+    n_frames = count_stft_frames(len(signal), params.n_fft, params.hop_length)
+    if n_frames < params.frames:
+        seconds = len(signal) / sample_rate
+        needed = (params.frames - 1) * params.hop_length / sample_rate
+        raise DataError(f"{path}: clip too short ({seconds:.3f} s) to give one feature vector of "
+                        f"{params.frames} frames; clips need at least {needed:.3f} s. Remove the file")
+    return log_mel_spectrogram(signal, sample_rate, params), sample_rate
+
+
+def _default_workers(n_clips: int) -> int:
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(available, n_clips // SERIAL_BELOW))
+
+
+def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int = 0,
+                     description: str = "features") -> ClipFeatures:
+    """Compute the log-mel frames of ``paths`` (in that order) with ``workers`` processes (0: auto).
+
+    Every clip must have the sample rate of the first one; a clip too short for one vector, or one that
+    cannot be read, is a DataError naming the file.
+    """
+    if not paths:
+        raise DataError(f"no clips to extract features from ({description})")
+    workers = workers or _default_workers(len(paths))
+    names = [str(path) for path in paths]
+    progress = tqdm(total=len(names), desc=description, unit="clip", leave=False, mininterval=0.5)
+    if workers <= 1 or len(names) < SERIAL_BELOW:
+        results = []
+        for name in names:
+            results.append(_extract_one(name, params))
+            progress.update()
+    else:
+        # fork: workers need only numpy and the parent's already-imported modules; nothing re-imported
+        context = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        chunk = max(1, min(32, len(names) // (workers * 8)))
+        results = []
+        try:
+            for result in pool.map(_extract_one, names, [params] * len(names), chunksize=chunk):
+                results.append(result)
+                progress.update()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # on an error, do not finish the other clips
+    progress.close()
+    first_rate = results[0][1]
+    for path, (_, rate) in zip(paths, results, strict=True):
+        if rate != first_rate:
+            raise DataError(f"{path}: sample rate {rate} Hz differs from {first_rate} Hz of {paths[0]}; all "
+                            "clips of a dataset must share one rate (resample the odd file or remove it)")
+    counts = np.array([len(log_mel) for log_mel, _ in results], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    log_mel = np.concatenate([log_mel for log_mel, _ in results]).astype(np.float32, copy=False)
+    return ClipFeatures(log_mel, offsets, [Path(p).name for p in paths], first_rate)
+
+
+def cache_key(params: FeatureParams) -> str:
+    """Short hash of every feature parameter and the cache format."""
+    text = json.dumps({"version": CACHE_FORMAT_VERSION, **params.as_dict()}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _fingerprint(paths: Sequence[Path]) -> list[list]:
+    listing = []
+    for path in paths:
+        stat = Path(path).stat()
+        listing.append([Path(path).name, stat.st_size, stat.st_mtime_ns])
+    return listing
+
+
+def _load_cached(npy_path: Path, manifest_path: Path, params: FeatureParams,
+                 fingerprint: list[list]) -> ClipFeatures | None:
+    """The cached features if the manifest matches the parameters and files, else None."""
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if (manifest.get("version") != CACHE_FORMAT_VERSION or manifest.get("params") != params.as_dict()
+                or manifest.get("files") != fingerprint):
+            return None
+        log_mel = np.load(npy_path, mmap_mode="r", allow_pickle=False)
+        offsets = np.asarray(manifest["offsets"], dtype=np.int64)
+        if log_mel.shape != (int(offsets[-1]), params.n_mels) or log_mel.dtype != np.float32:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing, half-written by an older version, or unreadable: rebuild
+    return ClipFeatures(log_mel, offsets, [entry[0] for entry in fingerprint], int(manifest["sample_rate"]))
+
+
+def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Path, cache_name: str,
+                    workers: int = 0, description: str = "features") -> tuple[ClipFeatures, bool]:
+    """Features of ``paths`` from ``cache_dir`` if valid, else extracted and cached. Returns
+    ``(features, was_cached)``. Two processes asking for the same cache build it once: the second
+    waits for the first's lock, then loads its result."""
+    stem = f"{cache_name}_logmel_{cache_key(params)}"
+    npy_path = cache_dir / f"{stem}.npy"
+    manifest_path = cache_dir / f"{stem}.json"
+    fingerprint = _fingerprint(paths)
+    cached = _load_cached(npy_path, manifest_path, params, fingerprint)
+    if cached is not None:
+        return cached, True
+
+    def say_waiting() -> None:
+        tqdm.write(f"waiting for another process that is writing the feature cache {npy_path} ...")
+
+    with file_lock(cache_dir / f"{stem}.lock", on_wait=say_waiting):
+        cached = _load_cached(npy_path, manifest_path, params, fingerprint)
+        if cached is not None:
+            return cached, True
+        started = time.perf_counter()
+        features = extract_features(paths, params, workers, description)
+        manifest_path.unlink(missing_ok=True)  # the manifest is the commit mark: drop it before the data
+        atomic_write(npy_path, lambda stream: np.save(stream, features.log_mel, allow_pickle=False))
+        manifest = {
+            "version": CACHE_FORMAT_VERSION,
+            "params": params.as_dict(),
+            "files": fingerprint,
+            "offsets": features.offsets.tolist(),
+            "sample_rate": features.sample_rate,
+            "seconds_to_extract": round(time.perf_counter() - started, 3),
+        }
+        atomic_write_text(manifest_path, json.dumps(manifest))
+    return features, False

@@ -1,0 +1,139 @@
+"""Log-mel features exactly as the public baseline computes them with librosa, in plain numpy.
+
+The order of operations and the dtypes follow librosa's ``melspectrogram`` on a float32 signal (the
+window product and FFT in float64, the magnitude and mel projection in float32, the log in float32), so
+the values match the baseline's to float32 rounding. Frames are stored time-major, shape (T, n_mels).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+LOG_FLOOR = sys.float_info.epsilon  # the baseline floors mel power at the float64 machine epsilon
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Every parameter that changes the features; the cache key is built from all of them."""
+
+    n_mels: int = 128
+    frames: int = 5
+    frame_hop_length: int = 1
+    n_fft: int = 1024
+    hop_length: int = 512
+    power: float = 2.0
+    fmin: float = 0.0
+    fmax: float | None = None
+    win_length: int | None = None
+
+    @classmethod
+    def from_config(cls, config: object) -> FeatureParams:
+        """The feature parameters among a run's settings (an argparse Namespace)."""
+        return cls(**{name: getattr(config, name) for name in cls.__dataclass_fields__})
+
+    @property
+    def vector_dim(self) -> int:
+        return self.n_mels * self.frames
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    linear_step = 200.0 / 3.0
+    break_hz = 1000.0
+    break_mel = break_hz / linear_step
+    log_step = np.log(6.4) / 27.0
+    mels = frequencies / linear_step
+    above = frequencies >= break_hz
+    mels[above] = break_mel + np.log(frequencies[above] / break_hz) / log_step
+    return mels
+
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mels = np.asarray(mels, dtype=np.float64)
+    linear_step = 200.0 / 3.0
+    break_hz = 1000.0
+    break_mel = break_hz / linear_step
+    log_step = np.log(6.4) / 27.0
+    frequencies = mels * linear_step
+    above = mels >= break_mel
+    frequencies[above] = break_hz * np.exp(log_step * (mels[above] - break_mel))
+    return frequencies
+
+
+@lru_cache(maxsize=16)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """Triangular mel filters with Slaney area normalisation, shape (n_mels, n_fft // 2 + 1), float32."""
+    fmax = sample_rate / 2.0 if fmax is None else fmax
+    fft_freqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
+    edges_mel = np.linspace(hz_to_mel(np.array([fmin]))[0], hz_to_mel(np.array([fmax]))[0], n_mels + 2)
+    edges_hz = mel_to_hz(edges_mel)
+    widths = np.diff(edges_hz)
+    distance = edges_hz[:, None] - fft_freqs[None, :]
+    rising = -distance[:-2] / widths[:-1, None]
+    falling = distance[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    area_norm = 2.0 / (edges_hz[2:] - edges_hz[:-2])
+    weights *= area_norm[:, None]  # float32 times float64, rounded once to float32, as librosa does
+    weights.setflags(write=False)
+    return weights
+
+
+@lru_cache(maxsize=16)
+def analysis_window(n_fft: int, win_length: int | None) -> np.ndarray:
+    """Periodic Hann window of ``win_length`` samples, zero-padded to ``n_fft`` and centred (float64)."""
+    length = n_fft if win_length is None else win_length
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
+    padded = np.zeros(n_fft, dtype=np.float64)
+    start = (n_fft - length) // 2
+    padded[start:start + length] = window
+    padded.setflags(write=False)
+    return padded
+
+
+def count_stft_frames(n_samples: int, n_fft: int, hop_length: int) -> int:
+    """Frames of a centred STFT (n_fft // 2 zeros padded at both ends)."""
+    return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
+
+
+def count_vectors(n_frames: int, params: FeatureParams) -> int:
+    """Feature vectors a clip of ``n_frames`` log-mel frames gives (0 when it is too short)."""
+    n_windows = n_frames - params.frames + 1
+    return 0 if n_windows < 1 else len(range(0, n_windows, params.frame_hop_length))
+
+
+def power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int, win_length: int | None,
+                      power: float) -> np.ndarray:
+    """``|STFT|**power`` of a float32 signal, centred frames, shape (T, n_fft // 2 + 1), float32."""
+    padded = np.pad(np.asarray(signal, dtype=np.float32), n_fft // 2, mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
+    spectrum = np.fft.rfft(frames * analysis_window(n_fft, win_length), axis=1).astype(np.complex64)
+    return np.abs(spectrum) ** np.float32(power)
+
+
+def log_mel_spectrogram(signal: np.ndarray, sample_rate: int, params: FeatureParams) -> np.ndarray:
+    """``20 / power * log10(max(mel, eps))`` of a mono float32 signal, shape (T, n_mels), float32."""
+    spectrogram = power_spectrogram(signal, params.n_fft, params.hop_length, params.win_length, params.power)
+    filters = mel_filterbank(sample_rate, params.n_fft, params.n_mels, params.fmin, params.fmax)
+    mel = spectrogram @ filters.T
+    return (20.0 / params.power) * np.log10(np.maximum(mel, LOG_FLOOR))
+
+
+def frames_to_vectors(log_mel: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Concatenate ``frames`` consecutive frames: vector t holds frames t..t+frames-1, frame k of the
+    window in columns [k * n_mels, (k + 1) * n_mels); then keep every ``frame_hop_length``-th vector."""
+    n_frames, n_mels = log_mel.shape
+    n_vectors = n_frames - params.frames + 1
+    if n_vectors < 1:
+        return np.empty((0, params.frames * n_mels), dtype=log_mel.dtype)
+    flat = np.ascontiguousarray(log_mel).reshape(-1)
+    windows = np.lib.stride_tricks.sliding_window_view(flat, params.frames * n_mels)[::n_mels]
+    return windows[::params.frame_hop_length].copy()

@@ -1,0 +1,98 @@
+"""Dataset names: ``DCASE2024T2fan`` -> which folder, which sections, dev or eval.
+
+The machine types and their section ids live in ``machine_types.yaml``; this module is the only reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from errors import ConfigError
+
+MACHINE_TYPES_YAML = Path(__file__).with_name("machine_types.yaml")
+SPLITS = ("dev", "eval")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One machine type of one dataset family, in dev or eval mode."""
+
+    name: str  # e.g. DCASE2024T2fan
+    family: str  # e.g. DCASE2024T2
+    machine: str  # e.g. fan
+    split: str  # "dev" or "eval"
+    sections: tuple[str, ...]  # e.g. ("00",)
+    section_keyword: str  # "section" (2021 onwards) or "id" (2020)
+
+    def data_dir(self, dataset_directory: Path) -> Path:
+        """``<dataset_directory>/dcase2024t2/dev_data``."""
+        return Path(dataset_directory) / self.family.lower() / f"{self.split}_data"
+
+    def machine_dir(self, dataset_directory: Path) -> Path:
+        """``<dataset_directory>/dcase2024t2/dev_data/raw/fan``."""
+        return self.data_dir(dataset_directory) / "raw" / self.machine
+
+    def processed_dir(self, dataset_directory: Path) -> Path:
+        """Feature cache folder of this machine type."""
+        return self.data_dir(dataset_directory) / "processed" / self.machine
+
+
+@cache
+def _registry() -> dict[str, dict]:
+    with MACHINE_TYPES_YAML.open(encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
+def families() -> list[str]:
+    """Dataset family names, e.g. ["DCASE2024T2", "DCASE2023T2"]."""
+    return list(_registry())
+
+
+def machine_types(family: str, split: str) -> list[str]:
+    """Machine types of ``family`` in ``split`` ("dev" or "eval"), in the order the scripts run them."""
+    if family not in _registry():
+        raise ConfigError(f"unknown dataset family {family!r}; valid: {', '.join(families())}")
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; valid: dev, eval")
+    return list(_registry()[family][split])
+
+
+def dataset_names(split: str) -> list[str]:
+    """Every valid ``--dataset`` value for ``split``."""
+    return [family + machine for family in families() for machine in machine_types(family, split)]
+
+
+def resolve_dataset(name: str, split: str) -> DatasetSpec:
+    """Look up a ``--dataset`` name; the error lists every valid name for that split."""
+    for family in families():
+        if name.startswith(family):
+            entry = _registry()[family]
+            machine = name[len(family):]
+            if machine in entry[split]:
+                sections = tuple(str(section) for section in entry[split][machine])
+                return DatasetSpec(name, family, machine, split, sections, entry["section_keyword"])
+    other = "eval" if split == "dev" else "dev"
+    hint = f" ({name} is an {other} dataset: use {'-e' if other == 'eval' else '-d'})" \
+        if name in dataset_names(other) else ""
+    raise ConfigError(f"unknown dataset {name!r} for {split} mode{hint}; valid names: "
+                      + ", ".join(dataset_names(split)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print the machine types of a dataset family.")
+    parser.add_argument("family", help="e.g. DCASE2024T2")
+    parser.add_argument("split", choices=SPLITS)
+    args = parser.parse_args()
+    try:
+        print(" ".join(machine_types(args.family, args.split)))
+    except ConfigError as error:
+        parser.exit(2, f"error: {error}\n")
+
+
+if __name__ == "__main__":
+    main()

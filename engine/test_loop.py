@@ -1,0 +1,70 @@
+"""The test loop: score every section's clips, decide, write the CSVs of SPEC §6 and the picture."""
+
+from __future__ import annotations
+
+import json
+from argparse import Namespace
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+from tqdm import tqdm
+
+from datasets.dcase_data import ClipSet
+from datasets.features import FeatureParams
+from datasets.vector_data import VectorSet, batch_slices
+from engine.paths import RunPaths
+from errors import DataError
+from evaluation.metrics import section_metrics
+from evaluation.result_files import result_table_rows, score_rows, write_csv_rows
+from evaluation.thresholds import GammaFit
+from networks.base import Detector
+
+SCORING_CHUNK = 16384  # vectors per forward pass at test time
+
+
+def load_threshold(paths: RunPaths, score: str, quantile: float) -> float:
+    path = paths.score_distribution(score)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return GammaFit(record["shape"], record["loc"], record["scale"]).threshold(quantile)
+    except FileNotFoundError as error:
+        raise DataError(f"score distribution {path} not found: train the model again (it is written after "
+                        "the last epoch)") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path} is not a valid score distribution ({error}); train the model again") from error
+
+
+def _vector_chunks(data: VectorSet) -> Iterator[torch.Tensor]:
+    device = data.frames.device
+    for part in batch_slices(data.n_vectors, SCORING_CHUNK):
+        yield data.gather(torch.arange(part.start, part.stop, device=device))
+
+
+def evaluate(detector: Detector, sections: Sequence[str], load_section: Callable[[str], ClipSet],
+             params: FeatureParams, config: Namespace, paths: RunPaths,
+             device: torch.device) -> dict[str, float] | None:
+    """Score every section; returns the mean figures when the clips are labelled, else None."""
+    from tools.plots import plot_score_distributions
+
+    threshold = load_threshold(paths, config.score, config.decision_threshold)
+    section_ids, figures, plotted = [], [], []
+    for section in sections:
+        clip_set = load_section(section)
+        data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
+        scores = detector.score_clips(_vector_chunks(data), data.clip_bounds())[config.score]
+        decisions = (scores > threshold).astype(int)
+        write_csv_rows(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))
+        write_csv_rows(paths.decision_result_csv(section), score_rows(clip_set.names, decisions))
+        tqdm.write(f"anomaly scores -> {paths.anomaly_score_csv(section)}")
+        if clip_set.labelled:
+            section_ids.append(section)
+            figures.append(section_metrics(clip_set.labels, scores, decisions, clip_set.is_target,
+                                           config.max_fpr))
+            plotted.append((section, scores, clip_set.labels, clip_set.is_target))
+    if not figures:
+        return None
+    rows = result_table_rows(section_ids, figures)
+    write_csv_rows(paths.result_csv, rows)
+    tqdm.write(f"results -> {paths.result_csv}")
+    plot_score_distributions(paths.score_plot, plotted, threshold, f"{paths.base_name} ({config.score})")
+    return dict(zip(rows[0][1:], rows[-3][1:], strict=True))

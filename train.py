@@ -1,0 +1,149 @@
+"""Train and/or test one machine type: configuration -> dataset -> model -> training loop -> test loop.
+
+    python train.py --dataset DCASE2024T2fan -d                  # train, then test (MSE)
+    python train.py --dataset DCASE2024T2fan -d --test_only --score MAHALA
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from argparse import Namespace
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import common
+from datasets.dcase_data import ClipSet, load_test_set, load_train_set
+from datasets.features import FeatureParams
+from datasets.registry import DatasetSpec, resolve_dataset
+from datasets.vector_data import VectorSet
+from engine.checkpoint import load_torch
+from engine.paths import RunPaths
+from engine.test_loop import evaluate
+from engine.train_loop import fit, training_fingerprint
+from errors import ASDError, ConfigError, DataError
+from networks import registry
+from networks.base import Detector
+from safe_io import atomic_write_text
+from tools.plots import plot_loss_curve
+
+TESTED_FEATURE_KEYS = ("model", "dataset", "n_mels", "frames", "frame_hop_length", "n_fft", "hop_length",
+                       "power", "fmin", "fmax", "win_length")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch, and ask PyTorch for deterministic algorithms (for real)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def select_device(config: Namespace) -> torch.device:
+    """CUDA when asked for and present; the CPU otherwise, with a one-line notice if CUDA was asked for."""
+    if config.use_cuda and torch.cuda.is_available():
+        return torch.device("cuda", config.gpu_id[0])
+    if config.use_cuda:
+        print("CUDA is not available: running on the CPU")
+    return torch.device("cpu")
+
+
+def save_config(path: Path, config: Namespace) -> None:
+    atomic_write_text(path, json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+
+
+def train_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, config: Namespace,
+                paths: RunPaths, device: torch.device) -> None:
+    train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
+    data = VectorSet.from_features(train_set.features, params, train_set.is_target, device)
+    save_config(paths.args_json, config)
+    summary = fit(detector, data, config, paths)
+    rows = [line.split(",") for line in paths.log_csv.read_text(encoding="utf-8").splitlines()[1:]]
+    plot_loss_curve(paths.loss_plot, detector.log_columns, rows, paths.base_name)
+    speed = summary["epochs_run"] * summary["vectors_per_epoch"] / max(summary["seconds"], 1e-9)
+    print(f"trained {config.dataset}: {summary['epochs_run']} epochs x {summary['vectors_per_epoch']} vectors "
+          f"in {summary['seconds']:.1f} s ({speed:,.0f} vectors/s), loss {summary['final_loss']:.4f}, "
+          f"validation {summary['final_val_loss']:.4f} -> {paths.model_weights}")
+
+
+def load_trained_model(detector: Detector, config: Namespace, paths: RunPaths) -> None:
+    """Load the saved weights after checking they exist and match this run's feature settings."""
+    if not paths.model_weights.is_file():
+        split = "-e" if config.eval else "-d"
+        raise DataError(f"trained model {paths.model_weights} not found. Train it first: python train.py "
+                        f"--dataset {config.dataset} {split} --train_only (or bash 01_train_"
+                        f"{config.dataset[5:9]}t2.sh {split}), with the same --export_dir, -tag and --seed")
+    if paths.model_info.is_file():
+        saved = json.loads(paths.model_info.read_text(encoding="utf-8"))["fingerprint"]
+        current = training_fingerprint(config)
+        differing = [f"--{key} {saved.get(key)!r} (this run: {current[key]!r})" for key in TESTED_FEATURE_KEYS
+                     if saved.get(key) != current[key]]
+        if differing:
+            raise DataError(f"{paths.model_weights} was trained with {', '.join(differing)}; test with the "
+                            "same settings or train again")
+    detector.load_model_state(load_torch(paths.model_weights, "trained model"))
+
+
+def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, config: Namespace,
+               paths: RunPaths, device: torch.device) -> None:
+    save_config(paths.test_args_json(config.score), config)
+    dataset_directory = Path(config.dataset_directory)
+
+    def load_section(section: str) -> ClipSet:
+        return load_test_set(spec, dataset_directory, params, section, config.num_workers)
+
+    means = evaluate(detector, spec.sections, load_section, params, config, paths, device)
+    if means is None:
+        print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
+    else:
+        figures = ", ".join(f"{name} {value:.4f}" for name, value in means.items() if "AUC" in name)
+        print(f"tested {config.dataset} ({config.score}): {figures} -> {paths.result_csv}")
+
+
+def run(config: Namespace) -> None:
+    spec = resolve_dataset(config.dataset, "eval" if config.eval else "dev")
+    detector_class = registry.get(config.model)
+    if config.score not in detector_class.score_modes:
+        raise ConfigError(f"--score {config.score} is not available for {config.model}; choose from "
+                          + ", ".join(detector_class.score_modes))
+    seed_everything(config.seed)
+    device = select_device(config)
+    paths = RunPaths.from_config(config)
+    params = FeatureParams.from_config(config)
+    if config.is_auto_download:
+        from datasets.download import ensure_machine_data
+
+        ensure_machine_data(Path(config.dataset_directory), spec.family, spec.machine, spec.split)
+    if not config.test_only:
+        detector = detector_class(params.vector_dim, params.n_mels, config, device)
+        train_model(detector, spec, params, config, paths, device)
+    if not config.train_only:
+        if config.test_only:
+            detector = detector_class(params.vector_dim, params.n_mels, config, device)
+            load_trained_model(detector, config, paths)
+        test_model(detector, spec, params, config, paths, device)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        run(common.parse_config(sys.argv[1:] if argv is None else argv))
+    except ASDError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; completed epochs are kept (resume with --restart)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
