@@ -129,7 +129,8 @@ def _check_yaml_value(option: Option, value: Any, source: str) -> Any:
     }[kind]
     if not ok:
         expected = {"int*": "a list of integers", "int?": "an integer or null", "float?": "a number or null",
-                    "flag": "True or False", "bool": "True or False", "float": "a number"}.get(kind, f"a {kind}")
+                    "flag": "True or False", "bool": "True or False", "float": "a number", "int": "an integer",
+                    "str": "a string"}[kind]
         raise ConfigError(f"{source}: {option.flags[-1]} must be {expected}, got {value!r}")
     if kind in ("float", "float?") and value is not None:
         return float(value)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Download, verify and unpack the DCASE2024T2 evaluation test archives into data/dcase2024t2/eval_data/raw/.
 # Options: --dataset_directory DIR, --machines M [M ...], --no-verify (unsafe); see datasets/download.py.
-root="$(cd "$(dirname "$0")" && pwd)"; venv_python="$root/.venv/bin/python"; [ -x "$venv_python" ] || venv_python=python3
-PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" exec "${PYTHON:-$venv_python}" -m datasets.download DCASE2024T2 eval "$@"
+source "$(dirname "$0")/tools/python_env.sh"
+PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m datasets.download DCASE2024T2 eval "$@"

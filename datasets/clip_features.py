@@ -27,6 +27,7 @@ from tqdm import tqdm
 from datasets.audio import read_clip
 from datasets.features import FeatureParams, count_stft_frames, log_mel_spectrogram
 from errors import DataError
+from progress import progress_bar
 from safe_io import atomic_write, atomic_write_text, file_lock
 
 CACHE_FORMAT_VERSION = 1
@@ -80,7 +81,7 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
         raise DataError(f"no clips to extract features from ({description})")
     workers = workers or _default_workers(len(paths))
     names = [str(path) for path in paths]
-    progress = tqdm(total=len(names), desc=description, unit="clip", leave=False, mininterval=0.5)
+    progress = progress_bar(total=len(names), desc=description, unit="clip", transient=True)
     if workers <= 1 or len(names) < SERIAL_BELOW:
         results = []
         for name in names:

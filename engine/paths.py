@@ -80,5 +80,9 @@ class RunPaths:
     def score_plot(self) -> Path:
         return self.result_dir / f"{self.base_name.rsplit('_seed', 1)[0]}_anm_score.png"
 
+    @property
+    def roc_plot(self) -> Path:
+        return self.result_dir / f"{self.base_name.rsplit('_seed', 1)[0]}_roc.png"
+
     def test_args_json(self, score: str) -> Path:
         return self.checkpoint_dir / f"args_test_{score}.json"

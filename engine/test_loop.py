@@ -44,7 +44,7 @@ def evaluate(detector: Detector, sections: Sequence[str], load_section: Callable
              params: FeatureParams, config: Namespace, paths: RunPaths,
              device: torch.device) -> dict[str, float] | None:
     """Score every section; returns the mean figures when the clips are labelled, else None."""
-    from tools.plots import plot_score_distributions
+    from tools.plots import plot_roc_curves, plot_score_distributions
 
     threshold = load_threshold(paths, config.score, config.decision_threshold)
     section_ids, figures, plotted = [], [], []
@@ -66,5 +66,7 @@ def evaluate(detector: Detector, sections: Sequence[str], load_section: Callable
     rows = result_table_rows(section_ids, figures)
     write_csv_rows(paths.result_csv, rows)
     tqdm.write(f"results -> {paths.result_csv}")
-    plot_score_distributions(paths.score_plot, plotted, threshold, f"{paths.base_name} ({config.score})")
+    title = f"{paths.base_name} ({config.score})"
+    plot_score_distributions(paths.score_plot, plotted, threshold, title)
+    plot_roc_curves(paths.roc_plot, plotted, title, max_fpr=config.max_fpr)
     return dict(zip(rows[0][1:], rows[-3][1:], strict=True))

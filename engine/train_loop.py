@@ -29,6 +29,7 @@ from engine.paths import RunPaths
 from errors import ASDError, DataError
 from evaluation.thresholds import fit_gamma
 from networks.base import Batch, Detector
+from progress import progress_bar
 from safe_io import atomic_write_text
 
 FINGERPRINT_KEYS = ("model", "dataset", "dev", "eval", "use_ids", "seed", "n_mels", "frames",
@@ -112,10 +113,10 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths)
         return iterate_batches(data, valid_ids_t, torch.arange(len(valid_ids)), config.batch_size, is_target)
 
     started = time.perf_counter()
-    epochs = tqdm(range(first_epoch, config.epochs + 1), desc=f"train {config.dataset}", unit="epoch",
-                  initial=first_epoch - 1, total=config.epochs)
+    epochs = progress_bar(range(first_epoch, config.epochs + 1), desc=f"train {config.dataset}", unit="epoch",
+                          initial=first_epoch - 1, total=config.epochs)
     for epoch in epochs:
-        batches = tqdm(total=n_train_batches, desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=1)
+        batches = progress_bar(total=n_train_batches, desc=f"epoch {epoch}", unit="batch", transient=True)
         order = epoch_order(len(train_ids), config.shuffle)
         result = detector.train_epoch(
             iterate_batches(data, train_ids_t, order, config.batch_size, is_target, batches, config.log_interval),

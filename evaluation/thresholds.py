@@ -6,7 +6,7 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.stats
+import scipy.special
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class GammaFit:
     scale: float
 
     def threshold(self, quantile: float) -> float:
-        """Score above which a clip is decided anomalous."""
-        return float(scipy.stats.gamma.ppf(quantile, self.shape, loc=self.loc, scale=self.scale))
+        """Score above which a clip is decided anomalous: the gamma quantile, as ``scipy.stats.gamma.ppf``."""
+        return float(self.loc + self.scale * scipy.special.gammaincinv(self.shape, quantile))
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -27,6 +27,8 @@ class GammaFit:
 
 def fit_gamma(samples: np.ndarray) -> GammaFit:
     """Maximum-likelihood gamma fit (shape, loc, scale all free), as the baseline does with scipy."""
+    import scipy.stats  # slow to import (about a second); only training needs it
+
     samples = np.asarray(samples, dtype=np.float64)
     samples = samples[np.isfinite(samples)]
     if samples.size < 2 or np.ptp(samples) == 0:

@@ -1,0 +1,38 @@
+"""Render one planned clip and write it as 16-bit PCM WAV (runs in the worker processes).
+
+Imports stay light (numpy, scipy.fft, soundfile): spawned workers import this module and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+from datasets.synthetic.catalog import machine_model
+from datasets.synthetic.plan import ClipPlan
+from datasets.synthetic.recording import record
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    plan: ClipPlan
+    path: str  # where the WAV file goes
+    duration: float
+    sample_rate: int
+
+
+def render_clip(plan: ClipPlan, duration: float, sample_rate: int) -> np.ndarray:
+    """The recorded clip as float64 samples in (-1, 1)."""
+    n = int(round(duration * sample_rate))
+    rng = np.random.default_rng(plan.render_seed())
+    attrs = dict(plan.attributes)
+    dry = machine_model(plan.machine).synthesise(rng, attrs, plan.anomaly, plan.severity, n, sample_rate)
+    return record(rng, dry, plan.machine, plan.domain, attrs, plan.snr_db, sample_rate)
+
+
+def write_clip(job: ClipJob) -> str:
+    audio = render_clip(job.plan, job.duration, job.sample_rate)
+    sf.write(job.path, audio, job.sample_rate, subtype="PCM_16", format="WAV")
+    return job.plan.machine

@@ -1,0 +1,80 @@
+"""Log-mel features against librosa's melspectrogram and the SPEC's log and framing."""
+
+from __future__ import annotations
+
+import sys
+
+import librosa
+import numpy as np
+import pytest
+
+from datasets.features import (
+    FeatureParams,
+    count_stft_frames,
+    count_vectors,
+    frames_to_vectors,
+    log_mel_spectrogram,
+    mel_filterbank,
+)
+
+
+def machine_like_signal(seconds: float, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    tone = 0.3 * np.sin(2 * np.pi * 120 * t) + 0.1 * np.sin(2 * np.pi * 1234.5 * t)
+    signal = tone + 0.05 * rng.standard_normal(t.size)
+    signal[: sample_rate // 10] = 0.0  # a silent start exercises the log floor
+    return signal.astype(np.float32)
+
+
+def librosa_reference(signal: np.ndarray, sample_rate: int, params: FeatureParams) -> np.ndarray:
+    mel = librosa.feature.melspectrogram(
+        y=signal, sr=sample_rate, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels,
+        power=params.power, fmin=params.fmin, fmax=params.fmax, win_length=params.win_length)
+    log_mel = 20.0 / params.power * np.log10(np.maximum(mel, sys.float_info.epsilon))
+    return log_mel.T  # time-major like ours
+
+
+@pytest.mark.parametrize("params", [
+    FeatureParams(),
+    FeatureParams(n_mels=64, power=1.0, fmin=50.0, fmax=7000.0, win_length=512),
+    FeatureParams(n_mels=40, n_fft=512, hop_length=160, win_length=400),
+])
+def test_log_mel_matches_librosa(params: FeatureParams) -> None:
+    signal = machine_like_signal(3.0)
+    ours = log_mel_spectrogram(signal, 16000, params)
+    reference = librosa_reference(signal, 16000, params)
+    assert ours.dtype == np.float32
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+def test_mel_filterbank_matches_librosa() -> None:
+    for sample_rate, n_fft, n_mels, fmin, fmax in [(16000, 1024, 128, 0.0, None), (22050, 2048, 64, 30.0, 9000.0)]:
+        reference = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        np.testing.assert_allclose(mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax), reference,
+                                   rtol=1e-6, atol=1e-9)
+
+
+def test_ten_second_clip_gives_313_frames_and_309_vectors_of_640() -> None:
+    params = FeatureParams()
+    log_mel = log_mel_spectrogram(machine_like_signal(10.0), 16000, params)
+    vectors = frames_to_vectors(log_mel, params)
+    assert log_mel.shape == (313, 128) == (count_stft_frames(160000, 1024, 512), 128)
+    assert vectors.shape == (309, 640) and count_vectors(313, params) == 309
+
+
+@pytest.mark.parametrize("frame_hop_length", [1, 3])
+def test_vectors_concatenate_consecutive_frames(frame_hop_length: int) -> None:
+    params = FeatureParams(n_mels=4, frames=3, frame_hop_length=frame_hop_length)
+    log_mel = np.arange(10 * 4, dtype=np.float32).reshape(10, 4)
+    vectors = frames_to_vectors(log_mel, params)
+    expected = np.stack([np.concatenate([log_mel[t + k] for k in range(3)]) for t in range(0, 8, frame_hop_length)])
+    np.testing.assert_array_equal(vectors, expected)
+    assert len(vectors) == count_vectors(10, params)
+
+
+def test_too_few_frames_give_no_vectors() -> None:
+    params = FeatureParams(n_mels=4, frames=5)
+    assert frames_to_vectors(np.zeros((4, 4), np.float32), params).shape == (0, 20)
+    assert count_vectors(4, params) == 0

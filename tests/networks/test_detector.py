@@ -1,0 +1,111 @@
+"""The autoencoder detector: layer sizes, the covariance pass against numpy on a tiny model, clip scores
+against direct computations, and the registry."""
+
+from __future__ import annotations
+
+import itertools
+from argparse import Namespace
+
+import numpy as np
+import pytest
+import torch
+
+from errors import ConfigError
+from networks import registry
+from networks.base import Batch
+from networks.dcase2023t2_ae.detector import AutoencoderDetector
+from networks.dcase2023t2_ae.network import AENet
+
+
+def test_layers_and_buffers_have_the_spec_shapes() -> None:
+    net = AENet(640, 128)
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [
+        (640, 128), (128, 128), (128, 128), (128, 128), (128, 8),
+        (8, 128), (128, 128), (128, 128), (128, 128), (128, 640)]
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 9 and all(m.momentum == 0.01 and m.eps == 1e-3 for m in norms)
+    state = net.state_dict()
+    assert state["cov_source"].shape == state["cov_target"].shape == (128, 128)
+    recon, z = net(torch.zeros(4, 640))
+    assert recon.shape == (4, 640) and z.shape == (4, 8)
+
+
+def tiny_detector() -> AutoencoderDetector:
+    torch.manual_seed(0)
+    return AutoencoderDetector(8, 4, Namespace(learning_rate=1e-3), torch.device("cpu"))
+
+
+def test_covariance_pass_matches_numpy() -> None:
+    detector = tiny_detector()
+    rng = np.random.default_rng(0)
+    batches = []
+    for size in (7, 5, 1, 6):  # the batch of one vector is skipped, as in the baseline
+        x = rng.normal(size=(size, 8)).astype(np.float32)
+        is_target = rng.random(size) < 0.3
+        batches.append(Batch(torch.from_numpy(x), torch.from_numpy(is_target)))
+    batches[0].is_target[:2] = True  # make sure there are target vectors
+
+    calibration = detector.finish_training(lambda: iter(batches), lambda: iter(batches[:1]))
+
+    sums = {False: np.zeros((4, 4)), True: np.zeros((4, 4))}
+    counts = {False: 0, True: 0}
+    detector.net.eval()
+    with torch.no_grad():
+        for batch in batches:
+            if len(batch.x) <= 1:
+                continue
+            error = (batch.x - detector.net(batch.x)[0]).numpy().astype(np.float64)
+            for domain in (False, True):
+                rows = error[batch.is_target.numpy() == domain]
+                counts[domain] += len(rows)
+                if len(rows):
+                    blocks = rows.reshape(-1, 4)
+                    centred = blocks - blocks.mean(axis=0)  # centred on this batch's own mean
+                    sums[domain] += centred.T @ centred
+    np.testing.assert_allclose(detector.net.cov_source.numpy(), sums[False] / (counts[False] - 1), rtol=1e-5)
+    np.testing.assert_allclose(detector.net.cov_target.numpy(), sums[True] / (counts[True] - 1), rtol=1e-5)
+    assert len(calibration["MAHALA"]) == len(batches) + 1  # every train batch (none skipped) + validation
+
+
+def test_target_covariance_copies_source_without_target_clips() -> None:
+    detector = tiny_detector()
+    x = torch.randn(20, 8)
+    detector.finish_training(lambda: iter([Batch(x, torch.zeros(20, dtype=torch.bool))]), lambda: iter([]))
+    assert torch.equal(detector.net.cov_source, detector.net.cov_target)
+    assert torch.count_nonzero(detector.net.cov_source) > 0
+
+
+def test_clip_scores_equal_direct_per_clip_computation() -> None:
+    detector = tiny_detector()
+    detector.finish_training(lambda: iter([Batch(torch.randn(50, 8), torch.arange(50) % 5 == 0)]), lambda: iter([]))
+    x = torch.randn(9, 8)
+    bounds = np.array([0, 4, 9])
+    scores = detector.score_clips(iter([x[:3], x[3:]]), bounds)  # chunks need not follow clip bounds
+    detector.net.eval()
+    with torch.no_grad():
+        recon = detector.net(x)[0].double()
+    precisions = [torch.linalg.inv(c.double()).numpy() for c in (detector.net.cov_source, detector.net.cov_target)]
+    for clip, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        difference = (recon[start:stop] - x[start:stop].double()).numpy()
+        assert scores["MSE"][clip] == pytest.approx(np.mean(difference**2), rel=1e-6)
+        d = difference.reshape(-1, 4).mean(axis=0)
+        assert scores["MAHALA"][clip] == pytest.approx(min(d @ p @ d for p in precisions), rel=1e-4)
+
+
+def test_train_epoch_logs_and_calibration() -> None:
+    detector = tiny_detector()
+    batches = [Batch(torch.randn(16, 8), torch.arange(16) < 4) for _ in range(3)] + [Batch(torch.randn(1, 8),
+                                                                                         torch.zeros(1, dtype=bool))]
+    valid = [Batch(torch.randn(10, 8), torch.zeros(10, dtype=torch.bool))]
+    result = detector.train_epoch(iter(batches), 4, iter(valid), 1)
+    assert set(result.log) == set(AutoencoderDetector.log_columns)
+    assert len(result.calibration["MSE"]) == 3 + 1  # trained batches + validation batches
+    mean_batch_loss = result.calibration["MSE"][:3].sum() / 4  # quirk: divided by all 4 batches
+    assert result.log["loss"] == pytest.approx(mean_batch_loss, rel=1e-6)
+
+
+def test_registry_error_lists_valid_names() -> None:
+    assert registry.get("DCASE2023T2-AE") is AutoencoderDetector
+    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: DCASE2023T2-AE"):
+        registry.get("AE")

@@ -1,0 +1,93 @@
+"""Configuration: yaml defaults, overlays and flags, with strict types and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import common
+from errors import ConfigError
+
+BASE = ["--dataset", "DCASE2024T2fan", "-d"]
+
+
+def test_defaults_are_the_spec_values() -> None:
+    config = common.parse_config(BASE)
+    expected = {
+        "dataset_directory": "./data", "result_directory": "./results", "export_dir": "baseline",
+        "use_cuda": True, "log_interval": 100, "model": "DCASE2023T2-AE", "score": "MSE", "seed": 13711,
+        "is_auto_download": False, "max_fpr": 0.1, "decision_threshold": 0.9, "n_mels": 128, "frames": 5,
+        "frame_hop_length": 1, "n_fft": 1024, "hop_length": 512, "power": 2.0, "fmin": 0.0, "fmax": None,
+        "win_length": None, "batch_size": 256, "epochs": 100, "learning_rate": 0.001, "shuffle": True,
+        "validation_split": 0.1, "model_name_suffix": "", "use_ids": [], "restart": False,
+        "checkpoint_path": "", "gpu_id": [0], "train_only": False, "test_only": False,
+    }
+    assert {key: getattr(config, key) for key in expected} == expected
+
+
+def test_baseline_yaml_lists_every_spec_default_with_the_public_spelling() -> None:
+    keys = set(yaml.safe_load(common.DEFAULT_CONFIG.read_text()))
+    assert {"-lr", "--epochs", "--fmax", "--win_length", "--shuffle", "--validation_split"} <= keys
+
+
+def test_flags_override_yaml_and_overlays_apply_in_order(tmp_path: Path) -> None:
+    first = tmp_path / "first.yaml"
+    first.write_text("--epochs: 7\n--batch_size: 64\n-lr: 0.01\n")
+    second = tmp_path / "second.yaml"
+    second.write_text("--epochs: 9\n")
+    config = common.parse_config([*BASE, "--config", str(first), "--config", str(second), "--batch_size", "32"])
+    assert (config.epochs, config.batch_size, config.learning_rate) == (9, 32, 0.01)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--epoch", "3"], "did you mean --epochs"),
+    (["--epochs", "three"], "invalid int value"),
+    (["--use_cuda", "maybe"], "invalid True/False value"),
+    (["--score", "MAHA"], "invalid choice"),
+    (["--train_only", "--test_only"], "cannot be used together"),
+    (["-e"], "-d/--dev and -e/--eval cannot be used together"),
+    (["--validation_split", "1.5"], "--validation_split"),
+    (["--win_length", "4096"], "--win_length"),
+    (["--fmax", "10", "--fmin", "20"], "--fmax"),
+    (["--checkpoint_path", "x.tar"], "only used with --restart"),
+])
+def test_bad_flags_are_one_clear_error(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        common.parse_config([*BASE, *argv])
+
+
+def test_missing_mode_and_dataset_are_explained() -> None:
+    with pytest.raises(ConfigError, match="give -d/--dev"):
+        common.parse_config(["--dataset", "DCASE2024T2fan"])
+    with pytest.raises(ConfigError, match="--dataset is required"):
+        common.parse_config(["-d"])
+
+
+def test_null_values_parse_for_optional_numbers() -> None:
+    config = common.parse_config([*BASE, "--fmax", "null", "--win_length", "None", "--fmin", "50"])
+    assert config.fmax is None and config.win_length is None and config.fmin == 50.0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("--epochs: ten\n", "--epochs must be an integer"),
+    ("--epochs: 1.5\n", "--epochs must be an integer"),
+    ("--use_cuda: 1\n", "must be True or False"),
+    ("--n_mel: 64\n", "unknown key '--n_mel' \\(did you mean --n_mels\\?\\)"),
+    ("--epochs: [1, 2\n", "not valid yaml"),
+    ("- just a list\n", "must hold '--flag: value' pairs"),
+])
+def test_bad_yaml_files_are_rejected_naming_the_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message) as raised:
+        common.parse_config([*BASE, "--config", str(path)])
+    assert str(path) in str(raised.value)
+
+
+def test_integer_is_accepted_where_a_float_is_expected(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("--power: 1\n--fmax: 8000\n")
+    config = common.parse_config([*BASE, "--config", str(path)])
+    assert config.power == 1.0 and isinstance(config.power, float) and config.fmax == 8000.0
