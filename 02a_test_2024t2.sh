@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Test every DCASE2024 Task 2 machine type with the MSE score: bash 02a_test_2024t2.sh -d|-e [train.py flags]
-exec bash "$(dirname "$0")/tools/run_stage.sh" test-MSE DCASE2024T2 "$(basename "$0")" "$@"
+# Test every DCASE2024 Task 2 machine type with the MSE score (the model's first score mode): bash 02a_test_2024t2.sh -d|-e [train.py flags]
+exec bash "$(dirname "$0")/tools/run_stage.sh" test-first DCASE2024T2 "$(basename "$0")" "$@"

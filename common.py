@@ -21,7 +21,6 @@ from errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PROJECT_ROOT / "baseline.yaml"
-SCORE_MODES = ("MSE", "MAHALA")
 
 
 def parse_bool(text: str) -> bool:
@@ -71,7 +70,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset"),
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
-    Option("score", ("--score",), "str", "MSE", "anomaly score", SCORE_MODES),
+    Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
+           "the autoencoder), or first / second for the model's first or second mode"),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test"),
     Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train"),
     Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint"),

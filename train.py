@@ -57,6 +57,17 @@ def select_device(config: Namespace) -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
+    """``first``/``second`` (what 02a/02b ask for) -> the model's own mode name; others must be valid."""
+    aliases = {"first": 0, "second": 1}
+    if score in aliases and aliases[score] < len(modes):
+        return modes[aliases[score]]
+    if score not in modes:
+        raise ConfigError(f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, "
+                          "or first / second")
+    return score
+
+
 def save_config(path: Path, config: Namespace) -> None:
     atomic_write_text(path, json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
 
@@ -112,9 +123,7 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
 def run(config: Namespace) -> None:
     spec = resolve_dataset(config.dataset, "eval" if config.eval else "dev")
     detector_class = registry.get(config.model)
-    if config.score not in detector_class.score_modes:
-        raise ConfigError(f"--score {config.score} is not available for {config.model}; choose from "
-                          + ", ".join(detector_class.score_modes))
+    config.score = resolve_score_mode(config.score, config.model, detector_class.score_modes)
     seed_everything(config.seed)
     device = select_device(config)
     paths = RunPaths.from_config(config)

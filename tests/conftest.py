@@ -53,7 +53,7 @@ def run_train(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 def run_script(script: str, *args: str, cwd: Path = REPO_ROOT, env: dict | None = None,
                timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a shell script of the repository with this Python as interpreter."""
+    """Run ``bash <cwd>/<script> ARGS`` in ``cwd`` (the repository or a copy of it) with this Python."""
     full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(REPO_ROOT / script), *args], cwd=cwd, env=full_env, capture_output=True,
+    return subprocess.run(["bash", str(cwd / script), *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)

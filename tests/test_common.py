@@ -45,7 +45,6 @@ def test_flags_override_yaml_and_overlays_apply_in_order(tmp_path: Path) -> None
     (["--epoch", "3"], "did you mean --epochs"),
     (["--epochs", "three"], "invalid int value"),
     (["--use_cuda", "maybe"], "invalid True/False value"),
-    (["--score", "MAHA"], "invalid choice"),
     (["--train_only", "--test_only"], "cannot be used together"),
     (["-e"], "-d/--dev and -e/--eval cannot be used together"),
     (["--validation_split", "1.5"], "--validation_split"),

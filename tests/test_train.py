@@ -130,3 +130,16 @@ def test_test_with_other_feature_settings_is_refused(tiny_data_dir: Path, tmp_pa
     run_train(tmp_path, *common, "--epochs", "1", "--train_only")
     result = run_train(tmp_path, *common, "--test_only", "--hop_length", "256", check=False)
     assert result.returncode != 0 and "--hop_length 512 (this run: 256)" in result.stderr
+
+
+def test_unknown_score_mode_lists_the_model_modes(tiny_data_dir: Path, tmp_path: Path) -> None:
+    result = run_train(tmp_path, "--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tiny_data_dir),
+                       "--score", "MAHA", check=False)
+    assert result.returncode == 2
+    assert "--score MAHA is not a score mode of DCASE2023T2-AE; choose from MSE, MAHALA" in result.stderr
+
+
+def test_unknown_flag_fails_before_any_work(tmp_path: Path) -> None:
+    result = run_train(tmp_path, "--dataset", "DCASE2024T2fan", "-d", "--epoch", "3", check=False)
+    assert result.returncode == 2 and "did you mean --epochs?" in result.stderr
+    assert not any(tmp_path.iterdir())

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared body of 01_train_*, 02a_test_* and 02b_test_*: runs train.py for every machine type of a dataset
 # family, logs each machine type to its own file, and ends with a one-line summary.
-#   usage: run_stage.sh train|test-MSE|test-MAHALA FAMILY SCRIPT_NAME -d|--dev|-e|--eval [train.py flags ...]
+#   usage: run_stage.sh train|test-first|test-second FAMILY SCRIPT_NAME -d|--dev|-e|--eval [train.py flags ...]
 set -uo pipefail
 stage=$1 family=$2 script=$3
 shift 3
@@ -30,8 +30,9 @@ machines=$("$PYTHON" -m datasets.registry "$family" "$split") || exit 1
 
 case "$stage" in
     train) stage_flags=(--train_only) ;;
-    test-MSE) stage_flags=(--test_only --score MSE) ;;
-    test-MAHALA) stage_flags=(--test_only --score MAHALA) ;;
+    # the model's first and second score modes: MSE and MAHALA for the autoencoder
+    test-first) stage_flags=(--test_only --score first) ;;
+    test-second) stage_flags=(--test_only --score second) ;;
     *) echo "run_stage.sh: unknown stage '$stage'" >&2; exit 2 ;;
 esac
 
