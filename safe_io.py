@@ -1,4 +1,4 @@
-"""Writes that never leave a half-written file, and a lock between processes.
+"""Writes that never leave a half-written file, a lock between processes, and a fault-injection hook.
 
 Every file someone may rely on later (caches, checkpoints, weights, results) is written to a temporary
 name in the same folder, flushed to disk, then renamed over the final name: a reader sees the old
@@ -9,11 +9,54 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
+import glob
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+PAUSE_AT_VARIABLE = "ASD_TEST_PAUSE_AT"
+PAUSE_FLAG_VARIABLE = "ASD_TEST_PAUSE_FLAG"
+PAUSE_LIMIT_S = 600.0
+_pause_hits: dict[str, int] = {}
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp alone gives 0600
+
+
+def pause_point(point: str) -> None:
+    """Fault-injection hook for the tests (kill -9 at a known moment, lock contention); does nothing unless
+    the environment variable ``ASD_TEST_PAUSE_AT`` is set.
+
+    Points: ``rename:<file name>`` in :func:`atomic_write` (the temporary file is complete, the final name
+    not replaced yet) and ``extract:<clip file name>`` before a clip's features are computed.
+    ``ASD_TEST_PAUSE_AT=<glob>`` pauses at the first point matching the glob in this process,
+    ``<glob>#<n>`` at the n-th. Pausing creates the file named by ``ASD_TEST_PAUSE_FLAG`` and waits until
+    that file is deleted (at most ten minutes).
+    """
+    setting = os.environ.get(PAUSE_AT_VARIABLE)
+    if not setting:
+        return
+    pattern, _, nth = setting.partition("#")
+    if not fnmatch.fnmatchcase(point, pattern):
+        return
+    _pause_hits[setting] = _pause_hits.get(setting, 0) + 1
+    if _pause_hits[setting] != int(nth or 1):
+        return
+    flag = Path(os.environ[PAUSE_FLAG_VARIABLE])
+    flag.write_text(f"{os.getpid()} paused at {point}\n", encoding="utf-8")
+    deadline = time.monotonic() + PAUSE_LIMIT_S
+    while flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
@@ -23,9 +66,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
+            os.fchmod(stream.fileno(), _FILE_MODE)
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        pause_point(f"rename:{path.name}")
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -38,11 +83,28 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
+def remove_stale_temporaries(path: Path) -> int:
+    """Delete temporary files that :func:`atomic_write` left next to ``path`` when its process was killed.
+
+    Call it only where no other process can be writing ``path`` (e.g. while holding the lock that guards
+    it). Returns how many files were removed.
+    """
+    path = Path(path)
+    removed = 0
+    for temporary in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+            removed += 1
+    return removed
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if needed, never deleted) for the ``with`` block.
 
-    ``on_wait`` is called once if another process holds the lock, before blocking on it.
+    ``on_wait`` is called once if another process holds the lock, before blocking on it. The kernel
+    releases the lock when the holder dies, even by kill -9 (child processes forked while it is held
+    share it: they must not outlive the holder, see ``datasets.clip_features``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -94,25 +94,40 @@ def load_trained_model(detector: Detector, config: Namespace, paths: RunPaths) -
                         f"--dataset {config.dataset} {split} --train_only (or bash 01_train_"
                         f"{config.dataset[5:9]}t2.sh {split}), with the same --export_dir, -tag and --seed")
     if paths.model_info.is_file():
-        saved = json.loads(paths.model_info.read_text(encoding="utf-8"))["fingerprint"]
+        try:
+            saved = json.loads(paths.model_info.read_text(encoding="utf-8"))["fingerprint"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataError(f"{paths.model_info} is damaged ({type(error).__name__}: {error}); train the model "
+                            "again") from error
         current = training_fingerprint(config)
         differing = [f"--{key} {saved.get(key)!r} (this run: {current[key]!r})" for key in TESTED_FEATURE_KEYS
                      if saved.get(key) != current[key]]
         if differing:
             raise DataError(f"{paths.model_weights} was trained with {', '.join(differing)}; test with the "
                             "same settings or train again")
-    detector.load_model_state(load_torch(paths.model_weights, "trained model"))
+    state = load_torch(paths.model_weights, "trained model")
+    if isinstance(state, dict) and any(isinstance(value, torch.Tensor) and value.is_floating_point()
+                                       and not torch.isfinite(value).all() for value in state.values()):
+        raise DataError(f"{paths.model_weights} holds NaN or infinite values (a diverged or damaged model); "
+                        "train it again")
+    try:
+        detector.load_model_state(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        raise DataError(f"{paths.model_weights} does not fit {config.model} with these settings ({reason}); "
+                        "train it again with this program and these settings") from error
 
 
 def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, config: Namespace,
                paths: RunPaths, device: torch.device) -> None:
-    save_config(paths.test_args_json(config.score), config)
     dataset_directory = Path(config.dataset_directory)
 
     def load_section(section: str) -> ClipSet:
         return load_test_set(spec, dataset_directory, params, section, config.num_workers)
 
     means = evaluate(detector, spec.sections, load_section, params, config, paths, device)
+    save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist
     if means is None:
         print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
     else:

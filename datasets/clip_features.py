@@ -11,10 +11,14 @@ a changed parameter or a changed dataset is never served from an old cache.
 
 from __future__ import annotations
 
+import collections
+import ctypes
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +32,7 @@ from datasets.audio import read_clip
 from datasets.features import FeatureParams, count_stft_frames, log_mel_spectrogram
 from errors import DataError
 from progress import progress_bar
-from safe_io import atomic_write, atomic_write_text, file_lock
+from safe_io import atomic_write, atomic_write_text, file_lock, pause_point, remove_stale_temporaries
 
 CACHE_FORMAT_VERSION = 1
 SERIAL_BELOW = 16  # fewer clips than this are extracted in-process: a pool would cost more than it saves
@@ -55,14 +59,28 @@ class ClipFeatures:
 
 
 def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
-    signal, sample_rate = read_clip(Path(path))
-    n_frames = count_stft_frames(len(signal), params.n_fft, params.hop_length)
+    pause_point(f"extract:{Path(path).name}")
+    samples, sample_rate = read_clip(Path(path))
+    n_frames = count_stft_frames(len(samples), params.n_fft, params.hop_length)
     if n_frames < params.frames:
-        seconds = len(signal) / sample_rate
+        seconds = len(samples) / sample_rate
         needed = (params.frames - 1) * params.hop_length / sample_rate
         raise DataError(f"{path}: clip too short ({seconds:.3f} s) to give one feature vector of "
                         f"{params.frames} frames; clips need at least {needed:.3f} s. Remove the file")
-    return log_mel_spectrogram(signal, sample_rate, params), sample_rate
+    return log_mel_spectrogram(samples, sample_rate, params), sample_rate
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: end this worker when its parent dies, even by kill -9. Otherwise the
+    workers would wait forever for more clips and, sharing the parent's descriptors through fork, keep its
+    cache lock held, so that the next run waiting for that lock would hang."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
 
 
 def _default_workers(n_clips: int) -> int:
@@ -74,7 +92,7 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
                      description: str = "features") -> ClipFeatures:
     """Compute the log-mel frames of ``paths`` (in that order) with ``workers`` processes (0: auto).
 
-    Every clip must have the sample rate of the first one; a clip too short for one vector, or one that
+    Every clip must have the sample rate of the others; a clip too short for one vector, or one that
     cannot be read, is a DataError naming the file.
     """
     if not paths:
@@ -90,7 +108,8 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
     else:
         # fork: workers need only numpy and the parent's already-imported modules; nothing re-imported
         context = multiprocessing.get_context("fork")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                                   initargs=(os.getpid(),))
         chunk = max(1, min(32, len(names) // (workers * 8)))
         results = []
         try:
@@ -100,15 +119,17 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # on an error, do not finish the other clips
     progress.close()
-    first_rate = results[0][1]
+    rates = collections.Counter(rate for _, rate in results)
+    common_rate, n_common = rates.most_common(1)[0]
     for path, (_, rate) in zip(paths, results, strict=True):
-        if rate != first_rate:
-            raise DataError(f"{path}: sample rate {rate} Hz differs from {first_rate} Hz of {paths[0]}; all "
-                            "clips of a dataset must share one rate (resample the odd file or remove it)")
+        if rate != common_rate:  # name the odd one out, not the first clip
+            raise DataError(f"{path}: sample rate {rate} Hz differs from {common_rate} Hz of {n_common} other "
+                            "clip(s) of this set; all clips of a dataset must share one rate (resample the odd "
+                            "file or remove it)")
     counts = np.array([len(log_mel) for log_mel, _ in results], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     log_mel = np.concatenate([log_mel for log_mel, _ in results]).astype(np.float32, copy=False)
-    return ClipFeatures(log_mel, offsets, [Path(p).name for p in paths], first_rate)
+    return ClipFeatures(log_mel, offsets, [Path(p).name for p in paths], common_rate)
 
 
 def cache_key(params: FeatureParams) -> str:
@@ -162,6 +183,8 @@ def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Pat
         cached = _load_cached(npy_path, manifest_path, params, fingerprint)
         if cached is not None:
             return cached, True
+        for leftover in (npy_path, manifest_path):
+            remove_stale_temporaries(leftover)  # of a run killed while writing; only the lock holder writes
         started = time.perf_counter()
         features = extract_features(paths, params, workers, description)
         manifest_path.unlink(missing_ok=True)  # the manifest is the commit mark: drop it before the data

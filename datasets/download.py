@@ -10,6 +10,11 @@ finished ``<machine>/<sub-folder>`` into place. Layout under ``<dataset_director
 ``archives/dev_fan.zip`` (kept unless --remove_archives), ``archives/fan.lock`` (never deleted) and
 ``raw/fan/{train,test,attributes_00.csv}``. One lock per machine type keeps parallel runs from
 downloading or unpacking the same data twice.
+
+Legacy datasets (DCASE2020-2022, ``tools/data_download_<year>.sh``): DCASE2021's ``source_test/`` and
+``target_test/`` are merged into ``test/`` after unpacking, and once a legacy evaluation test set is in
+place its clips are given their labelled names in ``test_rename/`` (``datasets.eval_labels``), as the
+public baseline does.
 """
 
 from __future__ import annotations
@@ -41,13 +46,15 @@ from urllib.parse import quote
 import yaml
 from tqdm import tqdm
 
-from datasets.registry import machine_types, resolve_dataset
+from datasets.legacy_layout import has_split_test_folders, merge_split_test_folders
+from datasets.registry import is_legacy, machine_types, resolve_dataset
 from errors import DataError
 
 SOURCES_YAML = Path(__file__).with_name("download_urls.yaml")
 BASE_URL_ENV = "DCASE_DOWNLOAD_BASE_URL"
 DEFAULT_BASE_URL = "https://zenodo.org"
 PARTS = ("dev", "add", "eval")
+ALL_PARTS = "all"  # command line: dev, add and eval in turn
 PARTS_OF_SPLIT = {"dev": ("dev",), "eval": ("add", "eval")}
 USER_AGENT = "dcase-t2-asd-downloader/1.0"
 CHUNK_BYTES = 1 << 20
@@ -516,6 +523,8 @@ class Downloader:
                     self._download_verified(archive, remote)
                     outcome = "downloaded"
                 unpack(archive)
+                if has_split_test_folders(archive.machine_dir):  # DCASE2021: source_test + target_test
+                    merge_split_test_folders(archive.machine_dir)
             except OSError as error:
                 if error.errno in DISK_FULL_ERRNOS:
                     raise DataError(f"the disk is full while writing {error.filename or archive.data_dir} "
@@ -563,12 +572,24 @@ def ensure_machine_data(dataset_directory: Path, dataset: str, machine: str, spl
         raise DataError(f"unknown split {split!r}; valid splits: {', '.join(PARTS_OF_SPLIT)}")
     archives = [archive for part in PARTS_OF_SPLIT[split]
                 for archive in archives_for(dataset_directory, dataset, part, [machine])]
-    if all(archive.is_unpacked() for archive in archives):
+    if not all(archive.is_unpacked() for archive in archives):
+        downloader = Downloader(settings or Settings(base_url=base_url_from_environment()))
+        for archive in archives:
+            outcome = downloader.fetch(archive)
+            print(f"{archive.name}: {outcome} -> {archive.machine_dir}", flush=True)
+    if split == "eval" and is_legacy(dataset):
+        _label_legacy_eval_set(dataset_directory, dataset, [machine])
+
+
+def _label_legacy_eval_set(dataset_directory: Path, dataset: str, machines: Sequence[str] | None) -> None:
+    """Legacy evaluation test clips get their labelled names in ``test_rename/``, as the public baseline does."""
+    from datasets.eval_labels import RENAMED_FOLDER, label_eval_set  # it imports this module
+
+    raw_dirs = [resolve_dataset(dataset + machine, "eval").machine_dir(Path(dataset_directory))
+                for machine in machines or machine_types(dataset, "eval")]
+    if all((folder / RENAMED_FOLDER).is_dir() for folder in raw_dirs):
         return
-    downloader = Downloader(settings or Settings(base_url=base_url_from_environment()))
-    for archive in archives:
-        outcome = downloader.fetch(archive)
-        print(f"{archive.name}: {outcome} -> {archive.machine_dir}", flush=True)
+    label_eval_set(dataset_directory, dataset, machines)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -582,9 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(base URL: ${BASE_URL_ENV}, default {DEFAULT_BASE_URL}).",
     )
     parser.add_argument("dataset", choices=families(), help="dataset family")
-    parser.add_argument("part", choices=PARTS,
+    parser.add_argument("part", choices=(*PARTS, ALL_PARTS),
                         help="dev: development data; add: additional training data; "
-                             "eval: evaluation test data")
+                             "eval: evaluation test data; all: the three in turn")
     parser.add_argument("--dataset_directory", type=Path, default=Path("./data"),
                         help="parent folder of the datasets (default ./data)")
     parser.add_argument("--machines", nargs="+", metavar="MACHINE", help="only these machine types")
@@ -592,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="UNSAFE: do not check archives against the md5 checksums of the Zenodo record")
     parser.add_argument("--remove_archives", action="store_true",
                         help="delete each archive once it is unpacked (saves disk, loses resumability)")
+    parser.add_argument("--no_eval_labels", dest="eval_labels", action="store_false",
+                        help="legacy datasets (DCASE2020-2022): do not fetch the evaluation labels list and "
+                             "build test_rename/ after the eval part (python -m datasets.eval_labels does it)")
     return parser
 
 
@@ -601,8 +625,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         remove_archives=args.remove_archives)
     if not args.verify:
         print("warning: --no-verify: archives are not checked against their checksums", file=sys.stderr)
+    parts = PARTS if args.part == ALL_PARTS else (args.part,)
     try:
-        download_part(args.dataset_directory, args.dataset, args.part, args.machines, settings)
+        for part in parts:
+            download_part(args.dataset_directory, args.dataset, part, args.machines, settings)
+            if part == "eval" and args.eval_labels and is_legacy(args.dataset):
+                _label_legacy_eval_set(args.dataset_directory, args.dataset, args.machines)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.legacy_layout import merge_split_test_folders
 from datasets.registry import DatasetSpec
 from errors import DataError
 
@@ -47,6 +48,12 @@ def _label_from_name(file_name: str) -> int | None:
 
 def _missing_folder_error(spec: DatasetSpec, folder: Path) -> DataError:
     year = spec.family[5:9]
+    if spec.is_legacy:
+        return DataError(
+            f"dataset folder {folder} not found. Download it with 'bash tools/data_download_{year}.sh', run "
+            f"with --is_auto_download True, or write synthetic demo data with 'python -m datasets.synthetic."
+            f"legacy --year {year} --split {spec.split} --machines {spec.machine}'; check --dataset_directory "
+            "if the data are elsewhere")
     script = DOWNLOAD_SCRIPTS[spec.split].format(year=year)
     if spec.split == "eval" and folder.name.startswith("test"):
         script = EVAL_TEST_SCRIPT.format(year=year)
@@ -92,7 +99,7 @@ def find_test_folder(spec: DatasetSpec, dataset_directory: Path) -> tuple[Path, 
     if spec.split == "eval" and renamed.is_dir():
         return renamed, True
     folder = machine_dir / "test"
-    if not folder.is_dir():
+    if not folder.is_dir() and merge_split_test_folders(machine_dir) is None:  # DCASE2021's split folders
         raise _missing_folder_error(spec, folder)
     return folder, spec.split == "dev"
 

@@ -29,6 +29,11 @@ class DatasetSpec:
     sections: tuple[str, ...]  # e.g. ("00",)
     section_keyword: str  # "section" (2021 onwards) or "id" (2020)
 
+    @property
+    def is_legacy(self) -> bool:
+        """DCASE2020-2022: run by tools/*_legacy.sh, downloaded by tools/data_download_<year>.sh."""
+        return is_legacy(self.family)
+
     def data_dir(self, dataset_directory: Path) -> Path:
         """``<dataset_directory>/dcase2024t2/dev_data``."""
         return Path(dataset_directory) / self.family.lower() / f"{self.split}_data"
@@ -53,6 +58,11 @@ def families() -> list[str]:
     return list(_registry())
 
 
+def is_legacy(family: str) -> bool:
+    """True for the legacy datasets (DCASE2020-2022 Task 2), marked ``legacy: true`` in the YAML."""
+    return bool(_registry().get(family, {}).get("legacy", False))
+
+
 def machine_types(family: str, split: str) -> list[str]:
     """Machine types of ``family`` in ``split`` ("dev" or "eval"), in the order the scripts run them."""
     if family not in _registry():
@@ -60,6 +70,16 @@ def machine_types(family: str, split: str) -> list[str]:
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; valid: dev, eval")
     return list(_registry()[family][split])
+
+
+def training_runs(family: str, split: str) -> list[tuple[str, int]]:
+    """(machine type, section id) of every model the scripts train, as the public baseline's scripts do.
+
+    One model per section (``--use_ids <id> -tag id(<id>_)``): a single run per machine type for the
+    one-section datasets (2023, 2024), one per section or machine id for the legacy ones (2020-2022).
+    """
+    return [(machine, int(section)) for machine in machine_types(family, split)
+            for section in _registry()[family][split][machine]]
 
 
 def dataset_names(split: str) -> list[str]:
@@ -87,9 +107,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Print the machine types of a dataset family.")
     parser.add_argument("family", help="e.g. DCASE2024T2")
     parser.add_argument("split", choices=SPLITS)
+    parser.add_argument("--runs", action="store_true",
+                        help="print one line '<machine type> <section id>' per model the scripts train")
+    parser.add_argument("--machines", default="",
+                        help="only these machine types (separated by spaces or commas); an unknown one is an error")
     args = parser.parse_args()
     try:
-        print(" ".join(machine_types(args.family, args.split)))
+        known = machine_types(args.family, args.split)
+        wanted = args.machines.replace(",", " ").split()
+        unknown = [machine for machine in wanted if machine not in known]
+        if unknown:
+            raise ConfigError(f"--machines: {', '.join(unknown)} not a {args.family} {args.split} machine type; "
+                              f"valid: {', '.join(known)}")
+        if args.runs:
+            runs = training_runs(args.family, args.split)
+            print("\n".join(f"{machine} {section}" for machine, section in runs if not wanted or machine in wanted))
+        else:
+            print(" ".join(machine for machine in known if not wanted or machine in wanted))
     except ConfigError as error:
         parser.exit(2, f"error: {error}\n")
 

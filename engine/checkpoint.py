@@ -27,8 +27,19 @@ def load_torch(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise DataError(f"{path}: the {what} cannot be read ({type(error).__name__}: {error}). Delete it and "
-                        "train again") from error
+        raise DataError(f"{path}: the {what} cannot be read ({type(error).__name__}: {_first_reason(error)}). "
+                        "Delete it and train again") from error
+
+
+def _first_reason(error: Exception) -> str:
+    """The informative sentence of torch's long, multi-line loading error."""
+    text = str(error)
+    refused = "WeightsUnpickler error:" in text  # weights_only met something that is not tensors/containers
+    if refused:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    reason = first_line.split(". ", 1)[0].rstrip(".")
+    return f"{reason}; only tensors and plain containers are loaded, nothing else is unpickled" if refused else reason
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ import json
 from argparse import Namespace
 from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -34,6 +35,15 @@ def load_threshold(paths: RunPaths, score: str, quantile: float) -> float:
         raise DataError(f"{path} is not a valid score distribution ({error}); train the model again") from error
 
 
+def _require_finite(scores: np.ndarray, names: Sequence[str], section: str, score: str, paths: RunPaths) -> None:
+    """Refuse to write NaN or infinite scores (a broken model) into the result files."""
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        raise DataError(f"{paths.model_weights} gives a NaN or infinite {score} score for {int(bad.sum())} of "
+                        f"{len(scores)} clips of section {section} (e.g. {names[int(np.argmax(bad))]}); no result "
+                        "file of that section was written: train the model again")
+
+
 def _vector_chunks(data: VectorSet) -> Iterator[torch.Tensor]:
     device = data.frames.device
     for part in batch_slices(data.n_vectors, SCORING_CHUNK):
@@ -52,6 +62,7 @@ def evaluate(detector: Detector, sections: Sequence[str], load_section: Callable
         clip_set = load_section(section)
         data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
         scores = detector.score_clips(_vector_chunks(data), data.clip_bounds())[config.score]
+        _require_finite(scores, clip_set.names, section, config.score, paths)
         decisions = (scores > threshold).astype(int)
         write_csv_rows(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))
         write_csv_rows(paths.decision_result_csv(section), score_rows(clip_set.names, decisions))

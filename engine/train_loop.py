@@ -30,7 +30,7 @@ from errors import ASDError, DataError
 from evaluation.thresholds import fit_gamma
 from networks.base import Batch, Detector
 from progress import progress_bar
-from safe_io import atomic_write_text
+from safe_io import atomic_write_text, remove_stale_temporaries
 
 FINGERPRINT_KEYS = ("model", "dataset", "dev", "eval", "use_ids", "seed", "n_mels", "frames",
                     "frame_hop_length", "n_fft", "hop_length", "power", "fmin", "fmax", "win_length",
@@ -63,14 +63,25 @@ def _write_log(paths: RunPaths, columns: tuple[str, ...], rows: list[list[float]
     atomic_write_text(paths.log_csv, "\n".join(lines) + "\n")
 
 
+CHECKPOINT_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "rng_state", "fingerprint", "log_rows",
+                   "calibration")
+
+
 def _restore(detector: Detector, config: Namespace, paths: RunPaths) -> dict[str, Any] | None:
     """Load the checkpoint to resume from, after checking it belongs to this configuration."""
     source = Path(config.checkpoint_path) if config.checkpoint_path else paths.checkpoint
     try:
         checkpoint = load_torch(source, "checkpoint")
     except FileNotFoundError:
+        if config.checkpoint_path:
+            raise DataError(f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
+                            f"run (this run's own is {paths.checkpoint})") from None
         tqdm.write(f"--restart: no checkpoint at {source}; training from epoch 1")
         return None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise DataError(f"{source} is not a checkpoint written by this program (no {', '.join(missing)}); "
+                        "train from scratch without --restart")
     saved = json.loads(checkpoint["fingerprint"])
     differences = config_differences(saved, training_fingerprint(config))
     if differences:
@@ -93,6 +104,8 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths)
     n_train_batches = len(batch_slices(len(train_ids), config.batch_size))
     n_valid_batches = len(batch_slices(len(valid_ids), config.batch_size))
 
+    for written_each_epoch in (paths.checkpoint, paths.log_csv):
+        remove_stale_temporaries(written_each_epoch)  # left by a run killed while writing it
     log_rows: list[list[float]] = []
     last_calibration: dict[str, np.ndarray] = {}
     first_epoch = 1
@@ -122,12 +135,13 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths)
             iterate_batches(data, train_ids_t, order, config.batch_size, is_target, batches, config.log_interval),
             n_train_batches, valid_pass(), n_valid_batches)
         batches.close()
-        if not all(math.isfinite(value) for value in result.log.values()):
+        non_finite = [f"{name} {value}" for name, value in result.log.items() if not math.isfinite(value)]
+        if non_finite:
             kept = f"the checkpoint of epoch {epoch - 1} is kept in {paths.checkpoint}" if epoch > 1 else \
-                "nothing was saved"
-            raise TrainingDivergedError(f"training {config.dataset} diverged at epoch {epoch} (loss "
-                                   f"{result.log['loss']}); lower the learning rate (-lr) or check the data; "
-                                   f"{kept}")
+                "no epoch completed, so no model was saved"
+            raise TrainingDivergedError(f"training {config.dataset} diverged at epoch {epoch} "
+                                        f"({', '.join(non_finite)}); lower the learning rate (-lr) or check the "
+                                        f"data, then train again; {kept}")
         log_rows.append([result.log[column] for column in detector.log_columns])
         last_calibration = result.calibration
         _write_log(paths, detector.log_columns, log_rows)

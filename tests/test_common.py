@@ -90,3 +90,22 @@ def test_integer_is_accepted_where_a_float_is_expected(tmp_path: Path) -> None:
     path.write_text("--power: 1\n--fmax: 8000\n")
     config = common.parse_config([*BASE, "--config", str(path)])
     assert config.power == 1.0 and isinstance(config.power, float) and config.fmax == 8000.0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("--epochs: [1, 2\n", "is not valid yaml"),
+    ("--epochs 100\n", "must hold '--flag: value' pairs"),
+    ("--batch_sise: 256\n", "unknown key '--batch_sise' \\(did you mean --batch_size\\?\\)"),
+    ("--epochs: 100\n--shuffle: maybe\n", "--shuffle must be True or False, got 'maybe'"),
+])
+def test_a_broken_baseline_yaml_is_one_line_naming_it(tmp_path: Path, content: str, message: str) -> None:
+    base = tmp_path / "baseline.yaml"
+    base.write_text(content)
+    with pytest.raises(ConfigError, match=message) as raised:
+        common.parse_config(BASE, base_config=base)
+    assert str(raised.value).startswith(str(base)) and "\n" not in str(raised.value)
+
+
+def test_a_missing_baseline_yaml_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"config file {tmp_path / 'baseline.yaml'} does not exist"):
+        common.parse_config(BASE, base_config=tmp_path / "baseline.yaml")

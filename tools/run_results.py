@@ -94,12 +94,25 @@ def choose_run(runs: Mapping[str, T], folder: Path, dataset: str, run_filter: Ru
     return next(iter(runs.items()))
 
 
-def find_result_csv(folder: Path, dataset: str, is_eval: bool, run_filter: RunFilter) -> tuple[str, Path] | None:
-    """(run suffix, path) of ``result_<dataset>_test_<suffix>_roc.csv`` in ``folder``, or None."""
+def find_result_csvs(folder: Path, dataset: str, is_eval: bool, run_filter: RunFilter) -> dict[str, Path]:
+    """Run suffix -> path of every ``result_<dataset>_test_<suffix>_roc.csv`` in ``folder`` the filter accepts."""
     pattern = re.compile(rf"result_{re.escape(dataset)}_test_(?P<suffix>.+)_roc\.csv")
     runs = _runs_matching(_file_names(folder), pattern, is_eval, run_filter)
-    chosen = choose_run(runs, folder, dataset, run_filter)
-    return None if chosen is None else (chosen[0], folder / chosen[1][0].group(0))
+    return {suffix: folder / matches[0].group(0) for suffix, matches in runs.items()}
+
+
+def find_result_csv(folder: Path, dataset: str, is_eval: bool, run_filter: RunFilter) -> tuple[str, Path] | None:
+    """(run suffix, path) of ``result_<dataset>_test_<suffix>_roc.csv`` in ``folder``, or None."""
+    return choose_run(find_result_csvs(folder, dataset, is_eval, run_filter), folder, dataset, run_filter)
+
+
+def tag_section_ids(tag: str) -> list[int] | None:
+    """The section ids a run was trained on, from the scripts' tag: ``id(0_)`` -> [0], ``id(1_2_)`` -> [1, 2].
+
+    None when the tag is not of that form (the public summary reads the ids from the same tag).
+    """
+    match = re.fullmatch(r"id\(((?:\d+_)+)\)", tag)
+    return None if match is None else [int(part) for part in match.group(1).split("_") if part]
 
 
 @dataclass(frozen=True)

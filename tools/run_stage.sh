@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Shared body of 01_train_*, 02a_test_* and 02b_test_*: runs train.py for every machine type of a dataset
-# family, logs each machine type to its own file, and ends with a one-line summary.
+# Shared body of 01_train_*, 02a_test_* and 02b_test_* (and tools/*_legacy.sh): runs train.py for every
+# machine type of a dataset family, logs each run to its own file, and ends with a one-line summary.
 #   usage: run_stage.sh train|test-first|test-second FAMILY SCRIPT_NAME -d|--dev|-e|--eval [train.py flags ...]
+# Like the public baseline's scripts, one model per section (machine id for DCASE2020): train.py runs with
+# --use_ids <n> -tag id(<n>_) for every section n, so a one-section dataset (2023, 2024) gets one run per
+# machine type tagged id(0_), and a legacy one (2020-2022) one run per section.
+# --machines M1,M2 (taken out of the train.py flags) runs only those machine types.
 set -uo pipefail
 stage=$1 family=$2 script=$3
 shift 3
@@ -24,9 +28,26 @@ case "$mode" in
 esac
 shift
 
+train_flags=()
+only_machines=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --machines) only_machines=${2:-}; shift; shift || true ;;
+        --machines=*) only_machines=${1#--machines=}; shift ;;
+        *) train_flags+=("$1"); shift ;;
+    esac
+done
+set -- ${train_flags[@]+"${train_flags[@]}"}
+
 source "$(dirname "${BASH_SOURCE[0]}")/python_env.sh"
 cd "$REPO_ROOT" || exit 1
-machines=$("$PYTHON" -m datasets.registry "$family" "$split") || exit 1
+machine_filter=()
+if [ -n "$only_machines" ]; then
+    machine_filter=(--machines "${only_machines//,/ }")
+fi
+runs_text=$("$PYTHON" -m datasets.registry "$family" "$split" --runs ${machine_filter[@]+"${machine_filter[@]}"}) \
+    || exit 1
+mapfile -t runs <<< "$runs_text"
 
 case "$stage" in
     train) stage_flags=(--train_only) ;;
@@ -39,21 +60,39 @@ esac
 log_dir="logs/stages/${family}_${split}"
 mkdir -p "$log_dir"
 echo "$(date '+%F %T') $script $mode $*: $stage of $family $split data; logs in $log_dir/"
+declare -A n_sections=()
+for run in "${runs[@]}"; do
+    read -r machine _ <<< "$run"
+    n_sections[$machine]=$(( ${n_sections[$machine]:-0} + 1 ))
+done
 failed=()
 n_done=0
-for machine in $machines; do
-    log="$log_dir/${stage}_${family}${machine}.log"
-    echo "== $stage ${family}${machine} (log: $log)"
-    # the public baseline's scripts tag every file with id(0_) and train on section 0; kept for the evaluator
-    if "$PYTHON" train.py --dataset="${family}${machine}" "$mode" -tag="id(0_)" --use_ids 0 \
-        "${stage_flags[@]}" "$@" 2>&1 | tee "$log"; then
+for run in "${runs[@]}"; do
+    read -r machine id <<< "$run"
+    # the public baseline's tag: the evaluator and the summary find the files by it
+    tag="id(${id}_)"
+    name="${family}${machine}"
+    log_name="$name"
+    if [ "${n_sections[$machine]}" -gt 1 ]; then
+        name="$name $tag"
+        log_name="${log_name}_$tag"
+    fi
+    log="$log_dir/${stage}_${log_name}.log"
+    echo "== $stage $name (log: $log)"
+    if "$PYTHON" train.py --dataset="${family}${machine}" "$mode" -tag="$tag" --use_ids "$id" \
+        "${stage_flags[@]}" "$@" < /dev/null 2>&1 | tee "$log"; then
         n_done=$((n_done + 1))
     else
-        failed+=("${family}${machine}")
+        failed+=("$name")
     fi
 done
+n_machines=${#n_sections[@]}
+what="machine types"
+if [ ${#runs[@]} -ne "$n_machines" ]; then
+    what="runs (one per section of $n_machines machine type(s))"
+fi
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "$script: $stage finished for $n_done of $((n_done + ${#failed[@]})) machine types; FAILED: ${failed[*]} (see $log_dir/)" >&2
+    echo "$script: $stage finished for $n_done of ${#runs[@]} $what; FAILED: ${failed[*]} (see $log_dir/)" >&2
     exit 1
 fi
-echo "$script: $stage finished for all $n_done machine types of $family ($split); logs in $log_dir/"
+echo "$script: $stage finished for all $n_done $what of $family ($split); logs in $log_dir/"

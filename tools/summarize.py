@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasets.registry import families, machine_types, resolve_dataset
+from datasets.registry import families, is_legacy, machine_types, resolve_dataset
 from errors import ASDError, ConfigError, DataError
 from evaluation.metrics import harmonic_mean
 from evaluation.official_score import (
@@ -49,7 +49,15 @@ from evaluation.official_score import (
 )
 from safe_io import atomic_write_text
 from tools.evaluate_with_ground_truth import default_ground_truth_dir, evaluate_system
-from tools.run_results import ANY_RUN, RunFilter, find_result_csv, read_result_csv
+from tools.run_results import (
+    ANY_RUN,
+    RunFilter,
+    choose_run,
+    find_result_csvs,
+    parse_suffix,
+    read_result_csv,
+    tag_section_ids,
+)
 
 DEFAULT_SCORES = ("MAHALA", "MSE")
 SUMMARY_DIR_NAME = "summarize"
@@ -65,7 +73,7 @@ class SystemResults:
     name: str
     folder: Path
     sections: dict[str, list[tuple[str, dict[str, float]]]] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
+    files: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # the result CSV(s) of each machine type
     missing: list[str] = field(default_factory=list)
 
     def figures(self, machine: str) -> list[dict[str, float]]:
@@ -79,18 +87,50 @@ class SystemResults:
         return not self.missing
 
 
+def per_section_runs(runs: dict[str, Path], sections: Sequence[str]) -> dict[str, Path] | None:
+    """Section -> result CSV of the run trained on that section alone, when ``runs`` is such a set.
+
+    The legacy scripts train one model per section (tags ``id(0_)``, ``id(1_)``, ...) and each model scores
+    every section; like the public ``concat_divided_roc.py``, the summary takes section n's figures from the
+    model trained on section n. None when ``runs`` is not one single-section run per section.
+    """
+    by_id: dict[int, Path] = {}
+    for text, path in runs.items():
+        suffix = parse_suffix(text)
+        ids = tag_section_ids(suffix.tag) if suffix else None
+        if ids is None or len(ids) != 1 or ids[0] in by_id:
+            return None
+        by_id[ids[0]] = path
+    if sorted(by_id) != sorted(int(section) for section in sections):
+        return None
+    return {section: by_id[int(section)] for section in sections}
+
+
+def _section_row(path: Path, section: str) -> tuple[str, dict[str, float]]:
+    rows = dict(read_result_csv(path))
+    if section not in rows:
+        raise DataError(f"{path} has no row for section {section}; re-run the test stage")
+    return section, rows[section]
+
+
 def collect_system(folder: Path, family: str, machines: Sequence[str], split: str,
                    run_filter: RunFilter = ANY_RUN) -> SystemResults:
-    """Read the result CSV of every machine type in ``folder``; those without one are listed as missing."""
+    """Read the result CSV(s) of every machine type in ``folder``; those without one are listed as missing."""
     system = SystemResults(Path(folder).name, Path(folder))
     for machine in machines:
-        dataset = resolve_dataset(family + machine, split).name
-        found = find_result_csv(Path(folder), dataset, split == "eval", run_filter)
-        if found is None:
+        spec = resolve_dataset(family + machine, split)
+        runs = find_result_csvs(Path(folder), spec.name, split == "eval", run_filter)
+        if not runs:
             system.missing.append(machine)
             continue
-        system.files[machine] = found[1]
-        system.sections[machine] = read_result_csv(found[1])
+        by_section = per_section_runs(runs, spec.sections) if len(runs) > 1 else None
+        if by_section is None:  # one run (or an ambiguous set: choose_run names them)
+            _, path = choose_run(runs, Path(folder), spec.name, run_filter)
+            system.files[machine] = (path,)
+            system.sections[machine] = read_result_csv(path)
+            continue
+        system.files[machine] = tuple(by_section.values())
+        system.sections[machine] = [_section_row(path, section) for section, path in by_section.items()]
     return system
 
 
@@ -284,8 +324,9 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     existing = [folder for folder in folders if folder.is_dir()]
     absent = [folder for folder in folders if not folder.is_dir()]
     if not existing:
-        stage = "02a_test_2024t2.sh / 02b_test_2024t2.sh" if args.family == "DCASE2024T2" else \
-            "02a_test_2023t2.sh / 02b_test_2023t2.sh"
+        year = args.family[5:9]
+        stage = f"tools/02a_test_legacy.sh {args.family} / tools/02b_test_legacy.sh {args.family}" \
+            if is_legacy(args.family) else f"02a_test_{year}t2.sh / 02b_test_{year}t2.sh"
         raise DataError(f"none of the result folders exists ({', '.join(map(str, folders))}); run the test "
                         f"stage first (bash {stage} {'-e' if args.eval else '-d'}) or set --result_directory "
                         "and --export_dir")

@@ -52,7 +52,9 @@ def harmonic_series(rng: np.random.Generator, cycles: np.ndarray, max_freq: floa
     kept = np.nonzero(coefficients)[0]
     if len(kept) == 0:
         return np.zeros(len(cycles))
-    phasor = np.exp(1j * TWO_PI * np.mod(cycles, 1.0)).astype(np.complex64)
+    angle = (TWO_PI * np.mod(cycles, 1.0)).astype(np.float32)
+    phasor = np.empty(len(cycles), dtype=np.complex64)
+    phasor.real, phasor.imag = np.cos(angle), np.sin(angle)
     total = np.full(len(cycles), coefficients[kept[-1]], dtype=np.complex64)
     for k in range(kept[-1] - 1, -1, -1):
         total *= phasor
@@ -106,10 +108,12 @@ def lowpass_shape(freqs: np.ndarray, corner_hz: float, order: int = 2) -> np.nda
 
 def shaped_noise(rng: np.random.Generator, n: int, magnitude: np.ndarray) -> np.ndarray:
     """Gaussian noise with spectral magnitude ``magnitude`` (one value per rfft bin), unit RMS."""
-    spectrum = rng.standard_normal(len(magnitude)) + 1j * rng.standard_normal(len(magnitude))
-    spectrum *= magnitude
+    spectrum = np.empty(len(magnitude), dtype=np.complex64)
+    spectrum.real = rng.standard_normal(len(magnitude), dtype=np.float32)
+    spectrum.imag = rng.standard_normal(len(magnitude), dtype=np.float32)
+    spectrum *= magnitude.astype(np.float32)
     spectrum[0] = 0.0
-    noise = sfft.irfft(spectrum, n)
+    noise = sfft.irfft(spectrum, n).astype(np.float64)
     return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from datasets.synthetic import components as c
-from datasets.synthetic.model import Attribute, MachineModel, anomaly_gain, finish, number
+from datasets.synthetic.model import Attribute, Fault, MachineModel, anomaly_gain, finish, number, unpack
 
 # ----------------------------------------------------------------------------------------------------
 # bearing: a shaft on rolling-element bearings in a test rig
@@ -21,8 +21,9 @@ from datasets.synthetic.model import Attribute, MachineModel, anomaly_gain, fini
 BEARING_MODES = [1850.0, 3150.0, 4650.0, 6300.0]
 
 
-def synthesise_bearing(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                       severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_bearing(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                       sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     vel = number(attrs, "vel")
     shaft_hz = vel * 4.0 * rng.uniform(0.985, 1.015)
     shaft = c.wobbly_frequency(rng, n, sr, shaft_hz, 0.004)
@@ -40,12 +41,12 @@ def synthesise_bearing(rng: np.random.Generator, attrs: Mapping[str, str], anoma
 
     harmonic_boost = 1.0
     if anomaly == "misalignment":
-        harmonic_boost = 1.0 + 7.0 * severity**1.5
-        rolling_modulation = rolling_modulation * c.modulation(turns * 2.0, 0.1 + 0.5 * severity)
+        harmonic_boost = 1.0 + 3.0 * severity**1.5
+        rolling_modulation = rolling_modulation * c.modulation(turns * 2.0, 0.05 + 0.3 * severity)
     body = (0.22 * speed**0.5 * shaft_tones * harmonic_boost + 0.12 * mains + 0.1 * speed * slot_whine
             + 0.55 * speed**1.2 * rolling * rolling_modulation + 0.35 * rumble)
     if anomaly == "misalignment":
-        body += 0.15 * harmonic_boost * c.harmonic_series(rng, turns * 2.0, 2 * shaft_hz, sr, [1.0, 0.5])
+        body += 0.1 * harmonic_boost * c.harmonic_series(frng, turns * 2.0, 2 * shaft_hz, sr, [1.0, 0.5])
 
     extra = None
     if anomaly in ("outer_race", "inner_race", "ball_defect"):
@@ -54,16 +55,16 @@ def synthesise_bearing(rng: np.random.Generator, attrs: Mapping[str, str], anoma
             "inner_race": (inner, c.modulation(turns, 0.9)),
             "ball_defect": (2.0 * ball_spin, c.modulation(turns * 0.4, 0.7)),
         }[anomaly]
-        positions = c.jitter_positions(rng, c.event_positions(turns, rate), n, sr, 0.0004)
-        amplitudes = rng.uniform(0.6, 1.0, len(positions))
+        positions = c.jitter_positions(frng, c.event_positions(turns, rate), n, sr, 0.0004)
+        amplitudes = frng.uniform(0.6, 1.0, len(positions))
         if envelope is not None:
             amplitudes = amplitudes * envelope[positions]
-        extra = anomaly_gain(severity, -28.0, -4.0) * c.impacts(
-            rng, positions, amplitudes, n, sr, BEARING_MODES, [0.004, 0.003, 0.0025, 0.002], 0.4)
+        extra = anomaly_gain(severity, -27.0, -3.0) * c.impacts(
+            frng, positions, amplitudes, n, sr, BEARING_MODES, [0.004, 0.003, 0.0025, 0.002], 0.4)
     elif anomaly == "lubrication":
-        friction = c.shaped_noise(rng, n, c.log_band(freqs, 5200.0, 0.6)) * (
-            0.5 + c.bursts(rng, n, sr, 3.0 + 4.0 * severity, 0.25))
-        extra = anomaly_gain(severity, -27.0, -5.0) * c.unit_rms(friction)
+        friction = c.shaped_noise(frng, n, c.log_band(freqs, 5200.0, 0.6)) * (
+            0.5 + c.bursts(frng, n, sr, 3.0 + 4.0 * severity, 0.25))
+        extra = anomaly_gain(severity, -24.0, -2.0) * c.unit_rms(friction)
     return finish(body, extra, 3.0 * np.log2(speed))
 
 
@@ -103,8 +104,9 @@ def _nearby_machine(rng: np.random.Generator, kind: str, n: int, sr: int) -> np.
     return c.unit_rms(sound)
 
 
-def synthesise_fan(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                   severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_fan(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                   sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     shaft_hz = 22.5 * rng.uniform(0.985, 1.015)
     blades = 7
@@ -124,28 +126,28 @@ def synthesise_fan(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: 
     whine = c.harmonic_series(rng, turns * 92.0, 92.0 * shaft_hz, sr, [1.0, 0.2])
 
     imbalance = anomaly == "imbalance"
-    body = (0.5 * blade_pass + residual * (1.0 + (9.0 * severity if imbalance else 0.0))
+    body = (0.5 * blade_pass + residual * (1.0 + (6.0 * severity if imbalance else 0.0))
             + 1.0 * flow + 0.08 * mains + 0.05 * whine)
     if imbalance:
-        body = body * c.modulation(turns, 0.05 + 0.35 * severity)
+        body = body * c.modulation(turns, 0.04 + 0.25 * severity)
     body += 0.45 * _nearby_machine(rng, attrs["m-n"], n, sr)
 
     extra = None
     if anomaly == "blade_damage":  # one blade differs: shaft harmonics around the blade-pass tone
         orders = np.arange(1, 3 * blades + 1)
-        amplitudes = np.exp(-0.5 * ((orders - blades) / 2.5) ** 2) * rng.uniform(0.5, 1.0, len(orders))
-        tones = c.harmonic_series(rng, turns, shaft_hz, sr, amplitudes)
-        gusts = c.shaped_noise(rng, n, c.log_band(freqs, 1800.0, 1.0)) * c.modulation(turns, 0.9)
+        amplitudes = np.exp(-0.5 * ((orders - blades) / 2.5) ** 2) * frng.uniform(0.5, 1.0, len(orders))
+        tones = c.harmonic_series(frng, turns, shaft_hz, sr, amplitudes)
+        gusts = c.shaped_noise(frng, n, c.log_band(freqs, 1800.0, 1.0)) * c.modulation(turns, 0.9)
         extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(tones + 0.5 * gusts)
     elif anomaly == "bearing_wear":
-        rolling = c.resonant_noise(rng, n, sr, [3900.0, 5600.0], [0.25, 0.3], [1.0, 0.7])
+        rolling = c.resonant_noise(frng, n, sr, [3900.0, 5600.0], [0.25, 0.3], [1.0, 0.7])
         rolling = rolling * c.modulation(turns * 3.1, 0.6)
         extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(rolling)
     elif anomaly == "rattle":
         positions = c.event_positions(turns, 1.0)
-        keep = rng.random(len(positions)) < 0.25 + 0.6 * severity
+        keep = frng.random(len(positions)) < 0.25 + 0.6 * severity
         extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            rng, positions[keep], rng.uniform(0.3, 1.0, int(keep.sum())), n, sr,
+            frng, positions[keep], frng.uniform(0.3, 1.0, int(keep.sum())), n, sr,
             [1250.0, 2900.0, 4400.0], [0.012, 0.008, 0.005])
     return finish(body, extra, 0.0)
 
@@ -161,8 +163,9 @@ FAN = MachineModel(
 # ----------------------------------------------------------------------------------------------------
 # gearbox: DC motor driving a 17:53 spur gear pair lifting a weight
 # ----------------------------------------------------------------------------------------------------
-def synthesise_gearbox(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                       severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_gearbox(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                       sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     volt, weight = number(attrs, "volt"), number(attrs, "wt")
     load = weight / 80.0
@@ -175,17 +178,17 @@ def synthesise_gearbox(rng: np.random.Generator, attrs: Mapping[str, str], anoma
 
     mesh_orders = c.decaying_amplitudes(5, 6.0 - 2.0 * load, rng, 1.0)
     if anomaly == "worn_teeth":  # worn flanks: higher mesh harmonics and a broad sideband family
-        mesh_orders = mesh_orders * (1.0 + 3.0 * severity * np.arange(5) / 4.0)
+        mesh_orders = mesh_orders * (1.0 + 1.2 * severity * np.arange(5) / 4.0)
     mesh = c.harmonic_series(rng, pinion * pinion_teeth, mesh_hz, sr, mesh_orders)
     sidebands = c.modulation(pinion, 0.08) * c.modulation(wheel, 0.05)
     if anomaly == "eccentricity":
-        sidebands = sidebands * c.modulation(wheel, 0.1 + 0.6 * severity)
+        sidebands = sidebands * c.modulation(wheel, 0.05 + 0.3 * severity)
     if anomaly == "worn_teeth":
         sidebands = sidebands * (1.0 + 0.35 * severity * c.harmonic_series(
-            rng, pinion, input_hz, sr, rng.uniform(0.3, 1.0, 6)))
+            frng, pinion, input_hz, sr, frng.uniform(0.3, 1.0, 6)))
     if anomaly == "broken_tooth":  # the mesh loses contact briefly once per pinion turn
         dip = np.exp(-0.5 * ((np.mod(pinion, 1.0) - 0.5) * pinion_teeth / 0.7) ** 2)
-        sidebands = sidebands * (1.0 - (0.3 + 0.6 * severity) * dip)
+        sidebands = sidebands * (1.0 - (0.15 + 0.4 * severity) * dip)
     commutator = c.harmonic_series(rng, pinion * 12, 12 * input_hz, sr, [1.0, 0.3])
     motor_tones = c.harmonic_series(rng, pinion, input_hz, sr, [0.4, 0.3, 0.15])
     rattle_noise = c.shaped_noise(rng, n, c.log_band(freqs, 1400.0, 1.4)) * c.modulation(
@@ -196,24 +199,24 @@ def synthesise_gearbox(rng: np.random.Generator, attrs: Mapping[str, str], anoma
             + (0.35 + 0.2 * load) * rattle_noise + 0.12 * brush)
     extra = None
     if anomaly == "broken_tooth":
-        positions = c.event_positions(pinion, 1.0, rng.uniform())
-        extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            rng, positions, 1.0, n, sr, [mesh_hz * 2.0, 2600.0, 3700.0], [0.01, 0.006, 0.004])
+        positions = c.event_positions(pinion, 1.0, frng.uniform())
+        extra = anomaly_gain(severity, -30.0, -10.0) * c.impacts(
+            frng, positions, 1.0, n, sr, [mesh_hz * 2.0, 2600.0, 3700.0], [0.01, 0.006, 0.004])
     elif anomaly == "backlash_rattle":
-        positions = c.random_positions(rng, n, sr, 8.0 + 30.0 * severity)
+        positions = c.random_positions(frng, n, sr, 8.0 + 30.0 * severity)
         extra = anomaly_gain(severity, -28.0, -8.0) * c.impacts(
-            rng, positions, rng.uniform(0.2, 1.0, len(positions)), n, sr,
+            frng, positions, frng.uniform(0.2, 1.0, len(positions)), n, sr,
             [1700.0, 3100.0, 5200.0], [0.006, 0.004, 0.003])
     elif anomaly == "lubrication":
-        squeal = c.shaped_noise(rng, n, c.log_band(freqs, 6000.0, 0.5)) * c.modulation(
+        squeal = c.shaped_noise(frng, n, c.log_band(freqs, 6000.0, 0.5)) * c.modulation(
             pinion * pinion_teeth, 0.8)
-        extra = anomaly_gain(severity, -28.0, -8.0) * c.unit_rms(squeal)
+        extra = anomaly_gain(severity, -36.0, -16.0) * c.unit_rms(squeal)
     return finish(body, extra, 4.0 * np.log2(volt) + 1.5 * load)
 
 
 GEARBOX = MachineModel(
     "gearbox",
-    (Attribute("volt", ("1.0", "1.5"), ("2.5", "3.0")), Attribute("wt", ("30", "80"), ("30", "80"))),
+    (Attribute("volt", ("1.0", "1.5"), ("2.0", "2.5")), Attribute("wt", ("30", "80"), ("30", "80"))),
     ("broken_tooth", "worn_teeth", "eccentricity", "backlash_rattle", "lubrication"),
     synthesise_gearbox,
 )
@@ -242,16 +245,17 @@ def _stroke_speed(n: int, sr: int, speed: float, accel: float, stroke: float, dw
     return moving_speed, position, starts
 
 
-def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                      severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                      sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     top_speed = number(attrs, "vel") * rng.uniform(0.99, 1.01)
     accel = number(attrs, "ac") * 9810.0  # ac in g, mm/s^2
     speed, position, starts = _stroke_speed(n, sr, top_speed, accel, 250.0, 0.3,
                                             rng.uniform(0.0, 3.0))
     if anomaly == "hunting":  # the servo loop oscillates around the commanded speed
-        speed = speed * (1.0 + (0.04 + 0.15 * severity) * np.sin(
-            c.TWO_PI * c.cycles_of(np.full(n, rng.uniform(7.0, 11.0)), sr)))
+        speed = speed * (1.0 + (0.02 + 0.08 * severity) * np.sin(
+            c.TWO_PI * c.cycles_of(np.full(n, frng.uniform(7.0, 11.0)), sr)))
     pitch_mm = 10.0
     screw = c.cycles_of(speed / pitch_mm, sr)
     relative = speed / 500.0
@@ -271,29 +275,29 @@ def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], anomal
     body = 0.5 * motor + 0.05 * pwm + 0.9 * rolling + 0.3 * guide + 0.08 * idle + 0.25 * clunks
     extra = None
     if anomaly == "rail_damage":
-        damaged = np.sort(rng.uniform(0.1, 0.9, 3))
+        damaged = np.sort(frng.uniform(0.1, 0.9, 3))
         hits = np.concatenate([np.nonzero(np.diff(np.sign(position - spot)) != 0)[0] for spot in damaged])
         extra = anomaly_gain(severity, -26.0, -4.0) * c.impacts(
-            rng, np.sort(hits), 1.0, n, sr, [2700.0, 4100.0, 5900.0], [0.004, 0.003, 0.002])
+            frng, np.sort(hits), 1.0, n, sr, [2700.0, 4100.0, 5900.0], [0.004, 0.003, 0.002])
     elif anomaly == "no_grease":
-        squeal_hz = rng.uniform(2300.0, 3800.0)
-        squeal = c.sine(rng, c.cycles_of(c.wobbly_frequency(rng, n, sr, squeal_hz, 0.01, 6.0), sr))
-        friction = c.shaped_noise(rng, n, c.log_band(freqs, 3000.0, 1.0))
-        extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms((0.6 * squeal + friction) * relative)
+        squeal_hz = frng.uniform(2300.0, 3800.0)
+        squeal = c.sine(frng, c.cycles_of(c.wobbly_frequency(frng, n, sr, squeal_hz, 0.01, 6.0), sr))
+        friction = c.shaped_noise(frng, n, c.log_band(freqs, 3000.0, 1.0))
+        extra = anomaly_gain(severity, -24.0, -2.0) * c.unit_rms((0.6 * squeal + friction) * relative)
     elif anomaly == "loose_belt":
-        rattle = c.random_positions(rng, n, sr, 25.0 + 40.0 * severity)
+        rattle = c.random_positions(frng, n, sr, 25.0 + 40.0 * severity)
         rattle = rattle[moving[rattle] > 0.2]
         extra = anomaly_gain(severity, -28.0, -6.0) * c.impacts(
-            rng, rattle, rng.uniform(0.3, 1.0, len(rattle)), n, sr, [800.0, 1900.0], [0.01, 0.006])
+            frng, rattle, frng.uniform(0.3, 1.0, len(rattle)), n, sr, [800.0, 1900.0], [0.01, 0.006])
     elif anomaly == "hard_stop":
-        extra = anomaly_gain(severity, -24.0, -2.0) * c.impacts(
-            rng, starts, 1.0, n, sr, [450.0, 1300.0, 3100.0], [0.03, 0.015, 0.008], 0.6)
+        extra = anomaly_gain(severity, -30.0, -8.0) * c.impacts(
+            frng, starts, 1.0, n, sr, [450.0, 1300.0, 3100.0], [0.03, 0.015, 0.008], 0.6)
     return finish(body, extra, 3.0 * np.log2(top_speed / 500.0))
 
 
 SLIDER = MachineModel(
     "slider",
-    (Attribute("vel", ("300", "500"), ("700",)), Attribute("ac", ("0.03", "0.05"), ("0.08",))),
+    (Attribute("vel", ("300", "500"), ("650",)), Attribute("ac", ("0.03", "0.05"), ("0.05",))),
     ("rail_damage", "no_grease", "loose_belt", "hard_stop", "hunting"),
     synthesise_slider,
 )
@@ -307,14 +311,15 @@ TOYCAR_MODELS = {  # pinion teeth, wheel-gear teeth, body resonance (Hz)
 }
 
 
-def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                      severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                      sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     pinion_teeth, wheel_teeth, body_hz = TOYCAR_MODELS.get(attrs["car"], TOYCAR_MODELS["A1"])
     volts = number(attrs, "spd")
     rotor_hz = 6.0 * volts * rng.uniform(0.98, 1.02)
     if anomaly == "motor_brush":
-        rotor_hz *= 1.0 - 0.04 * severity
+        rotor_hz *= 1.0 - 0.02 * severity
     rotor = c.wobbly_frequency(rng, n, sr, rotor_hz, 0.006, 2.0)
     turns = c.cycles_of(rotor, sr)
     wheel = turns * pinion_teeth / wheel_teeth
@@ -324,7 +329,7 @@ def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], anomal
     commutator = c.harmonic_series(rng, turns * 6, 6 * rotor_hz, sr, [1.0, 0.5, 0.25])
     wobble = c.modulation(wheel, 0.1)
     if anomaly == "shaft_bent":
-        wobble = wobble * c.modulation(wheel, 0.15 + 0.7 * severity) * c.modulation(wheel * 2, 0.3 * severity)
+        wobble = wobble * c.modulation(wheel, 0.05 + 0.3 * severity) * c.modulation(wheel * 2, 0.1 * severity)
     gear = c.harmonic_series(rng, turns * pinion_teeth, mesh_hz, sr, [1.0, 0.4, 0.15]) * wobble
     brush = c.shaped_noise(rng, n, c.log_band(freqs, 4800.0, 0.9)) * c.modulation(turns * 6, 0.4)
     tyre = c.shaped_noise(rng, n, c.log_band(freqs, 450.0, 1.1)) * wobble
@@ -333,21 +338,21 @@ def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], anomal
     body = 0.35 * motor + 0.25 * commutator + 0.7 * gear + 0.3 * brush + 0.5 * tyre + 0.25 * shell
     extra = None
     if anomaly == "gear_chipped":
-        positions = c.event_positions(wheel, 1.0, rng.uniform())
+        positions = c.event_positions(wheel, 1.0, frng.uniform())
         extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            rng, positions, 1.0, n, sr, [mesh_hz, 2.6 * body_hz, 5200.0], [0.006, 0.004, 0.002])
+            frng, positions, 1.0, n, sr, [mesh_hz, 2.6 * body_hz, 5200.0], [0.006, 0.004, 0.002])
     elif anomaly == "tyre_damage":
-        positions = c.event_positions(wheel, 1.0, rng.uniform())
+        positions = c.event_positions(wheel, 1.0, frng.uniform())
         extra = anomaly_gain(severity, -24.0, -4.0) * c.impacts(
-            rng, positions, 1.0, n, sr, [180.0, 420.0, body_hz], [0.02, 0.012, 0.006], 0.2)
+            frng, positions, 1.0, n, sr, [180.0, 420.0, body_hz], [0.02, 0.012, 0.006], 0.2)
     elif anomaly == "motor_brush":
-        crackle = c.shaped_noise(rng, n, c.highpass_shape(freqs, 2500.0, 2)) * c.bursts(
-            rng, n, sr, 4.0 + 10.0 * severity, 0.04)
-        extra = anomaly_gain(severity, -22.0, -4.0) * c.unit_rms(crackle)
+        crackle = c.shaped_noise(frng, n, c.highpass_shape(freqs, 2500.0, 2)) * c.bursts(
+            frng, n, sr, 4.0 + 10.0 * severity, 0.04)
+        extra = anomaly_gain(severity, -30.0, -10.0) * c.unit_rms(crackle)
     elif anomaly == "bearing_squeak":
-        squeak = c.sine(rng, c.cycles_of(c.wobbly_frequency(rng, n, sr, rng.uniform(3000, 4800), 0.02, 5.0),
-                                         sr)) * c.bursts(rng, n, sr, 1.5, 0.4)
-        extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms(squeak + 1e-3)
+        squeak = c.sine(frng, c.cycles_of(c.wobbly_frequency(frng, n, sr, frng.uniform(3000, 4800), 0.02, 5.0),
+                                         sr)) * c.bursts(frng, n, sr, 1.5, 0.4)
+        extra = anomaly_gain(severity, -32.0, -10.0) * c.unit_rms(squeak + 1e-3)
     return finish(body, extra, 6.0 * np.log2(volts / 30.0))
 
 
@@ -369,15 +374,16 @@ TOYTRAIN_MODELS = {  # motor Hz per speed step, rail-click modes, wheel circumfe
 }
 
 
-def synthesise_toytrain(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                        severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_toytrain(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                        sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     motor_per_step, rail_modes, wheel_m = TOYTRAIN_MODELS.get(attrs["car"], TOYTRAIN_MODELS["A1"])
     step = number(attrs, "spd")
     speed_ms = 0.075 * step * rng.uniform(0.97, 1.03)
     speed = c.wobbly_frequency(rng, n, sr, speed_ms, 0.02, 0.5)
     if anomaly == "motor_damage":
-        speed = speed * (1.0 - 0.08 * severity * (1.0 + c.smooth_curve(rng, n, sr, 4.0)) / 2.0)
+        speed = speed * (1.0 - 0.08 * severity * (1.0 + c.smooth_curve(frng, n, sr, 4.0)) / 2.0)
     distance = c.cycles_of(speed, sr, rng.uniform(0.0, 3.0))  # metres along a 3 m lap
     lap = distance / 3.0
     # the microphone sits beside one straight: level and brightness follow the train around the lap
@@ -397,26 +403,26 @@ def synthesise_toytrain(rng: np.random.Generator, attrs: Mapping[str, str], anom
     body = (0.3 * motor + 0.12 * worm + 0.45 * rolling + 0.5 * click_sound) * nearness
     extra = None
     if anomaly == "flat_wheel":
-        positions = c.event_positions(distance, 1.0 / wheel_m, rng.uniform())
-        extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            rng, positions, nearness[positions], n, sr, [r * 0.8 for r in rail_modes], [0.004, 0.003, 0.002])
+        positions = c.event_positions(distance, 1.0 / wheel_m, frng.uniform())
+        extra = anomaly_gain(severity, -22.0, -2.0) * c.impacts(
+            frng, positions, nearness[positions], n, sr, [r * 0.8 for r in rail_modes], [0.004, 0.003, 0.002])
     elif anomaly == "flange_squeal":
         on_curve = (np.cos(c.TWO_PI * (lap * 2.0)) < -0.3).astype(float)
-        squeal = c.sine(rng, c.cycles_of(c.wobbly_frequency(rng, n, sr, rng.uniform(2600, 4500), 0.015, 3.0),
+        squeal = c.sine(frng, c.cycles_of(c.wobbly_frequency(frng, n, sr, frng.uniform(2600, 4500), 0.015, 3.0),
                                          sr))
         extra = anomaly_gain(severity, -26.0, -4.0) * c.unit_rms(squeal * on_curve * nearness + 1e-4)
     elif anomaly == "motor_damage":
-        crackle = c.shaped_noise(rng, n, c.highpass_shape(freqs, 3000.0)) * c.bursts(rng, n, sr, 8.0, 0.03)
+        crackle = c.shaped_noise(frng, n, c.highpass_shape(freqs, 3000.0)) * c.bursts(frng, n, sr, 8.0, 0.03)
         extra = anomaly_gain(severity, -26.0, -6.0) * c.unit_rms(crackle * nearness)
     elif anomaly == "loose_coupler":
-        delays = rng.uniform(0.02, 0.08, len(joints)) * sr
-        rattles = (joints + delays.astype(int))[rng.random(len(joints)) < 0.4 + 0.5 * severity]
+        delays = frng.uniform(0.02, 0.08, len(joints)) * sr
+        rattles = (joints + delays.astype(int))[frng.random(len(joints)) < 0.4 + 0.5 * severity]
         rattles = rattles[rattles < n]
         extra = anomaly_gain(severity, -24.0, -4.0) * c.impacts(
-            rng, rattles, 1.0, n, sr, [700.0, 1600.0, 3300.0], [0.012, 0.007, 0.004])
+            frng, rattles, 1.0, n, sr, [700.0, 1600.0, 3300.0], [0.012, 0.007, 0.004])
     elif anomaly == "derailment_scrape":
-        scrape = c.shaped_noise(rng, n, c.log_band(freqs, 2200.0, 1.5)) * c.bursts(rng, n, sr, 1.0, 0.5)
-        extra = anomaly_gain(severity, -26.0, -4.0) * c.unit_rms(scrape * nearness + 1e-4)
+        scrape = c.shaped_noise(frng, n, c.log_band(freqs, 2200.0, 1.5)) * c.bursts(frng, n, sr, 2.0, 0.6)
+        extra = anomaly_gain(severity, -22.0, 0.0) * c.unit_rms(scrape * nearness + 1e-4)
     return finish(body, extra, 4.0 * np.log2(step / 6.0))
 
 
@@ -461,13 +467,15 @@ def _inside(positions: np.ndarray, n: int) -> np.ndarray:
     return positions[(positions >= 0) & (positions < n)]
 
 
-def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                     severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
+                     sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
-    spread = 0.01 + (0.1 * severity if anomaly == "sticky" else 0.0)
-    opens, closes = _valve_schedule(rng, attrs["pat"], n, sr, spread)
-    if anomaly == "sticky":  # the plunger hesitates before it moves
-        opens = opens + (rng.uniform(0.02, 0.08 + 0.15 * severity, len(opens)) * sr).astype(int)
+    opens, closes = _valve_schedule(rng, attrs["pat"], n, sr, 0.01)
+    if anomaly == "sticky":  # the plunger hesitates before it moves and closes irregularly
+        opens = opens + (frng.uniform(0.02, 0.05 + 0.12 * severity, len(opens)) * sr).astype(int)
+        closes = closes + (frng.normal(0.0, 0.05 * severity, len(closes)) * sr).astype(int)
+        closes = np.maximum(closes, opens + int(0.02 * sr))
     is_open = c.gate(n, opens, closes, sr, ramp_s=0.02)
 
     pump_turns = c.cycles_of(c.wobbly_frequency(rng, n, sr, 29.0, 0.003), sr)
@@ -478,9 +486,9 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], anomaly
     close_clicks = _inside(closes, n)
     click_level = np.ones(len(open_clicks))
     if anomaly == "contamination":  # debris: some strokes are weak or lost, the flow sputters
-        click_level = np.where(rng.random(len(open_clicks)) < 0.3 + 0.5 * severity,
-                               rng.uniform(0.0, 0.4, len(open_clicks)), 1.0)
-        flow = flow * (1.0 - (0.3 + 0.5 * severity) * c.bursts(rng, n, sr, 6.0, 0.05))
+        click_level = np.where(frng.random(len(open_clicks)) < 0.15 + 0.35 * severity,
+                               frng.uniform(0.0, 0.5, len(open_clicks)), 1.0)
+        flow = flow * (1.0 - (0.1 + 0.3 * severity) * c.bursts(frng, n, sr, 6.0, 0.05))
     opening = c.impacts(rng, open_clicks, click_level, n, sr, [2800.0, 4600.0, 6300.0],
                        [0.012, 0.008, 0.005], 0.5) if len(open_clicks) else np.zeros(n)
     closing = c.impacts(rng, close_clicks, 1.0, n, sr, [120.0, 1900.0, 3300.0], [0.04, 0.01, 0.006], 0.3
@@ -491,16 +499,16 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], anomaly
 
     extra = None
     if anomaly == "leak":
-        hiss = c.shaped_noise(rng, n, c.log_band(freqs, 4200.0, 0.7)) * (1.0 - 0.8 * is_open)
-        extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(hiss)
+        hiss = c.shaped_noise(frng, n, c.log_band(freqs, 4200.0, 0.7)) * (1.0 - 0.8 * is_open)
+        extra = anomaly_gain(severity, -36.0, -14.0) * c.unit_rms(hiss)
     elif anomaly == "double_click":
-        bounce = open_clicks + (rng.uniform(0.012, 0.04, len(open_clicks)) * sr).astype(int)
-        bounce = bounce[rng.random(len(bounce)) < 0.5 + 0.5 * severity]
-        extra = anomaly_gain(severity, -20.0, -2.0) * c.impacts(
-            rng, _inside(bounce, n), 1.0, n, sr, [2500.0, 4300.0], [0.01, 0.006], 0.5)
+        bounce = open_clicks + (frng.uniform(0.012, 0.04, len(open_clicks)) * sr).astype(int)
+        bounce = bounce[frng.random(len(bounce)) < 0.5 + 0.5 * severity]
+        extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
+            frng, _inside(bounce, n), 1.0, n, sr, [2500.0, 4300.0], [0.01, 0.006], 0.5)
     elif anomaly == "coil_hum":
-        hum = c.harmonic_series(rng, c.cycles_of(np.full(n, 100.0), sr), 100.0, sr, [1.0, 0.6, 0.5, 0.3, 0.2])
-        extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms(hum * is_open + 1e-4)
+        hum = c.harmonic_series(frng, c.cycles_of(np.full(n, 100.0), sr), 100.0, sr, [1.0, 0.6, 0.5, 0.3, 0.2])
+        extra = anomaly_gain(severity, -34.0, -12.0) * c.unit_rms(hum * is_open + 1e-4)
     return finish(body, extra, 0.0)
 
 

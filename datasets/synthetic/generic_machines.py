@@ -14,7 +14,16 @@ from functools import partial
 import numpy as np
 
 from datasets.synthetic import components as c
-from datasets.synthetic.model import Attribute, MachineModel, anomaly_gain, finish, number, stable_hash
+from datasets.synthetic.model import (
+    Attribute,
+    Fault,
+    MachineModel,
+    anomaly_gain,
+    finish,
+    number,
+    stable_hash,
+    unpack,
+)
 
 GENERIC_ANOMALIES = ("defect_impacts", "imbalance", "friction", "rattle", "speed_drift", "extra_tone")
 
@@ -178,8 +187,9 @@ def _variant(recipe: Recipe, attrs: Mapping[str, str]) -> Recipe:
     )
 
 
-def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[str, str], anomaly: str | None,
-                       severity: float, n: int, sr: int) -> np.ndarray:
+def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None,
+                       n: int, sr: int) -> np.ndarray:
+    anomaly, severity, frng = unpack(fault)
     recipe = _variant(recipe, attrs)
     freqs = c.rfft_freqs(n, sr)
     speed_factor = (max(number(attrs, recipe.speed_key), 1e-3) / recipe.speed_reference) ** recipe.speed_exponent
@@ -193,7 +203,7 @@ def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[
         moving = c.gate(n, periods * sr, (periods + on_s) * sr, sr, ramp_s=0.05)
         relative_speed = 0.15 + 0.85 * moving * (1.0 + recipe.sweep_depth * c.smooth_curve(rng, n, sr, 1.5))
     if anomaly == "speed_drift":
-        drift = np.linspace(0.0, 1.0, n) * rng.choice([-1.0, 1.0])
+        drift = np.linspace(0.0, 1.0, n) * frng.choice([-1.0, 1.0])
         relative_speed = relative_speed * (1.0 + (0.02 + 0.1 * severity) * drift)
     freq = c.wobbly_frequency(rng, n, sr, base_hz, 0.004) * relative_speed
     turns = c.cycles_of(freq, sr)
@@ -216,27 +226,27 @@ def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[
             [0.006] * len(recipe.impact_modes_hz))
     if anomaly == "imbalance":
         body = body * c.modulation(turns, 0.1 + 0.6 * severity)
-        body = body + (0.1 + 1.5 * severity) * recipe.tonal_level * c.sine(rng, turns)
+        body = body + (0.1 + 1.5 * severity) * recipe.tonal_level * c.sine(frng, turns)
     if recipe.lap_s > 0.0:
         body = body * (0.55 + 0.45 * np.cos(c.TWO_PI * (np.arange(n) / sr / recipe.lap_s + rng.uniform())))
 
     extra = None
     if anomaly == "defect_impacts":
-        positions = c.event_positions(turns, 1.0 if recipe.base_hz > 30 else 3.0, rng.uniform())
-        positions = positions[rng.random(len(positions)) < 0.7] if recipe.base_hz > 150 else positions
+        positions = c.event_positions(turns, 1.0 if recipe.base_hz > 30 else 3.0, frng.uniform())
+        positions = positions[frng.random(len(positions)) < 0.7] if recipe.base_hz > 150 else positions
         extra = anomaly_gain(severity, -28.0, -6.0) * c.impacts(
-            rng, positions, rng.uniform(0.6, 1.0, len(positions)), n, sr, [2400.0, 3900.0, 5300.0],
+            frng, positions, frng.uniform(0.6, 1.0, len(positions)), n, sr, [2400.0, 3900.0, 5300.0],
             [0.004, 0.003, 0.002])
     elif anomaly == "friction":
-        hiss = c.shaped_noise(rng, n, c.log_band(freqs, rng.uniform(3500.0, 6500.0), 0.6))
-        extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms(hiss * (0.4 + c.bursts(rng, n, sr, 3.0, 0.3)))
+        hiss = c.shaped_noise(frng, n, c.log_band(freqs, frng.uniform(3500.0, 6500.0), 0.6))
+        extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms(hiss * (0.4 + c.bursts(frng, n, sr, 3.0, 0.3)))
     elif anomaly == "rattle":
-        positions = c.random_positions(rng, n, sr, 10.0 + 30.0 * severity)
+        positions = c.random_positions(frng, n, sr, 10.0 + 30.0 * severity)
         extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            rng, positions, rng.uniform(0.2, 1.0, len(positions)), n, sr, [850.0, 1900.0, 3400.0],
+            frng, positions, frng.uniform(0.2, 1.0, len(positions)), n, sr, [850.0, 1900.0, 3400.0],
             [0.01, 0.006, 0.004])
     elif anomaly == "extra_tone":
-        ratio = rng.uniform(2.3, 7.7)
+        ratio = frng.uniform(2.3, 7.7)
         extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(
-            c.harmonic_series(rng, turns * ratio, max_hz * ratio, sr, [1.0, 0.5]) * (0.2 + 0.8 * moving) + 1e-6)
+            c.harmonic_series(frng, turns * ratio, max_hz * ratio, sr, [1.0, 0.5]) * (0.2 + 0.8 * moving) + 1e-6)
     return finish(body, extra, 3.0 * np.log2(speed_factor))

@@ -10,8 +10,22 @@ import numpy as np
 
 from datasets.synthetic.components import db_to_gain, rms
 
-# rng, attributes (key -> value), anomaly kind or None, severity in [0, 1], samples, sample rate
-Synthesiser = Callable[[np.random.Generator, Mapping[str, str], "str | None", float, int, int], np.ndarray]
+
+@dataclass(frozen=True)
+class Fault:
+    """The anomaly of a clip: its kind, its severity (0 subtle .. 1 obvious) and its own random generator.
+
+    Models draw everything about the fault from ``rng`` and everything about the normal machine from
+    theirs, so a clip rendered with and without its fault differs only by the fault.
+    """
+
+    kind: str
+    severity: float
+    rng: np.random.Generator
+
+
+# rng (normal parts), attributes (key -> value), fault or None, samples, sample rate -> dry signal
+Synthesiser = Callable[[np.random.Generator, Mapping[str, str], "Fault | None", int, int], np.ndarray]
 
 NOMINAL_RMS = 0.05  # level every model aims at for its typical operating point
 
@@ -37,7 +51,7 @@ class MachineModel:
         combos: list[tuple[tuple[str, str], ...]] = [()]
         for attribute in self.attributes:
             values = attribute.source if domain == "source" else attribute.target
-            combos = [combo + ((attribute.key, value),) for combo in combos for value in values]
+            combos = [(*combo, (attribute.key, value)) for combo in combos for value in values]
         return combos
 
 
@@ -66,3 +80,10 @@ def finish(body: np.ndarray, extra: np.ndarray | None, loudness_db: float) -> np
     """
     gain = NOMINAL_RMS * db_to_gain(loudness_db) / rms(body)
     return gain * (body if extra is None else body + extra * rms(body))
+
+
+def unpack(fault: Fault | None) -> tuple[str | None, float, np.random.Generator]:
+    """(kind, severity, generator) of a fault; (None, 0.0, an unused generator) for a normal clip."""
+    if fault is None:
+        return None, 0.0, np.random.default_rng(0)
+    return fault.kind, fault.severity, fault.rng

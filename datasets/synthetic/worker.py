@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from datasets.synthetic.catalog import machine_model
+from datasets.synthetic.model import Fault
 from datasets.synthetic.plan import ClipPlan
 from datasets.synthetic.recording import record
 
@@ -25,11 +26,13 @@ class ClipJob:
 
 def render_clip(plan: ClipPlan, duration: float, sample_rate: int) -> np.ndarray:
     """The recorded clip as float64 samples in (-1, 1)."""
-    n = int(round(duration * sample_rate))
-    rng = np.random.default_rng(plan.render_seed())
+    n = round(duration * sample_rate)
+    machine_seed, fault_seed, recording_seed = plan.render_seed().spawn(3)
+    fault = None if plan.anomaly is None else Fault(plan.anomaly, plan.severity, np.random.default_rng(fault_seed))
     attrs = dict(plan.attributes)
-    dry = machine_model(plan.machine).synthesise(rng, attrs, plan.anomaly, plan.severity, n, sample_rate)
-    return record(rng, dry, plan.machine, plan.domain, attrs, plan.snr_db, sample_rate)
+    dry = machine_model(plan.machine).synthesise(np.random.default_rng(machine_seed), attrs, fault, n, sample_rate)
+    return record(np.random.default_rng(recording_seed), dry, plan.machine, plan.domain, attrs, plan.snr_db,
+                  sample_rate)
 
 
 def write_clip(job: ClipJob) -> str:

@@ -3,7 +3,14 @@ and one clear error per kind of bad clip."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +21,8 @@ from datasets.audio import read_clip
 from datasets.clip_features import cache_key, extract_features, load_or_extract
 from datasets.features import FeatureParams, log_mel_spectrogram
 from errors import DataError
+from safe_io import PAUSE_AT_VARIABLE, PAUSE_FLAG_VARIABLE
+from tests.conftest import REPO_ROOT
 
 PARAMS = FeatureParams(n_mels=32, n_fft=512, hop_length=256)
 
@@ -158,3 +167,100 @@ def test_a_different_sample_rate_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="sample rate 22050 Hz differs from 16000 Hz") as raised:
         extract_features([*paths, odd], PARAMS, workers=1)
     assert str(odd) in str(raised.value)
+
+
+def test_infinite_samples_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "section_00_source_train_normal_0000_inf.wav"
+    samples = np.zeros(4000, dtype=np.float32)
+    samples[7] = -np.inf
+    soundfile.write(path, samples, 16000, subtype="FLOAT")
+    with pytest.raises(DataError, match=f"{re.escape(str(path))}: the audio holds NaN or infinite samples"):
+        extract_features([path], PARAMS, workers=1)
+
+
+def test_the_odd_sample_rate_is_named_even_when_it_comes_first(tmp_path: Path) -> None:
+    odd = write_clips(tmp_path / "a", 1, sample_rate=22050)[0]
+    paths = write_clips(tmp_path / "b", 2)
+    with pytest.raises(DataError, match="sample rate 22050 Hz differs from 16000 Hz of 2 other clip") as raised:
+        extract_features([odd, *paths], PARAMS, workers=1)
+    assert str(raised.value).startswith(f"{odd}:")
+
+
+def test_a_corrupt_clip_in_a_worker_process_is_the_same_clear_error(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path, 20, seconds=0.2)
+    bad = tmp_path / "section_00_source_train_normal_0010_bad.wav"
+    bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    with pytest.raises(DataError, match="not a readable WAV file") as raised:
+        extract_features([*paths[:10], bad, *paths[10:]], PARAMS, workers=2)
+    assert str(raised.value).startswith(f"{bad}:")
+
+
+def test_a_rebuild_clears_temporary_files_of_a_killed_writer(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path / "wav", 2)
+    cache = tmp_path / "cache"
+    load_or_extract(paths, PARAMS, cache, "train")
+    npy = next(cache.glob("*.npy"))
+    stale = [cache / f".{npy.name}.k1ll3d.tmp", cache / f".{npy.with_suffix('.json').name}.k1ll3d.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    other = cache / ".unrelated.npy.x.tmp"
+    other.write_bytes(b"not ours")
+    npy.with_suffix(".json").unlink()  # as if killed before the manifest was renamed
+    _, cached = load_or_extract(paths, PARAMS, cache, "train")
+    assert not cached and not any(path.exists() for path in stale) and other.exists()
+
+
+EXTRACT_SCRIPT = """
+import sys
+from pathlib import Path
+from datasets.clip_features import load_or_extract
+from datasets.features import FeatureParams
+paths = sorted(Path(sys.argv[1]).glob("*.wav"))
+load_or_extract(paths, FeatureParams(n_mels=32, n_fft=512, hop_length=256), Path(sys.argv[2]), "train", workers=2)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and PR_SET_PDEATHSIG")
+def test_workers_die_with_a_killed_parent_and_free_the_cache_lock(tmp_path: Path) -> None:
+    paths = write_clips(tmp_path / "wav", 20, seconds=0.2)
+    cache, flag = tmp_path / "cache", tmp_path / "paused"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), PAUSE_AT_VARIABLE: f"extract:{paths[10].name}",
+           PAUSE_FLAG_VARIABLE: str(flag)}
+    parent = subprocess.Popen([sys.executable, "-c", EXTRACT_SCRIPT, str(tmp_path / "wav"), str(cache)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():  # a worker is paused inside clip 10; the parent holds the cache lock
+            assert parent.poll() is None and time.monotonic() < deadline, "the extraction never paused"
+            time.sleep(0.05)
+        workers = _children(parent.pid)
+        assert len(workers) == 2
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    try:
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "pool workers outlived their killed parent"
+            time.sleep(0.05)
+    finally:
+        for pid in filter(_alive, workers):  # only when the test fails: leave no orphan behind
+            os.kill(pid, signal.SIGKILL)
+    lock = next(cache.glob("*.lock"))
+    with lock.open("a+b") as stream:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+    rebuilt, cached = load_or_extract(paths, PARAMS, cache, "train", workers=1)
+    assert not cached
+    np.testing.assert_array_equal(rebuilt.log_mel, extract_features(paths, PARAMS, workers=1).log_mel)

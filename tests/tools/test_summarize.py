@@ -230,7 +230,7 @@ def run_script(*arguments: str) -> subprocess.CompletedProcess:
                           text=True, env=environment, timeout=120)
 
 
-@pytest.mark.parametrize("arguments", [[], ["DCASE2022T2", "-d"], ["DCASE2024T2"], ["DCASE2024T2", "--dev", "-x"]])
+@pytest.mark.parametrize("arguments", [[], ["DCASE2019T2", "-d"], ["DCASE2024T2"], ["DCASE2024T2", "--dev", "-x"]])
 def test_the_script_answers_bad_arguments_with_usage_and_exit_code_1(arguments: list[str]) -> None:
     completed = run_script(*arguments)
     assert completed.returncode == 1

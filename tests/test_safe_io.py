@@ -1,0 +1,76 @@
+"""Atomic writes, stale temporary files and the fault-injection pause of safe_io."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import safe_io
+from safe_io import PAUSE_AT_VARIABLE, PAUSE_FLAG_VARIABLE, atomic_write, atomic_write_text, pause_point
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "result.csv"
+    atomic_write_text(path, "old complete content\n")
+
+    def fail_half_way(stream) -> None:
+        stream.write(b"new half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(path, fail_half_way)
+    assert path.read_text() == "old complete content\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.csv"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = tmp_path / "scores.csv"
+    atomic_write_text(path, "a.wav,1.0\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # as open() gives, not mkstemp's 0600
+
+
+def test_remove_stale_temporaries_touches_only_that_file_s(tmp_path: Path) -> None:
+    target = tmp_path / "DCASE2023T2-AE_fan_id(0_)_seed1.pth"
+    mine = [tmp_path / f".{target.name}.abc123.tmp", tmp_path / f".{target.name}.zz.tmp"]
+    others = [tmp_path / ".DCASE2023T2-AE_valve_id(0_)_seed1.pth.abc.tmp", tmp_path / f"{target.name}.tmp"]
+    for path in mine + others:
+        path.write_bytes(b"x")
+    assert safe_io.remove_stale_temporaries(target) == 2
+    assert not any(path.exists() for path in mine) and all(path.exists() for path in others)
+
+
+def test_pause_point_is_a_no_op_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PAUSE_AT_VARIABLE, raising=False)
+    pause_point("rename:anything")
+    monkeypatch.setenv(PAUSE_AT_VARIABLE, "rename:other*")
+    monkeypatch.setenv(PAUSE_FLAG_VARIABLE, str(tmp_path / "flag"))
+    pause_point("rename:anything")
+    assert not (tmp_path / "flag").exists()
+
+
+def test_pause_point_waits_at_the_nth_match_until_the_flag_is_deleted(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    flag = tmp_path / "flag"
+    monkeypatch.setenv(PAUSE_AT_VARIABLE, "rename:checkpoint.tar#2")
+    monkeypatch.setenv(PAUSE_FLAG_VARIABLE, str(flag))
+    monkeypatch.setattr(safe_io, "_pause_hits", {})
+    pause_point("rename:checkpoint.tar")  # the first match passes
+    assert not flag.exists()
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (pause_point("rename:checkpoint.tar"), done.set()))
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while not flag.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not done.wait(0.2)  # still paused
+    flag.unlink()
+    assert done.wait(10)
+    waiter.join()
