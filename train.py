@@ -20,7 +20,7 @@ import torch
 import common
 from datasets.dcase_data import ClipSet, load_test_set, load_train_set
 from datasets.features import FeatureParams
-from datasets.registry import DatasetSpec, resolve_dataset
+from datasets.registry import DatasetSpec, is_legacy, resolve_dataset
 from datasets.vector_data import VectorSet
 from engine.checkpoint import load_torch
 from engine.paths import RunPaths
@@ -77,7 +77,7 @@ def train_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, co
     train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
     data = VectorSet.from_features(train_set.features, params, train_set.is_target, device)
     save_config(paths.args_json, config)
-    summary = fit(detector, data, config, paths)
+    summary = fit(detector, data, config, paths, sample_rate=train_set.features.sample_rate)
     rows = [line.split(",") for line in paths.log_csv.read_text(encoding="utf-8").splitlines()[1:]]
     plot_loss_curve(paths.loss_plot, detector.log_columns, rows, paths.base_name)
     speed = summary["epochs_run"] * summary["vectors_per_epoch"] / max(summary["seconds"], 1e-9)
@@ -90,9 +90,12 @@ def load_trained_model(detector: Detector, config: Namespace, paths: RunPaths) -
     """Load the saved weights after checking they exist and match this run's feature settings."""
     if not paths.model_weights.is_file():
         split = "-e" if config.eval else "-d"
+        family = config.dataset[:11]
+        script = f"tools/01_train_legacy.sh {family} {split}" if is_legacy(family) else \
+            f"01_train_{family[5:9]}t2.sh {split}"
         raise DataError(f"trained model {paths.model_weights} not found. Train it first: python train.py "
-                        f"--dataset {config.dataset} {split} --train_only (or bash 01_train_"
-                        f"{config.dataset[5:9]}t2.sh {split}), with the same --export_dir, -tag and --seed")
+                        f"--dataset {config.dataset} {split} --train_only (or bash {script}), with the same "
+                        "--export_dir, -tag and --seed")
     if paths.model_info.is_file():
         try:
             saved = json.loads(paths.model_info.read_text(encoding="utf-8"))["fingerprint"]
@@ -123,8 +126,17 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
                paths: RunPaths, device: torch.device) -> None:
     dataset_directory = Path(config.dataset_directory)
 
+    trained_rate = None
+    if paths.model_info.is_file():
+        trained_rate = json.loads(paths.model_info.read_text(encoding="utf-8")).get("sample_rate")
+
     def load_section(section: str) -> ClipSet:
-        return load_test_set(spec, dataset_directory, params, section, config.num_workers)
+        clip_set = load_test_set(spec, dataset_directory, params, section, config.num_workers)
+        if trained_rate is not None and clip_set.features.sample_rate != trained_rate:
+            raise DataError(f"the test clips of {config.dataset} section {section} are sampled at "
+                            f"{clip_set.features.sample_rate} Hz but the model was trained on {trained_rate} Hz "
+                            f"clips (e.g. {clip_set.clips[0].path}); resample them or train on clips of their rate")
+        return clip_set
 
     means = evaluate(detector, spec.sections, load_section, params, config, paths, device)
     save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist

@@ -93,7 +93,8 @@ def _restore(detector: Detector, config: Namespace, paths: RunPaths) -> dict[str
     return checkpoint
 
 
-def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths) -> dict[str, Any]:
+def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths,
+        sample_rate: int | None = None) -> dict[str, Any]:
     """Train for ``config.epochs`` epochs (resuming with ``--restart``), then write the saved model and
     the score distributions. Returns a summary for the closing line."""
     device = data.frames.device
@@ -166,7 +167,7 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths)
         record = {"distribution": "gamma", **gamma.as_dict(), "n_samples": len(samples)}
         atomic_write_text(paths.score_distribution(mode), json.dumps(record, indent=2) + "\n")
     save_torch(paths.model_weights, detector.model_state())
-    info = {"fingerprint": training_fingerprint(config), "epochs": config.epochs}
+    info = {"fingerprint": training_fingerprint(config), "epochs": config.epochs, "sample_rate": sample_rate}
     atomic_write_text(paths.model_info, json.dumps(info, indent=2) + "\n")
     return {
         "epochs_run": config.epochs - first_epoch + 1,

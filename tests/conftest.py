@@ -10,11 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import train
 from datasets.synthetic import generate_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The tests train tiny models: one thread each is faster than two fighting over the cores, in this
+# process and in the processes the tests start.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 DEV_MACHINES = ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
 EVAL_MACHINES = ("AirCompressor", "ToyCircuit")
 

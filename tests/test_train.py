@@ -143,3 +143,20 @@ def test_unknown_flag_fails_before_any_work(tmp_path: Path) -> None:
     result = run_train(tmp_path, "--dataset", "DCASE2024T2fan", "-d", "--epoch", "3", check=False)
     assert result.returncode == 2 and "did you mean --epochs?" in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_test_clips_at_another_sample_rate_than_training_are_refused(tiny_data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import soundfile
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data_dir / "dcase2024t2/dev_data/raw/fan", data / "dcase2024t2/dev_data/raw/fan")
+    common = ["--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(data), "--num_workers", "1"]
+    run_train(tmp_path, *common, "--epochs", "1", "--train_only")
+    for path in (data / "dcase2024t2/dev_data/raw/fan/test").glob("*.wav"):
+        samples, _ = soundfile.read(path)
+        soundfile.write(path, samples, 22050, subtype="PCM_16")  # relabelled rate: the model never heard it
+    result = run_train(tmp_path, *common, "--test_only", check=False)
+    assert result.returncode == 2
+    assert "sampled at 22050 Hz but the model was trained on 16000 Hz clips" in result.stderr

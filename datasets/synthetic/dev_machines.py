@@ -59,12 +59,13 @@ def synthesise_bearing(rng: np.random.Generator, attrs: Mapping[str, str], fault
         amplitudes = frng.uniform(0.6, 1.0, len(positions))
         if envelope is not None:
             amplitudes = amplitudes * envelope[positions]
-        extra = anomaly_gain(severity, -27.0, -3.0) * c.impacts(
+        loud_db = -2.0 if anomaly == "inner_race" else -3.0  # the inner race's impacts are damped by the path
+        extra = anomaly_gain(severity, loud_db - 24.0, loud_db) * c.impacts(
             frng, positions, amplitudes, n, sr, BEARING_MODES, [0.004, 0.003, 0.0025, 0.002], 0.4)
     elif anomaly == "lubrication":
         friction = c.shaped_noise(frng, n, c.log_band(freqs, 5200.0, 0.6)) * (
             0.5 + c.bursts(frng, n, sr, 3.0 + 4.0 * severity, 0.25))
-        extra = anomaly_gain(severity, -24.0, -2.0) * c.unit_rms(friction)
+        extra = anomaly_gain(severity, -27.0, -6.0) * c.unit_rms(friction)
     return finish(body, extra, 3.0 * np.log2(speed))
 
 
@@ -216,7 +217,7 @@ def synthesise_gearbox(rng: np.random.Generator, attrs: Mapping[str, str], fault
 
 GEARBOX = MachineModel(
     "gearbox",
-    (Attribute("volt", ("1.0", "1.5"), ("2.0", "2.5")), Attribute("wt", ("30", "80"), ("30", "80"))),
+    (Attribute("volt", ("1.0", "1.5"), ("2.0",)), Attribute("wt", ("30", "80"), ("30", "80"))),
     ("broken_tooth", "worn_teeth", "eccentricity", "backlash_rattle", "lubrication"),
     synthesise_gearbox,
 )
@@ -287,7 +288,7 @@ def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], fault:
     elif anomaly == "loose_belt":
         rattle = c.random_positions(frng, n, sr, 25.0 + 40.0 * severity)
         rattle = rattle[moving[rattle] > 0.2]
-        extra = anomaly_gain(severity, -28.0, -6.0) * c.impacts(
+        extra = anomaly_gain(severity, -30.0, -8.0) * c.impacts(
             frng, rattle, frng.uniform(0.3, 1.0, len(rattle)), n, sr, [800.0, 1900.0], [0.01, 0.006])
     elif anomaly == "hard_stop":
         extra = anomaly_gain(severity, -30.0, -8.0) * c.impacts(
@@ -297,7 +298,7 @@ def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], fault:
 
 SLIDER = MachineModel(
     "slider",
-    (Attribute("vel", ("300", "500"), ("650",)), Attribute("ac", ("0.03", "0.05"), ("0.05",))),
+    (Attribute("vel", ("300", "500"), ("600",)), Attribute("ac", ("0.03", "0.05"), ("0.05",))),
     ("rail_damage", "no_grease", "loose_belt", "hard_stop", "hunting"),
     synthesise_slider,
 )
@@ -348,7 +349,7 @@ def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], fault:
     elif anomaly == "motor_brush":
         crackle = c.shaped_noise(frng, n, c.highpass_shape(freqs, 2500.0, 2)) * c.bursts(
             frng, n, sr, 4.0 + 10.0 * severity, 0.04)
-        extra = anomaly_gain(severity, -30.0, -10.0) * c.unit_rms(crackle)
+        extra = anomaly_gain(severity, -32.0, -12.0) * c.unit_rms(crackle)
     elif anomaly == "bearing_squeak":
         squeak = c.sine(frng, c.cycles_of(c.wobbly_frequency(frng, n, sr, frng.uniform(3000, 4800), 0.02, 5.0),
                                          sr)) * c.bursts(frng, n, sr, 1.5, 0.4)
@@ -358,7 +359,7 @@ def synthesise_toycar(rng: np.random.Generator, attrs: Mapping[str, str], fault:
 
 TOYCAR = MachineModel(
     "ToyCar",
-    (Attribute("car", ("A1", "A2"), ("A1", "A2")), Attribute("spd", ("28V", "31V"), ("35V",)),
+    (Attribute("car", ("A1", "A2"), ("A1", "A2")), Attribute("spd", ("28V", "31V"), ("33V",)),
      Attribute("mic", ("1",), ("2",)), Attribute("noise", ("1",), ("2",))),
     ("shaft_bent", "gear_chipped", "tyre_damage", "motor_brush", "bearing_squeak"),
     synthesise_toycar,
@@ -410,7 +411,7 @@ def synthesise_toytrain(rng: np.random.Generator, attrs: Mapping[str, str], faul
         on_curve = (np.cos(c.TWO_PI * (lap * 2.0)) < -0.3).astype(float)
         squeal = c.sine(frng, c.cycles_of(c.wobbly_frequency(frng, n, sr, frng.uniform(2600, 4500), 0.015, 3.0),
                                          sr))
-        extra = anomaly_gain(severity, -26.0, -4.0) * c.unit_rms(squeal * on_curve * nearness + 1e-4)
+        extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(squeal * on_curve * nearness + 1e-4)
     elif anomaly == "motor_damage":
         crackle = c.shaped_noise(frng, n, c.highpass_shape(freqs, 3000.0)) * c.bursts(frng, n, sr, 8.0, 0.03)
         extra = anomaly_gain(severity, -26.0, -6.0) * c.unit_rms(crackle * nearness)
@@ -495,12 +496,12 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: 
                        ) if len(close_clicks) else np.zeros(n)
     body = 0.25 * pump + 0.6 * flow * is_open + 0.9 * opening + 0.6 * closing
     if attrs.get("panel") == "closed":  # the cover muffles highs and adds a panel resonance
-        body = c.apply_magnitude(body, c.lowpass_shape(freqs, 2800.0, 2) + 0.8 * c.log_band(freqs, 420.0, 0.25))
+        body = c.apply_magnitude(body, c.lowpass_shape(freqs, 4000.0, 1) + 0.4 * c.log_band(freqs, 420.0, 0.25))
 
     extra = None
     if anomaly == "leak":
         hiss = c.shaped_noise(frng, n, c.log_band(freqs, 4200.0, 0.7)) * (1.0 - 0.8 * is_open)
-        extra = anomaly_gain(severity, -36.0, -14.0) * c.unit_rms(hiss)
+        extra = anomaly_gain(severity, -38.0, -16.0) * c.unit_rms(hiss)
     elif anomaly == "double_click":
         bounce = open_clicks + (frng.uniform(0.012, 0.04, len(open_clicks)) * sr).astype(int)
         bounce = bounce[frng.random(len(bounce)) < 0.5 + 0.5 * severity]
@@ -508,7 +509,7 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: 
             frng, _inside(bounce, n), 1.0, n, sr, [2500.0, 4300.0], [0.01, 0.006], 0.5)
     elif anomaly == "coil_hum":
         hum = c.harmonic_series(frng, c.cycles_of(np.full(n, 100.0), sr), 100.0, sr, [1.0, 0.6, 0.5, 0.3, 0.2])
-        extra = anomaly_gain(severity, -34.0, -12.0) * c.unit_rms(hum * is_open + 1e-4)
+        extra = anomaly_gain(severity, -32.0, -10.0) * c.unit_rms(hum * is_open + 1e-4)
     return finish(body, extra, 0.0)
 
 
