@@ -24,7 +24,7 @@ from datasets.registry import DatasetSpec, is_legacy, resolve_dataset
 from datasets.vector_data import VectorSet
 from engine.checkpoint import load_torch
 from engine.paths import RunPaths
-from engine.test_loop import evaluate
+from engine.test_loop import evaluate, vector_scorer
 from engine.train_loop import fit, training_fingerprint
 from errors import ASDError, ConfigError, DataError
 from networks import registry
@@ -45,7 +45,13 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms would also import torch._inductor (about 2 s per process) only to set a
+    # flag for torch.compile, which is not used here: set the same runtime flag directly when torch has it
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        set_flag(True, warn_only=True)
 
 
 def select_device(config: Namespace) -> torch.device:
@@ -138,7 +144,8 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
                             f"clips (e.g. {clip_set.clips[0].path}); resample them or train on clips of their rate")
         return clip_set
 
-    means = evaluate(detector, spec.sections, load_section, params, config, paths, device)
+    scorer = vector_scorer(detector, params, device, config.score)
+    means = evaluate(scorer, spec.sections, load_section, config, paths)
     save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist
     if means is None:
         print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")

@@ -50,18 +50,31 @@ def _vector_chunks(data: VectorSet) -> Iterator[torch.Tensor]:
         yield data.gather(torch.arange(part.start, part.stop, device=device))
 
 
-def evaluate(detector: Detector, sections: Sequence[str], load_section: Callable[[str], ClipSet],
-             params: FeatureParams, config: Namespace, paths: RunPaths,
-             device: torch.device) -> dict[str, float] | None:
-    """Score every section; returns the mean figures when the clips are labelled, else None."""
+SectionScorer = Callable[[ClipSet], np.ndarray]
+
+
+def vector_scorer(detector: Detector, params: FeatureParams, device: torch.device, score: str) -> SectionScorer:
+    """Scores of a section's clips by a detector of feature vectors (the autoencoder)."""
+
+    def score_section(clip_set: ClipSet) -> np.ndarray:
+        data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
+        return detector.score_clips(_vector_chunks(data), data.clip_bounds())[score]
+
+    return score_section
+
+
+def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section: Callable[[str], ClipSet],
+             config: Namespace, paths: RunPaths) -> dict[str, float] | None:
+    """Score every section, decide, write its CSVs; then the result table and the pictures. Returns the mean
+    figures when the clips are labelled, else None. ``load_section`` may return any object with the
+    ``names``, ``labels``, ``is_target`` and ``labelled`` of a ClipSet."""
     from tools.plots import plot_roc_curves, plot_score_distributions
 
     threshold = load_threshold(paths, config.score, config.decision_threshold)
     section_ids, figures, plotted = [], [], []
     for section in sections:
         clip_set = load_section(section)
-        data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
-        scores = detector.score_clips(_vector_chunks(data), data.clip_bounds())[config.score]
+        scores = np.asarray(score_section(clip_set), dtype=np.float64)
         _require_finite(scores, clip_set.names, section, config.score, paths)
         decisions = (scores > threshold).astype(int)
         write_csv_rows(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))

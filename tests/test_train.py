@@ -160,3 +160,20 @@ def test_test_clips_at_another_sample_rate_than_training_are_refused(tiny_data_d
     result = run_train(tmp_path, *common, "--test_only", check=False)
     assert result.returncode == 2
     assert "sampled at 22050 Hz but the model was trained on 16000 Hz clips" in result.stderr
+
+
+def test_seeding_requests_deterministic_algorithms_for_real() -> None:
+    import random
+
+    import train
+
+    previous = torch.are_deterministic_algorithms_enabled()
+    try:
+        train.seed_everything(7)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        first = (random.random(), np.random.rand(), torch.rand(1).item())
+        train.seed_everything(7)
+        assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+    finally:
+        torch.use_deterministic_algorithms(previous)
