@@ -43,29 +43,28 @@ class FeatureParams:
         return asdict(self)
 
 
+# Slaney's mel scale: linear below 1 kHz at 200/3 Hz per mel, logarithmic above (librosa's htk=False)
+MEL_LINEAR_HZ = 200.0 / 3.0
+MEL_BREAK_HZ = 1000.0
+MEL_BREAK = MEL_BREAK_HZ / MEL_LINEAR_HZ
+MEL_LOG_STEP = np.log(6.4) / 27.0
+
+
 def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
+    """Frequencies in Hz to Slaney mels."""
     frequencies = np.asarray(frequencies, dtype=np.float64)
-    linear_step = 200.0 / 3.0
-    break_hz = 1000.0
-    break_mel = break_hz / linear_step
-    log_step = np.log(6.4) / 27.0
-    mels = frequencies / linear_step
-    above = frequencies >= break_hz
-    mels[above] = break_mel + np.log(frequencies[above] / break_hz) / log_step
+    mels = frequencies / MEL_LINEAR_HZ
+    above = frequencies >= MEL_BREAK_HZ
+    mels[above] = MEL_BREAK + np.log(frequencies[above] / MEL_BREAK_HZ) / MEL_LOG_STEP
     return mels
 
 
 def mel_to_hz(mels: np.ndarray) -> np.ndarray:
     """Inverse of :func:`hz_to_mel`."""
     mels = np.asarray(mels, dtype=np.float64)
-    linear_step = 200.0 / 3.0
-    break_hz = 1000.0
-    break_mel = break_hz / linear_step
-    log_step = np.log(6.4) / 27.0
-    frequencies = mels * linear_step
-    above = mels >= break_mel
-    frequencies[above] = break_hz * np.exp(log_step * (mels[above] - break_mel))
+    frequencies = mels * MEL_LINEAR_HZ
+    above = mels >= MEL_BREAK
+    frequencies[above] = MEL_BREAK_HZ * np.exp(MEL_LOG_STEP * (mels[above] - MEL_BREAK))
     return frequencies
 
 
