@@ -100,6 +100,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("learning_rate", ("-lr", "--learning_rate"), "float", 0.001, "Adam learning rate"),
     Option("shuffle", ("--shuffle",), "bool", True, "shuffle training vectors every epoch"),
     Option("validation_split", ("--validation_split",), "float", 0.1, "share of vectors held out"),
+    # classifier models (STgram-MFN, see stgram_mfn.yaml): one model per dataset family, kNN or NLL scores
+    Option("crop_seconds", ("--crop_seconds",), "float", 2.0, "STgram-MFN: length of the random training crops"),
+    Option("network_width", ("--network_width",), "float", 1.0, "STgram-MFN: channel multiplier of the backbone"),
+    Option("embedding_dim", ("--embedding_dim",), "int", 128, "STgram-MFN: size of the embedding"),
+    Option("arcface_margin", ("--arcface_margin",), "float", 0.5, "STgram-MFN: ArcFace angular margin (radians)"),
+    Option("arcface_scale", ("--arcface_scale",), "float", 30.0, "STgram-MFN: ArcFace logit scale"),
+    Option("knn_k", ("--knn_k",), "int", 1, "STgram-MFN: neighbours averaged by the KNN score"),
 )
 
 _BY_FLAG = {flag: option for option in OPTIONS for flag in option.flags}

@@ -160,6 +160,11 @@ def run(config: Namespace) -> None:
     config.score = resolve_score_mode(config.score, config.model, detector_class.score_modes)
     seed_everything(config.seed)
     device = select_device(config)
+    if getattr(detector_class, "scope", "machine") == "family":  # one model for all machine types: STgram-MFN
+        from engine.family_runner import run_family_model
+
+        run_family_model(config, spec, device)
+        return
     paths = RunPaths.from_config(config)
     params = FeatureParams.from_config(config)
     if config.is_auto_download:

@@ -25,7 +25,8 @@ def register(name: str) -> Callable[[T], T]:
 
 def _load_builtin_models() -> None:
     # importing a model's module registers it; keep this list in step with networks/
-    import networks.dcase2023t2_ae.detector  # noqa: F401
+    import networks.dcase2023t2_ae.detector
+    import networks.stgram_mfn.detector  # noqa: F401
 
 
 def names() -> list[str]:

@@ -117,7 +117,8 @@ def plot_score_distributions(path: Path, sections: Sequence[SectionScores], thre
     plt.close(figure)
 
 
-def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[float]], title: str) -> None:
+def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[float]], title: str,
+                    ylabel: str = "mean squared error") -> None:
     """Training, validation and per-domain reconstruction losses per epoch (columns as in log.csv)."""
     plt = _figure_module()
     values = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
@@ -139,7 +140,7 @@ def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[
         axis.set_yscale("log")
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.set_xlabel("epoch")
-    axis.set_ylabel("mean squared error")
+    axis.set_ylabel(ylabel)
     axis.set_title(title, fontsize=11)
     axis.grid(alpha=0.3)
     if plotted:

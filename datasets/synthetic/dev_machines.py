@@ -246,13 +246,16 @@ def _stroke_speed(n: int, sr: int, speed: float, accel: float, stroke: float, dw
     return moving_speed, position, starts
 
 
+SLIDER_DWELL_S = 0.3  # pause between strokes
+
+
 def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int,
                       sr: int) -> np.ndarray:
     anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     top_speed = number(attrs, "vel") * rng.uniform(0.99, 1.01)
-    accel = number(attrs, "ac") * 9810.0  # ac in g, mm/s^2
-    speed, position, starts = _stroke_speed(n, sr, top_speed, accel, 250.0, 0.3,
+    accel = number(attrs, "ac") * 30000.0  # the "ac" setting in units of 30 m/s^2, as mm/s^2
+    speed, position, starts = _stroke_speed(n, sr, top_speed, accel, 400.0, SLIDER_DWELL_S,
                                             rng.uniform(0.0, 3.0))
     if anomaly == "hunting":  # the servo loop oscillates around the commanded speed
         speed = speed * (1.0 + (0.02 + 0.08 * severity) * np.sin(
@@ -290,9 +293,10 @@ def synthesise_slider(rng: np.random.Generator, attrs: Mapping[str, str], fault:
         rattle = rattle[moving[rattle] > 0.2]
         extra = anomaly_gain(severity, -30.0, -8.0) * c.impacts(
             frng, rattle, frng.uniform(0.3, 1.0, len(rattle)), n, sr, [800.0, 1900.0], [0.01, 0.006])
-    elif anomaly == "hard_stop":
+    elif anomaly == "hard_stop":  # the carriage hits its end stop as each stroke ends
+        stops = starts - int(SLIDER_DWELL_S * sr)
         extra = anomaly_gain(severity, -30.0, -8.0) * c.impacts(
-            frng, starts, 1.0, n, sr, [450.0, 1300.0, 3100.0], [0.03, 0.015, 0.008], 0.6)
+            frng, stops[stops >= 0], 1.0, n, sr, [450.0, 1300.0, 3100.0], [0.03, 0.015, 0.008], 0.6)
     return finish(body, extra, 3.0 * np.log2(top_speed / 500.0))
 
 
@@ -301,6 +305,7 @@ SLIDER = MachineModel(
     (Attribute("vel", ("300", "500"), ("600",)), Attribute("ac", ("0.03", "0.05"), ("0.05",))),
     ("rail_damage", "no_grease", "loose_belt", "hard_stop", "hunting"),
     synthesise_slider,
+    headroom_db=2.0,
 )
 
 
@@ -433,6 +438,7 @@ TOYTRAIN = MachineModel(
      Attribute("mic", ("1",), ("2",))),
     ("flat_wheel", "flange_squeal", "motor_damage", "loose_coupler", "derailment_scrape"),
     synthesise_toytrain,
+    headroom_db=4.0,
 )
 
 
@@ -473,6 +479,7 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: 
     anomaly, severity, frng = unpack(fault)
     freqs = c.rfft_freqs(n, sr)
     opens, closes = _valve_schedule(rng, attrs["pat"], n, sr, 0.01)
+    commanded = opens
     if anomaly == "sticky":  # the plunger hesitates before it moves and closes irregularly
         opens = opens + (frng.uniform(0.02, 0.05 + 0.12 * severity, len(opens)) * sr).astype(int)
         closes = closes + (frng.normal(0.0, 0.05 * severity, len(closes)) * sr).astype(int)
@@ -487,9 +494,9 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: 
     close_clicks = _inside(closes, n)
     click_level = np.ones(len(open_clicks))
     if anomaly == "contamination":  # debris: some strokes are weak or lost, the flow sputters
-        click_level = np.where(frng.random(len(open_clicks)) < 0.15 + 0.35 * severity,
+        click_level = np.where(frng.random(len(open_clicks)) < 0.05 + 0.45 * severity,
                                frng.uniform(0.0, 0.5, len(open_clicks)), 1.0)
-        flow = flow * (1.0 - (0.1 + 0.3 * severity) * c.bursts(frng, n, sr, 6.0, 0.05))
+        flow = flow * (1.0 - (0.05 + 0.35 * severity) * c.bursts(frng, n, sr, 6.0, 0.05))
     opening = c.impacts(rng, open_clicks, click_level, n, sr, [2800.0, 4600.0, 6300.0],
                        [0.012, 0.008, 0.005], 0.5) if len(open_clicks) else np.zeros(n)
     closing = c.impacts(rng, close_clicks, 1.0, n, sr, [120.0, 1900.0, 3300.0], [0.04, 0.01, 0.006], 0.3
@@ -507,6 +514,10 @@ def synthesise_valve(rng: np.random.Generator, attrs: Mapping[str, str], fault: 
         bounce = bounce[frng.random(len(bounce)) < 0.5 + 0.5 * severity]
         extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
             frng, _inside(bounce, n), 1.0, n, sr, [2500.0, 4300.0], [0.01, 0.006], 0.5)
+    elif anomaly == "sticky":  # the energised coil buzzes while the plunger hangs
+        hanging = c.gate(n, commanded, opens, sr, ramp_s=0.005)
+        buzz = c.harmonic_series(frng, c.cycles_of(np.full(n, 100.0), sr), 100.0, sr, [0.6, 1.0, 0.5, 0.4, 0.2])
+        extra = anomaly_gain(severity, -26.0, -4.0) * c.unit_rms(buzz * hanging + 1e-4)
     elif anomaly == "coil_hum":
         hum = c.harmonic_series(frng, c.cycles_of(np.full(n, 100.0), sr), 100.0, sr, [1.0, 0.6, 0.5, 0.3, 0.2])
         extra = anomaly_gain(severity, -32.0, -10.0) * c.unit_rms(hum * is_open + 1e-4)
@@ -518,6 +529,7 @@ VALVE = MachineModel(
     (Attribute("pat", ("00", "01"), ("02", "03")), Attribute("panel", ("open",), ("open", "closed"))),
     ("contamination", "leak", "double_click", "sticky", "coil_hum"),
     synthesise_valve,
+    headroom_db=8.0,  # sharp clicks: the recording level is set low to keep their peaks in range
 )
 
 DEV_MODELS: dict[str, MachineModel] = {

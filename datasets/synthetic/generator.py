@@ -200,11 +200,12 @@ def _run_jobs(jobs: list[ClipJob], n_workers: int):
 
 
 def _remove_stale_staging(raw_dir: Path, machine: str) -> None:
-    """Delete staging folders of this machine left by runs whose process is gone."""
-    for folder in raw_dir.glob(f".{machine}.partial-*"):
-        pid = folder.name.rsplit("partial-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+    """Delete staging (and replaced) folders of this machine left by runs whose process is gone."""
+    for kind in ("partial", "old"):
+        for folder in raw_dir.glob(f".{machine}.{kind}-*"):
+            pid = folder.name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _process_alive(pid: int) -> bool:

@@ -54,9 +54,11 @@ class Recipe:
     sweep_depth: float = 0.0  # relative speed change over a move
     lap_s: float = 0.0  # > 0: the source travels round a circuit past the microphone
     modulation_depth: float = 0.05  # amplitude modulation of the noise by the rotation
+    headroom_db: float = 0.0  # recording gain below nominal, for impulsive machines
 
     def model(self, name: str) -> MachineModel:
-        return MachineModel(name, self.attributes, GENERIC_ANOMALIES, partial(synthesise_generic, self))
+        return MachineModel(name, self.attributes, GENERIC_ANOMALIES, partial(synthesise_generic, self),
+                            self.headroom_db)
 
 
 def _spd(source: tuple[str, ...], target: tuple[str, ...], key: str = "spd") -> Attribute:
@@ -118,7 +120,8 @@ KNOWN_RECIPES: dict[str, Recipe] = {
         (*_ID_MIC, _spd(("5", "7"), ("9",))), "spd", 6.0, 1.0,
         base_hz=240.0, n_harmonics=5, harmonic_decay_db=5.0, tonal_level=0.4, pass_order=3, pass_level=0.3,
         noise_centre_hz=1600.0, noise_octaves=1.0, noise_level=0.5,
-        impacts_per_turn=0.0125, impact_level=0.8, impact_modes_hz=(1000.0, 2500.0, 4200.0), lap_s=4.0),
+        impacts_per_turn=0.0125, impact_level=0.8, impact_modes_hz=(1000.0, 2500.0, 4200.0), lap_s=4.0,
+        headroom_db=8.0),
     "ToyTank": Recipe(
         (*_ID_MIC, _spd(("1", "2"), ("3",))), "spd", 1.0, 0.6,
         base_hz=140.0, n_harmonics=6, harmonic_decay_db=4.0, tonal_level=0.5, pass_order=9, pass_level=0.4,
@@ -164,7 +167,7 @@ def recipe_for(name: str) -> Recipe:
         impact_modes_hz=tuple(float(f) for f in np.sort(rng.uniform(600.0, 6000.0, 3))),
         duty_period_s=float(rng.uniform(1.0, 3.0)) if moving else 0.0,
         duty_on=float(rng.uniform(0.5, 0.85)), sweep_depth=float(rng.uniform(0.1, 0.5)) if moving else 0.0,
-        modulation_depth=float(rng.uniform(0.02, 0.3)),
+        modulation_depth=float(rng.uniform(0.02, 0.3)), headroom_db=6.0,
     )
 
 

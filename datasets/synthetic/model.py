@@ -45,6 +45,7 @@ class MachineModel:
     attributes: tuple[Attribute, ...]
     anomalies: tuple[str, ...]
     synthesise: Synthesiser
+    headroom_db: float = 0.0  # recording gain below nominal (machine and background alike) for peaky sounds
 
     def combinations(self, domain: str) -> list[tuple[tuple[str, str], ...]]:
         """Every attribute combination of ``domain`` ("source" or "target"), in a fixed order."""

@@ -44,14 +44,14 @@ def factory_background(rng: np.random.Generator, hall: Hall, n: int, sr: int) ->
     freqs = c.rfft_freqs(n, sr)
     colour = c.tilt(freqs, hall.noise_tilt_db, 500.0) * c.highpass_shape(freqs, 25.0, 2)
     if hall.hvac_hz > 0.0:
-        colour = colour + 0.6 * c.log_band(freqs, hall.hvac_hz, 0.8)
+        colour = colour + 0.35 * c.log_band(freqs, hall.hvac_hz, 0.8)
     noise = c.shaped_noise(rng, n, colour) * (1.0 + 0.15 * c.smooth_curve(rng, n, sr, 0.5))
     hum = c.harmonic_series(rng, c.cycles_of(np.full(n, hall.hum_hz), sr), hall.hum_hz, sr,
                             [0.6, 1.0, 0.4, 0.3, 0.1])
     background = noise + 0.12 * hum
     if hall.neighbour_hz > 0.0:
         turns = c.cycles_of(c.wobbly_frequency(rng, n, sr, hall.neighbour_hz, 0.002), sr)
-        background += 0.25 * c.harmonic_series(rng, turns, hall.neighbour_hz, sr, [1.0, 0.5, 0.6, 0.2])
+        background += 0.15 * c.harmonic_series(rng, turns, hall.neighbour_hz, sr, [1.0, 0.5, 0.6, 0.2])
     clanks = c.random_positions(rng, n, sr, hall.clank_rate_hz)
     if len(clanks):
         far = c.impacts(rng, clanks, rng.uniform(0.2, 1.0, len(clanks)), n, sr, [380.0, 900.0, 1700.0],
@@ -70,11 +70,12 @@ def room_for(machine: str, domain: str, attrs: Mapping[str, str], sr: int) -> np
 
 
 def record(rng: np.random.Generator, dry: np.ndarray, machine: str, domain: str, attrs: Mapping[str, str],
-           snr_db: float, sr: int) -> np.ndarray:
-    """Place the machine in its hall, add the background at ``snr_db`` and keep the peak below the limit."""
+           snr_db: float, sr: int, headroom_db: float = 0.0) -> np.ndarray:
+    """Place the machine in its hall, add the background at ``snr_db``, set the recording level
+    ``headroom_db`` below nominal and, should a peak still exceed the limit, scale the clip down."""
     wet = c.through_room(dry, room_for(machine, domain, attrs, sr))
     background = factory_background(rng, HALLS[domain], len(dry), sr)
-    mixed = wet + NOMINAL_RMS * c.db_to_gain(-snr_db) * background
+    mixed = (wet + NOMINAL_RMS * c.db_to_gain(-snr_db) * background) * c.db_to_gain(-headroom_db)
     peak = float(np.max(np.abs(mixed)))
     if peak > PEAK_LIMIT:  # what a recordist's gain setting would do: scale the whole clip down
         mixed *= PEAK_LIMIT / peak

@@ -30,9 +30,10 @@ def render_clip(plan: ClipPlan, duration: float, sample_rate: int) -> np.ndarray
     machine_seed, fault_seed, recording_seed = plan.render_seed().spawn(3)
     fault = None if plan.anomaly is None else Fault(plan.anomaly, plan.severity, np.random.default_rng(fault_seed))
     attrs = dict(plan.attributes)
-    dry = machine_model(plan.machine).synthesise(np.random.default_rng(machine_seed), attrs, fault, n, sample_rate)
+    model = machine_model(plan.machine)
+    dry = model.synthesise(np.random.default_rng(machine_seed), attrs, fault, n, sample_rate)
     return record(np.random.default_rng(recording_seed), dry, plan.machine, plan.domain, attrs, plan.snr_db,
-                  sample_rate)
+                  sample_rate, model.headroom_db)
 
 
 def write_clip(job: ClipJob) -> str:

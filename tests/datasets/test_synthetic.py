@@ -291,6 +291,17 @@ def test_interrupted_run_leaves_no_tree(tmp_path: Path, monkeypatch: pytest.Monk
     assert list(raw.iterdir()) == []
 
 
+def test_leftovers_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    raw = tmp_path / "dcase2024t2" / "dev_data" / "raw"
+    dead_pid = 2**22 + 1  # above Linux's pid_max: no such process
+    for name in (f".fan.partial-{dead_pid}-0a1b2c3d", f".fan.old-{dead_pid}-0a1b2c3d"):
+        (raw / name / "train").mkdir(parents=True)
+    alive = raw / f".fan.partial-{os.getpid()}-0a1b2c3d"  # a run in progress: left alone
+    alive.mkdir()
+    generate_dataset(tmp_path, ["fan"], workers=1, **SMALL)
+    assert sorted(p.name for p in raw.iterdir()) == sorted([alive.name, "fan"])
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"dataset": "DCASE2024"}, "dataset"), ({"split": "test"}, "split"), ({"duration": 0.0}, "duration"),
     ({"n_test_per_group": -1}, "n_test_per_group"), ({"sample_rate": 100}, "sample_rate"),

@@ -1,0 +1,373 @@
+"""Raw waveforms of many clips for models that learn from the signal (STgram-MFN), and their class labels.
+
+Waveforms: the samples of all clips of a list, back to back, in one int16 ``.npy`` (memory-mapped on load;
+lossless for the 16-bit WAV files of the DCASE sets), with a JSON manifest written after it that records
+the offsets, the sample rate and every input file's name, size and modification time: a changed dataset is
+never served from an old cache. The file is written clip by clip, so building it holds one clip in memory.
+
+Class labels (what the classifier learns): machine type x section x domain x attribute combination. The
+attributes of a training clip come from ``attributes_<section>.csv`` when it lists the clip, else from its
+file name (``section_00_source_train_normal_0000_<attributes>.wav``); hidden attributes (``noAttribute``)
+leave machine type x section x domain. The domain, also in every training file name, separates the classes
+of machine types whose attributes are hidden (elsewhere the target domain's attribute values differ anyway).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm import tqdm
+
+from datasets.audio import read_clip
+from datasets.file_list import Clip, list_train_clips
+from datasets.registry import DatasetSpec, machine_types, resolve_dataset
+from errors import DataError
+from progress import progress_bar
+from safe_io import atomic_write, atomic_write_text, file_lock, remove_stale_temporaries
+
+CACHE_FORMAT_VERSION = 1
+INT16_SCALE = 32768.0
+HIDDEN_ATTRIBUTES = "noAttribute"
+_NAME_ATTRIBUTES = re.compile(r"_(?:source|target)_(?:train|test)_(?:normal|anomaly)_\d+_(?P<attributes>.+)\.wav$")
+
+
+# ---------------------------------------------------------------- class labels
+
+
+def attributes_from_name(file_name: str) -> str:
+    """The attribute part of a clip name (``car_A1_spd_28V``); "" when hidden or absent."""
+    match = _NAME_ATTRIBUTES.search(file_name)
+    if match is None or match["attributes"] == HIDDEN_ATTRIBUTES:
+        return ""
+    return match["attributes"]
+
+
+def read_attribute_table(machine_dir: Path) -> dict[str, str]:
+    """``{file name: attributes}`` from every ``attributes_<section>.csv`` of a machine folder.
+
+    A row is ``<machine>/<folder>/<file>,<name 1>,<value 1>,<name 2>,<value 2>,...``; the attributes are
+    written ``<name 1>_<value 1>_<name 2>_<value 2>`` like in the file names, hidden ones left out.
+    """
+    table: dict[str, str] = {}
+    for path in sorted(Path(machine_dir).glob("attributes_[0-9][0-9].csv")):
+        try:
+            with path.open(newline="", encoding="utf-8") as stream:
+                rows = list(csv.reader(stream))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise DataError(f"{path}: cannot be read as a CSV file ({error}); re-download the dataset or delete "
+                            "the file (the attributes are then read from the file names)") from error
+        for row in rows[1:]:
+            if not row or not row[0].strip():
+                continue
+            values = [cell.strip() for cell in row[1:]]
+            pairs = [(values[i], values[i + 1] if i + 1 < len(values) else "") for i in range(0, len(values), 2)]
+            parts = [f"{name}_{value}" if value else name for name, value in pairs
+                     if name and name != HIDDEN_ATTRIBUTES]
+            table[Path(row[0].strip()).name] = "_".join(parts)
+    return table
+
+
+def class_name(machine: str, section: str, domain: str, attributes: str) -> str:
+    """The label of a clip: ``<machine>/<section>/<domain>`` plus ``/<attributes>`` when known."""
+    name = f"{machine}/{section}/{domain}"
+    return f"{name}/{attributes}" if attributes else name
+
+
+def clip_class_names(machine: str, clips: Sequence[Clip], machine_dir: Path) -> list[str]:
+    """The class of every training clip of one machine type."""
+    table = read_attribute_table(machine_dir)
+    return [class_name(machine, clip.section, clip.domain, table.get(clip.name, attributes_from_name(clip.name)))
+            for clip in clips]
+
+
+def section_class_prefix(machine: str, section: str) -> str:
+    """The classes of a machine type's section are ``prefix`` itself or start with ``prefix + "/"``."""
+    return f"{machine}/{section}"
+
+
+def belongs_to_section(name: str, machine: str, section: str) -> bool:
+    prefix = section_class_prefix(machine, section)
+    return name == prefix or name.startswith(prefix + "/")
+
+
+# ---------------------------------------------------------------- waveform cache
+
+
+@dataclass
+class Waveforms:
+    """Samples of several clips, stacked; clip i is ``samples[offsets[i]:offsets[i + 1]]``."""
+
+    samples: np.ndarray  # (total samples,) int16, possibly memory-mapped
+    offsets: np.ndarray  # (n_clips + 1,) int64
+    names: list[str]
+    sample_rate: int
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.names)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def clip(self, index: int) -> np.ndarray:
+        """Clip ``index`` as float32 in [-1, 1)."""
+        return to_float(self.samples[self.offsets[index]:self.offsets[index + 1]])
+
+    def crops(self, indices: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """``length`` samples of each clip ``indices[j]`` from ``starts[j]``, zero-padded past its end:
+        (len(indices), length) float32."""
+        out = np.zeros((len(indices), length), dtype=np.float32)
+        for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
+            first = self.offsets[index] + start
+            end = min(first + length, self.offsets[index + 1])
+            out[row, :end - first] = to_float(self.samples[first:end])
+        return out
+
+
+def to_int16(signal: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1) to int16 (exact for samples read from 16-bit files)."""
+    return np.clip(np.round(np.asarray(signal, dtype=np.float64) * INT16_SCALE), -32768, 32767).astype(np.int16)
+
+
+def to_float(samples: np.ndarray) -> np.ndarray:
+    return np.asarray(samples, dtype=np.float32) / np.float32(INT16_SCALE)
+
+
+def _fingerprint(paths: Sequence[Path]) -> list[list]:
+    listing = []
+    for path in paths:
+        try:
+            stat = Path(path).stat()
+        except OSError as error:
+            raise DataError(f"{path}: cannot be opened ({error.strerror})") from error
+        listing.append([Path(path).name, stat.st_size, stat.st_mtime_ns])
+    return listing
+
+
+def listing_digest(paths: Sequence[Path]) -> str:
+    """Short hash of the names, sizes and modification times of ``paths``: changes when the data change."""
+    return hashlib.sha1(json.dumps(_fingerprint(paths)).encode()).hexdigest()[:16]
+
+
+def _load_cached(npy_path: Path, manifest_path: Path, fingerprint: list[list]) -> Waveforms | None:
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("version") != CACHE_FORMAT_VERSION or manifest.get("files") != fingerprint:
+            return None
+        samples = np.load(npy_path, mmap_mode="r", allow_pickle=False)
+        offsets = np.asarray(manifest["offsets"], dtype=np.int64)
+        if samples.shape != (int(offsets[-1]),) or samples.dtype != np.int16:
+            return None
+        sample_rate = int(manifest["sample_rate"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing, half-written or unreadable: rebuild
+    return Waveforms(samples, offsets, [entry[0] for entry in fingerprint], sample_rate)
+
+
+def _clip_lengths(paths: Sequence[Path]) -> tuple[np.ndarray, int]:
+    """Samples per clip and the common sample rate, from the WAV headers only."""
+    lengths, rates = [], []
+    for path in paths:
+        try:
+            info = soundfile.info(str(path))
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            raise DataError(f"{path}: not a readable WAV file ({error}); re-download the dataset or delete "
+                            "the file") from error
+        lengths.append(info.frames)
+        rates.append(info.samplerate)
+    common = max(set(rates), key=rates.count)
+    for path, rate in zip(paths, rates, strict=True):
+        if rate != common:
+            raise DataError(f"{path}: sample rate {rate} Hz differs from {common} Hz of the other clips; all "
+                            "clips of a dataset must share one rate (resample the odd file or remove it)")
+    return np.asarray(lengths, dtype=np.int64), common
+
+
+def _write_samples(stream, paths: Sequence[Path], lengths: np.ndarray, description: str) -> None:
+    """The ``.npy`` of all clips' int16 samples, written clip by clip."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<i2")), "fortran_order": False,
+              "shape": (int(lengths.sum()),)}
+    np.lib.format.write_array_header_1_0(stream, header)
+    progress = progress_bar(total=len(paths), desc=description, unit="clip", transient=True)
+    for path, expected in zip(paths, lengths, strict=True):
+        signal, _ = read_clip(Path(path))
+        if len(signal) != expected:
+            raise DataError(f"{path}: holds {len(signal)} samples but its header says {expected}; re-download "
+                            "the dataset or delete the file")
+        stream.write(to_int16(signal).astype("<i2", copy=False).tobytes())
+        progress.update()
+    progress.close()
+
+
+def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: str,
+                            description: str = "waveforms") -> tuple[Waveforms, bool]:
+    """Waveforms of ``paths`` (in that order) from ``cache_dir`` if valid, else read and cached. Returns
+    ``(waveforms, was_cached)``. Two processes asking for the same cache build it once."""
+    if not paths:
+        raise DataError(f"no clips to read ({description})")
+    stem = f"{cache_name}_wave_int16"
+    npy_path = Path(cache_dir) / f"{stem}.npy"
+    manifest_path = Path(cache_dir) / f"{stem}.json"
+    fingerprint = _fingerprint(paths)
+    cached = _load_cached(npy_path, manifest_path, fingerprint)
+    if cached is not None:
+        return cached, True
+
+    def say_waiting() -> None:
+        tqdm.write(f"waiting for another process that is writing the waveform cache {npy_path} ...")
+
+    with file_lock(Path(cache_dir) / f"{stem}.lock", on_wait=say_waiting):
+        cached = _load_cached(npy_path, manifest_path, fingerprint)
+        if cached is not None:
+            return cached, True
+        for leftover in (npy_path, manifest_path):
+            remove_stale_temporaries(leftover)
+        started = time.perf_counter()
+        lengths, sample_rate = _clip_lengths(paths)
+        manifest_path.unlink(missing_ok=True)  # the manifest is the commit mark: drop it before the data
+        atomic_write(npy_path, lambda stream: _write_samples(stream, paths, lengths, description))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        manifest = {"version": CACHE_FORMAT_VERSION, "files": fingerprint, "offsets": offsets.tolist(),
+                    "sample_rate": sample_rate, "seconds_to_read": round(time.perf_counter() - started, 3)}
+        atomic_write_text(manifest_path, json.dumps(manifest))
+    loaded = _load_cached(npy_path, manifest_path, fingerprint)
+    if loaded is None:  # the files changed while they were read
+        raise DataError(f"the clips of {description} changed while they were cached in {npy_path}; run again")
+    return loaded, False
+
+
+def read_waveforms(paths: Sequence[Path]) -> tuple[list[np.ndarray], int]:
+    """Float32 signals of ``paths`` (no cache: test clips are read once per test run) and their rate."""
+    signals, rates = [], []
+    for path in paths:
+        signal, rate = read_clip(Path(path))
+        signals.append(signal)
+        rates.append(rate)
+    for path, rate in zip(paths, rates, strict=True):
+        if rate != rates[0]:
+            raise DataError(f"{path}: sample rate {rate} Hz differs from {rates[0]} Hz of {Path(paths[0]).name}; "
+                            "all clips of a dataset must share one rate")
+    return signals, rates[0]
+
+
+# ---------------------------------------------------------------- one family's training set
+
+
+@dataclass
+class FamilyTrainingSet:
+    """The training clips of every machine type of a dataset family (one split), with class labels.
+
+    Clip ``i`` of the set is clip ``clip_index[i]`` of ``waveforms[clip_machine[i]]``."""
+
+    machines: list[str]
+    waveforms: list[Waveforms]
+    clip_machine: np.ndarray  # (n_clips,) int64
+    clip_index: np.ndarray  # (n_clips,) int64
+    labels: np.ndarray  # (n_clips,) int64, into class_names
+    class_names: list[str]
+    is_target: np.ndarray  # (n_clips,) bool
+    sample_rate: int
+    data_digest: str  # changes when any training file changes
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.labels)
+
+    def clip_lengths(self) -> np.ndarray:
+        """Samples of every clip of the set: (n_clips,)."""
+        per_machine = [waves.lengths() for waves in self.waveforms]
+        return np.concatenate(per_machine)[self._flat_index()]
+
+    def _flat_index(self) -> np.ndarray:
+        firsts = np.concatenate([[0], np.cumsum([waves.n_clips for waves in self.waveforms])[:-1]])
+        return firsts[self.clip_machine] + self.clip_index
+
+    def random_crops(self, ids: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+        """A ``length``-sample crop at a random position of each clip ``ids[j]`` (zero-padded when the clip
+        is shorter): (len(ids), length) float32."""
+        out = np.empty((len(ids), length), dtype=np.float32)
+        lengths = self.clip_lengths()[ids]
+        starts = rng.integers(0, np.maximum(lengths - length, 0) + 1)
+        for machine, waves in enumerate(self.waveforms):
+            rows = np.flatnonzero(self.clip_machine[ids] == machine)
+            if len(rows):
+                out[rows] = waves.crops(self.clip_index[ids[rows]], starts[rows], length)
+        return out
+
+
+def list_family_training_clips(family: str, split: str, dataset_directory: Path, use_ids: list[int],
+                               required: str) -> list[tuple[DatasetSpec, list[Clip]]]:
+    """The training clips of every machine type of ``family`` in ``split``, sections ``use_ids`` (all when
+    empty; a machine type without them is left out). A machine type whose folder is absent is left out with
+    a warning, except ``required`` (the one being trained), whose absence is an error."""
+    listing, absent = [], []
+    for machine in machine_types(family, split):
+        spec = resolve_dataset(family + machine, split)
+        if use_ids and not any(int(section) in use_ids for section in spec.sections):
+            continue
+        if machine != required and not (spec.machine_dir(Path(dataset_directory)) / "train").is_dir():
+            absent.append(machine)
+            continue
+        listing.append((spec, list_train_clips(spec, Path(dataset_directory), use_ids)))
+    if absent:
+        tqdm.write(f"warning: no training folder of {', '.join(absent)} under {Path(dataset_directory)}: the "
+                   f"{family} {split} model is trained without them (download them and train again to use them)")
+    if not listing:
+        raise DataError(f"--use_ids {' '.join(map(str, use_ids))} selects no section of any {family} {split} "
+                        "machine type")
+    return listing
+
+
+def training_cache_name(spec: DatasetSpec, clips: Sequence[Clip]) -> str:
+    """Name of a machine type's training waveform cache (its sections, like the log-mel cache's name)."""
+    return f"{spec.section_keyword}_{'_'.join(sorted({clip.section for clip in clips}))}"
+
+
+def load_machine_training_waveforms(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path) -> Waveforms:
+    waves, cached = load_or_build_waveforms([clip.path for clip in clips],
+                                            spec.processed_dir(Path(dataset_directory)) / "train",
+                                            training_cache_name(spec, clips), f"{spec.name} train waveforms")
+    if not cached:
+        tqdm.write(f"{spec.name}: {len(clips)} training clips cached as int16 waveforms")
+    return waves
+
+
+def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
+                             dataset_directory: Path) -> FamilyTrainingSet:
+    """Waveforms (cached per machine type) and class labels of the clips of ``list_family_training_clips``."""
+    machines, waveforms, names, is_target, clip_machine, clip_index, paths = [], [], [], [], [], [], []
+    for number, (spec, clips) in enumerate(listing):
+        waves = load_machine_training_waveforms(spec, clips, dataset_directory)
+        machines.append(spec.machine)
+        waveforms.append(waves)
+        names += clip_class_names(spec.machine, clips, spec.machine_dir(Path(dataset_directory)))
+        is_target += [clip.domain == "target" for clip in clips]
+        clip_machine += [number] * len(clips)
+        clip_index += list(range(len(clips)))
+        paths += [clip.path for clip in clips]
+    rates = {waves.sample_rate for waves in waveforms}
+    if len(rates) > 1:
+        rate_list = ", ".join(f"{machine} {waves.sample_rate} Hz" for machine, waves in zip(machines, waveforms,
+                                                                                           strict=True))
+        raise DataError(f"the machine types of {listing[0][0].family} ({listing[0][0].split}) are sampled at "
+                        f"different rates ({rate_list}); one model for all of them needs one rate: resample the "
+                        "clips")
+    class_names = sorted(set(names))
+    number_of = {name: index for index, name in enumerate(class_names)}
+    return FamilyTrainingSet(machines, waveforms, np.asarray(clip_machine, dtype=np.int64),
+                             np.asarray(clip_index, dtype=np.int64),
+                             np.asarray([number_of[name] for name in names], dtype=np.int64), class_names,
+                             np.asarray(is_target, dtype=bool), rates.pop(), listing_digest(paths))
+
+
+def family_listing_digest(listing: Sequence[tuple[DatasetSpec, list[Clip]]]) -> str:
+    return listing_digest([clip.path for _, clips in listing for clip in clips])

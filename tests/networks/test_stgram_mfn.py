@@ -1,0 +1,252 @@
+"""STgram-MFN: shapes, the log-mel front end and the ArcFace margin against independent computations, the
+score modes against a brute-force numpy kNN and a direct softmax, a save/load round trip, and a small
+model that separates a planted anomaly in generated sounds better than chance."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from argparse import Namespace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from datasets.features import FeatureParams, log_mel_spectrogram, mel_filterbank
+from engine.checkpoint import load_torch, save_torch
+from errors import ConfigError
+from networks import registry
+from networks.stgram_mfn.detector import STgramMFNDetector, learning_rate_at
+from networks.stgram_mfn.network import ArcFaceHead, NetworkShape, STgramMFN, scaled
+from networks.stgram_mfn.scoring import (
+    cosine_distances,
+    domain_scales,
+    knn_distance,
+    section_nll,
+    selective_knn_scores,
+)
+from networks.stgram_mfn.settings import StgramSettings
+
+RATE = 8000
+TINY = dict(n_mels=32, n_fft=256, hop_length=128, width=0.125, embedding_dim=16)
+
+
+def tiny_settings(**changes: object) -> StgramSettings:
+    values = dict(epochs=1, batch_size=8, learning_rate=3e-3, shuffle=True, seed=0, crop_seconds=0.25,
+                  network_width=0.125, embedding_dim=16, arcface_margin=0.3, arcface_scale=16.0, knn_k=1, n_mels=32,
+                  n_fft=256, hop_length=128, win_length=None, power=2.0, fmin=0.0, fmax=None)
+    values.update(changes)
+    return StgramSettings(**values)
+
+
+def tiny_detector(n_classes: int, seed: int = 0, **changes: object) -> STgramMFNDetector:
+    torch.manual_seed(seed)
+    settings = tiny_settings(**changes)
+    shape = NetworkShape(n_classes=n_classes, n_mels=settings.n_mels, n_fft=settings.n_fft,
+                         hop_length=settings.hop_length, width=settings.network_width,
+                         embedding_dim=settings.embedding_dim)
+    filters = mel_filterbank(RATE, settings.n_fft, settings.n_mels, 0.0, None)
+    return STgramMFNDetector(shape, filters, settings, torch.device("cpu"))
+
+
+# ---------------------------------------------------------------- network
+
+
+@pytest.mark.parametrize("n_samples", [RATE // 2, RATE + 37])
+def test_network_gives_one_embedding_per_clip_whatever_its_length(n_samples: int) -> None:
+    torch.manual_seed(0)
+    filters = torch.from_numpy(mel_filterbank(RATE, 256, 32, 0.0, None).copy())
+    net = STgramMFN(NetworkShape(n_classes=5, **TINY), filters).eval()
+    waveform = 0.1 * torch.randn(3, n_samples)
+    n_frames = 1 + n_samples // 128
+    assert net.log_mel(waveform).shape == (3, 32, n_frames)
+    assert net.tgram(waveform).shape == (3, 32, n_frames)  # one Tgram frame per STFT frame
+    with torch.no_grad():
+        embeddings = net(waveform)
+    assert embeddings.shape == (3, 16)
+    assert net.head.logits(embeddings).shape == (3, 5)
+
+
+def test_widths_scale_the_backbone_channels() -> None:
+    assert scaled(64, 1.0) == 64 and scaled(128, 0.25) == 32 and scaled(64, 0.01) == 8
+    filters = torch.zeros(32, 129)
+    small = STgramMFN(NetworkShape(n_classes=3, **{**TINY, "width": 0.25}), filters)
+    large = STgramMFN(NetworkShape(n_classes=3, **{**TINY, "width": 1.0}), filters)
+    assert sum(p.numel() for p in small.backbone.parameters()) < sum(p.numel() for p in large.backbone.parameters())
+
+
+def test_log_mel_front_end_matches_the_project_features() -> None:
+    rng = np.random.default_rng(0)
+    signal = (0.2 * rng.standard_normal(RATE)).astype(np.float32)
+    params = FeatureParams(n_mels=32, n_fft=256, hop_length=128)
+    expected = log_mel_spectrogram(signal, RATE, params).T  # (n_mels, frames), numpy reference
+    filters = torch.from_numpy(mel_filterbank(RATE, 256, 32, 0.0, None).copy())
+    net = STgramMFN(NetworkShape(n_classes=2, **TINY), filters)
+    got = net.log_mel(torch.from_numpy(signal)[None])[0].numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=2e-3)
+
+
+def test_arcface_margin_moves_only_the_true_class_by_the_angle() -> None:
+    torch.manual_seed(0)
+    head = ArcFaceHead(6, 4, margin=0.4, scale=10.0)
+    embeddings = torch.randn(5, 6)
+    labels = torch.tensor([0, 3, 1, 1, 2])
+    plain = head.logits(embeddings).detach().numpy()
+    with_margin = head.margin_logits(embeddings, labels).detach().numpy()
+    e = embeddings.numpy() / np.linalg.norm(embeddings.numpy(), axis=1, keepdims=True)
+    w = head.centres.detach().numpy() / np.linalg.norm(head.centres.detach().numpy(), axis=1, keepdims=True)
+    cosine = e @ w.T
+    np.testing.assert_allclose(plain, 10.0 * cosine, atol=1e-5)
+    for row, label in enumerate(labels.numpy()):
+        angle = math.acos(cosine[row, label])
+        expected = math.cos(angle + 0.4) if angle + 0.4 <= math.pi else cosine[row, label] - 0.4 * math.sin(0.4)
+        assert with_margin[row, label] == pytest.approx(10.0 * expected, abs=1e-4)
+        others = np.arange(4) != label
+        np.testing.assert_allclose(with_margin[row, others], plain[row, others], atol=1e-5)
+    head.margin = 0.0
+    np.testing.assert_allclose(head.margin_logits(embeddings, labels).detach().numpy(), plain, atol=1e-4)
+
+
+def test_learning_rate_warms_up_then_decays_to_one_percent() -> None:
+    rates = [learning_rate_at(step, 100, 1e-3) for step in range(100)]
+    assert rates[0] == pytest.approx(1e-3 / 5) and max(rates) == pytest.approx(1e-3)
+    assert all(a >= b for a, b in itertools.pairwise(rates[5:]))
+    assert rates[-1] == pytest.approx(1e-5, rel=0.05)
+
+
+# ---------------------------------------------------------------- scores against independent computations
+
+
+def brute_force_knn(query: np.ndarray, references: np.ndarray, k: int, skip: int | None = None) -> float:
+    distances = []
+    for index, reference in enumerate(references):
+        if index == skip:
+            continue
+        cos = float(query @ reference) / (np.linalg.norm(query) * np.linalg.norm(reference))
+        distances.append(1.0 - cos)
+    if not distances:
+        return math.inf
+    return float(np.mean(sorted(distances)[:k]))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_knn_scores_match_a_brute_force_numpy_knn(k: int) -> None:
+    rng = np.random.default_rng(1)
+    references = rng.normal(size=(12, 5))
+    is_target = np.zeros(12, dtype=bool)
+    is_target[[2, 7, 9]] = True
+    queries = rng.normal(size=(6, 5))
+    source, target = references[~is_target], references[is_target]
+    got = selective_knn_scores(queries, references, is_target, k, normalise=False)
+    expected = [min(brute_force_knn(q, source, k), brute_force_knn(q, target, k)) for q in queries]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+    # each domain's distances divided by its mean leave-one-out k-NN distance among its own references
+    scales = [np.mean([brute_force_knn(r, members, k, skip=i) for i, r in enumerate(members)])
+              for members in (source, target)]
+    got = selective_knn_scores(queries, references, is_target, k)
+    expected = [min(brute_force_knn(q, source, k) / scales[0], brute_force_knn(q, target, k) / scales[1])
+                for q in queries]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+    # leave-one-out scores of the references themselves (the training clips' threshold samples)
+    loo = selective_knn_scores(references, references, is_target, k, query_is_reference=np.arange(12))
+    expected_loo = []
+    for index, query in enumerate(references):
+        per_domain = []
+        for domain, scale in zip((False, True), scales, strict=True):
+            members = np.flatnonzero(is_target == domain)
+            skip = int(np.flatnonzero(members == index)[0]) if index in members else None
+            per_domain.append(brute_force_knn(query, references[members], k, skip) / scale)
+        expected_loo.append(min(per_domain))
+    np.testing.assert_allclose(loo, expected_loo, rtol=1e-12, atol=1e-12)
+
+
+def test_knn_without_target_references_uses_the_source_ones() -> None:
+    rng = np.random.default_rng(2)
+    references, queries = rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
+    got = selective_knn_scores(queries, references, np.zeros(4, dtype=bool), 2, normalise=False)
+    np.testing.assert_allclose(got, [brute_force_knn(q, references, 2) for q in queries])
+    one_target = np.array([False, False, False, True])  # too few target clips for a scale: the source one
+    assert domain_scales(references, one_target, 1)[1] == domain_scales(references, one_target, 1)[0]
+    assert np.isinf(knn_distance(np.zeros((2, 0)), 1)).all()
+    np.testing.assert_allclose(cosine_distances(references, references).diagonal(), 0.0, atol=1e-12)
+
+
+def test_nll_is_minus_log_of_the_section_probability_mass() -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.normal(scale=4.0, size=(5, 7))
+    in_section = np.array([0, 1, 1, 0, 0, 1, 0], dtype=bool)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.log(probabilities[:, in_section].sum(axis=1))
+    np.testing.assert_allclose(section_nll(logits, in_section), expected, rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError):
+        section_nll(logits, np.zeros(7, dtype=bool))
+
+
+# ---------------------------------------------------------------- detector
+
+
+def test_registry_entry_is_a_family_model_with_two_score_modes() -> None:
+    cls = registry.get("STgram-MFN")
+    assert cls is STgramMFNDetector and cls.scope == "family" and cls.score_modes == ("KNN", "NLL")
+
+
+def test_settings_refuse_values_that_cannot_work() -> None:
+    config = Namespace(**{**tiny_settings().__dict__, "knn_k": 0})
+    with pytest.raises(ConfigError, match="--knn_k"):
+        StgramSettings.from_config(config)
+    assert "epochs" not in tiny_settings().model_fingerprint()
+
+
+def test_saved_weights_load_into_a_new_detector_and_embed_identically(tmp_path) -> None:
+    detector = tiny_detector(4)
+    waveforms = 0.1 * torch.randn(6, RATE // 2)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    detector.train_step(waveforms, labels, 1e-3)  # moves the BatchNorm statistics away from their start
+    save_torch(tmp_path / "model.pth", detector.model_state())
+    save_torch(tmp_path / "optimiser.pth", detector.optimizer_state())
+    other = tiny_detector(4, seed=5)
+    other.load_model_state(load_torch(tmp_path / "model.pth", "model"))
+    other.load_optimizer_state(load_torch(tmp_path / "optimiser.pth", "optimiser"))
+    first, first_logits = detector.embed(waveforms)
+    second, second_logits = other.embed(waveforms)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first_logits, second_logits)
+    assert first.shape == (6, 16) and first_logits.shape == (6, 4)
+
+
+def machine_sound(rng: np.random.Generator, base_hz: float, n: int, anomaly: bool = False) -> np.ndarray:
+    t = np.arange(n) / RATE
+    hz = base_hz * rng.uniform(0.98, 1.02)
+    sound = sum(np.sin(2 * np.pi * hz * h * t + rng.uniform(0, 6.3)) / h for h in (1, 2, 3))
+    sound = sound + 0.3 * rng.standard_normal(n)
+    if anomaly:  # a planted fault: a strong rattle band that normal clips never have
+        burst = rng.standard_normal(n) * (np.sin(2 * np.pi * 6 * t) > 0.5)
+        sound = sound + 1.2 * np.convolve(burst, np.hanning(5), mode="same")
+    return (0.1 * sound / np.std(sound)).astype(np.float32)
+
+
+def test_a_trained_model_separates_a_planted_anomaly_better_than_chance() -> None:
+    rng = np.random.default_rng(0)
+    bases = (300.0, 700.0, 1300.0)  # three "machines", one class each
+    n = RATE  # one-second clips
+    train = np.stack([machine_sound(rng, bases[i % 3], n) for i in range(48)])
+    labels = torch.tensor([i % 3 for i in range(48)])
+    detector = tiny_detector(3, learning_rate=5e-3)
+    for step in range(60):
+        batch = rng.choice(48, 16, replace=False)
+        crops = np.stack([train[i, s:s + RATE // 2] for i, s in zip(batch, rng.integers(0, n // 2, 16), strict=True)])
+        detector.train_step(torch.from_numpy(crops), labels[batch], learning_rate_at(step, 60, 5e-3))
+
+    reference, _ = detector.embed(torch.from_numpy(train[0::3]))  # the first machine's training clips
+    normal = np.stack([machine_sound(rng, bases[0], n) for _ in range(12)])
+    anomalous = np.stack([machine_sound(rng, bases[0], n, anomaly=True) for _ in range(12)])
+    test_embeddings, test_logits = detector.embed(torch.from_numpy(np.concatenate([normal, anomalous])))
+    truth = np.r_[np.zeros(12), np.ones(12)]
+    knn = selective_knn_scores(test_embeddings, reference, np.zeros(len(reference), dtype=bool), 1)  # source only
+    nll = section_nll(test_logits, np.array([True, False, False]))
+    assert roc_auc_score(truth, knn) > 0.75
+    assert roc_auc_score(truth, nll) > 0.6
