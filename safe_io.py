@@ -12,6 +12,7 @@ import fcntl
 import fnmatch
 import glob
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -119,3 +120,23 @@ def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator
             yield
         finally:
             fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_process_folders(folder: Path, prefix: str) -> None:
+    """Delete the folders ``<prefix><pid>-*`` in ``folder`` whose process no longer runs (killed runs'
+    staging folders); those of running processes are left alone."""
+    for leftover in Path(folder).glob(f"{glob.escape(prefix)}*-*"):
+        pid = leftover.name.removeprefix(prefix).split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)

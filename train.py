@@ -26,7 +26,7 @@ from engine.checkpoint import load_torch
 from engine.paths import RunPaths
 from engine.test_loop import evaluate, vector_scorer
 from engine.train_loop import fit, training_fingerprint
-from errors import ASDError, ConfigError, DataError
+from errors import ConfigError, DataError, exit_code_of
 from networks import registry
 from networks.base import Detector
 from safe_io import atomic_write_text
@@ -182,15 +182,8 @@ def run(config: Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        run(common.parse_config(sys.argv[1:] if argv is None else argv))
-    except ASDError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; completed epochs are kept (resume with --restart)", file=sys.stderr)
-        return 130
-    return 0
+    return exit_code_of(lambda: run(common.parse_config(sys.argv[1:] if argv is None else argv)), error_code=2,
+                        on_interrupt="interrupted; completed epochs are kept (resume with --restart)")
 
 
 if __name__ == "__main__":

@@ -44,11 +44,11 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import yaml
-from tqdm import tqdm
 
 from datasets.legacy_layout import has_split_test_folders, merge_split_test_folders
 from datasets.registry import is_legacy, machine_types, resolve_dataset
-from errors import DataError
+from errors import DataError, exit_code_of
+from progress import progress_bar
 
 SOURCES_YAML = Path(__file__).with_name("download_urls.yaml")
 BASE_URL_ENV = "DCASE_DOWNLOAD_BASE_URL"
@@ -305,9 +305,9 @@ def _download_once(url: str, partial: Path, expected_size: int | None, retry: Re
             existing = 0
         length = response.headers.get("Content-Length")
         total = existing + int(length) if length is not None else expected_size
-        with partial.open("ab" if resumed else "wb") as output, tqdm(
+        with partial.open("ab" if resumed else "wb") as output, progress_bar(
             total=total, initial=existing, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=partial.name.removesuffix(".part"), disable=None, leave=False,
+            desc=partial.name.removesuffix(".part"),
         ) as progress:
             while chunk := response.read(CHUNK_BYTES):
                 output.write(chunk)
@@ -370,7 +370,7 @@ def _require_free_space(folder: Path, needed_bytes: int, what: str) -> None:
 def _extract(archive_path: Path, members: list[zipfile.ZipInfo], zip_file: zipfile.ZipFile,
              into: Path) -> None:
     root = into.resolve()
-    for member in tqdm(members, desc=f"unpack {archive_path.name}", unit="file", disable=None, leave=False):
+    for member in progress_bar(members, desc=f"unpack {archive_path.name}", unit="file", transient=True):
         relative = PurePosixPath(*(part for part in member.filename.replace("\\", "/").split("/")
                                    if part not in ("", ".")))
         if not relative.parts:
@@ -626,19 +626,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verify:
         print("warning: --no-verify: archives are not checked against their checksums", file=sys.stderr)
     parts = PARTS if args.part == ALL_PARTS else (args.part,)
-    try:
+
+    def download_parts() -> None:
         for part in parts:
             download_part(args.dataset_directory, args.dataset, part, args.machines, settings)
             if part == "eval" and args.eval_labels and is_legacy(args.dataset):
                 _label_legacy_eval_set(args.dataset_directory, args.dataset, args.machines)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    return 0
 
+    return exit_code_of(download_parts, on_interrupt="interrupted; run the same command again to resume")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,7 +41,7 @@ from datasets.legacy_layout import (
     staging_prefix,
 )
 from datasets.registry import families, machine_types, resolve_dataset
-from errors import ASDError, DataError
+from errors import DataError, exit_code_of
 
 LABELS_BASE_URL_ENV = "DCASE_LABELS_BASE_URL"
 DEFAULT_LABELS_BASE_URL = "https://raw.githubusercontent.com/nttcslab/dcase2023_task2_baseline_ae/main/datasets"
@@ -300,17 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        label_eval_set(args.dataset_directory, args.dataset, args.machines, list_file=args.list_file,
-                       overwrite=args.overwrite)
-    except ASDError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again", file=sys.stderr)
-        return 130
-    return 0
-
+    return exit_code_of(lambda: label_eval_set(args.dataset_directory, args.dataset, args.machines,
+                                               list_file=args.list_file, overwrite=args.overwrite),
+                        on_interrupt="interrupted; run the same command again")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from errors import DataError
+from safe_io import remove_dead_process_folders
 
 SPLIT_TEST_FOLDERS = ("source_test", "target_test")
 MERGED_TEST_FOLDER = "test"
@@ -33,20 +34,7 @@ def staging_prefix(kind: str) -> str:
 
 def remove_stale_staging(folder: Path, kind: str) -> None:
     """Delete ``.<kind>-<pid>-*`` folders in ``folder`` left by processes that no longer run (killed runs)."""
-    for leftover in Path(folder).glob(f".{kind}-*-*"):
-        pid = leftover.name.removeprefix(f".{kind}-").split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_dead_process_folders(folder, f".{kind}-")
 
 
 def link_or_copy(source: Path, destination: Path) -> None:

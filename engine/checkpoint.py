@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from errors import DataError
 from safe_io import atomic_write
@@ -51,3 +53,27 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
 
 def fingerprint_text(fingerprint: dict[str, Any]) -> str:
     return json.dumps(fingerprint, sort_keys=True)
+
+
+def load_resume_checkpoint(config: Namespace, own_checkpoint: Path, required_keys: tuple[str, ...],
+                           fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint ``--restart`` resumes from (``--checkpoint_path`` or the run's own), checked to hold
+    ``required_keys`` and to come from a run with the same ``fingerprint``; None when the run has none yet."""
+    source = Path(config.checkpoint_path) if config.checkpoint_path else own_checkpoint
+    try:
+        checkpoint = load_torch(source, "checkpoint")
+    except FileNotFoundError:
+        if config.checkpoint_path:
+            raise DataError(f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
+                            f"run (this run's own is {own_checkpoint})") from None
+        tqdm.write(f"--restart: no checkpoint at {source}; training from epoch 1")
+        return None
+    missing = [key for key in required_keys if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise DataError(f"{source} is not a checkpoint of this model written by this program (no "
+                        f"{', '.join(missing)}); train from scratch without --restart")
+    differences = config_differences(json.loads(checkpoint["fingerprint"]), fingerprint)
+    if differences:
+        raise DataError(f"{source} was written by a run with other settings or data ({'; '.join(differences)}). "
+                        "Resume with the same settings, or train from scratch without --restart")
+    return checkpoint

@@ -44,7 +44,7 @@ from datasets.waveforms import (
     load_machine_training_waveforms,
     read_waveforms,
 )
-from engine.checkpoint import config_differences, load_torch, save_torch
+from engine.checkpoint import config_differences, load_resume_checkpoint, load_torch, save_torch
 from engine.paths import RunPaths
 from engine.test_loop import evaluate
 from engine.train_loop import TrainingDivergedError
@@ -178,23 +178,10 @@ def _write_log(path: Path, columns: Sequence[str], rows: list[list[float]]) -> N
 
 def _restore(detector: STgramMFNDetector, config: Namespace, paths: RunPaths,
              fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    source = Path(config.checkpoint_path) if config.checkpoint_path else paths.checkpoint
-    try:
-        checkpoint = load_torch(source, "checkpoint")
-    except FileNotFoundError:
-        if config.checkpoint_path:
-            raise DataError(f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
-                            f"run (the family model's own is {paths.checkpoint})") from None
-        tqdm.write(f"--restart: no checkpoint at {source}; training the family model from epoch 1")
-        return None
     keys = ("epoch", "model_state_dict", "optimizer_state_dict", "fingerprint", "log_rows")
-    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in keys):
-        raise DataError(f"{source} is not a checkpoint of a family model written by this program; train from "
-                        "scratch without --restart")
-    differences = config_differences(json.loads(checkpoint["fingerprint"]), fingerprint)
-    if differences:
-        raise DataError(f"{source} was written by a run with other settings or data ({'; '.join(differences)}). "
-                        "Resume with the same settings, or train from scratch without --restart")
+    checkpoint = load_resume_checkpoint(config, paths.checkpoint, keys, fingerprint)
+    if checkpoint is None:
+        return None
     detector.load_model_state(checkpoint["model_state_dict"])
     detector.load_optimizer_state(checkpoint["optimizer_state_dict"])
     return checkpoint
@@ -261,7 +248,7 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
             "epoch": epoch, "model_state_dict": detector.model_state(),
             "optimizer_state_dict": detector.optimizer_state(), "fingerprint": json.dumps(fingerprint, sort_keys=True),
             "log_rows": log_rows})
-        epochs.set_postfix(loss=f"{row[0]:.3f}", accuracy=f"{row[1]:.3f}")
+        epochs.set_postfix(loss=f"{row[0]:.3f}", accuracy=f"{row[1]:.3f}", refresh=False)
     epochs.close()
     seconds = time.perf_counter() - started
 

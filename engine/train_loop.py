@@ -10,7 +10,6 @@ import math
 import time
 from argparse import Namespace
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +23,9 @@ from datasets.vector_data import (
     epoch_order,
     split_train_validation,
 )
-from engine.checkpoint import config_differences, load_torch, save_torch
+from engine.checkpoint import load_resume_checkpoint, save_torch
 from engine.paths import RunPaths
-from errors import ASDError, DataError
+from errors import ASDError
 from evaluation.thresholds import fit_gamma
 from networks.base import Batch, Detector
 from progress import progress_bar
@@ -69,24 +68,9 @@ CHECKPOINT_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "rng_sta
 
 def _restore(detector: Detector, config: Namespace, paths: RunPaths) -> dict[str, Any] | None:
     """Load the checkpoint to resume from, after checking it belongs to this configuration."""
-    source = Path(config.checkpoint_path) if config.checkpoint_path else paths.checkpoint
-    try:
-        checkpoint = load_torch(source, "checkpoint")
-    except FileNotFoundError:
-        if config.checkpoint_path:
-            raise DataError(f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
-                            f"run (this run's own is {paths.checkpoint})") from None
-        tqdm.write(f"--restart: no checkpoint at {source}; training from epoch 1")
+    checkpoint = load_resume_checkpoint(config, paths.checkpoint, CHECKPOINT_KEYS, training_fingerprint(config))
+    if checkpoint is None:
         return None
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
-    if missing:
-        raise DataError(f"{source} is not a checkpoint written by this program (no {', '.join(missing)}); "
-                        "train from scratch without --restart")
-    saved = json.loads(checkpoint["fingerprint"])
-    differences = config_differences(saved, training_fingerprint(config))
-    if differences:
-        raise DataError(f"{source} was written by a run with other settings ({'; '.join(differences)}). "
-                        "Resume with the same settings, or train from scratch without --restart")
     detector.load_model_state(checkpoint["model_state_dict"])
     detector.load_optimizer_state(checkpoint["optimizer_state_dict"])
     torch.set_rng_state(checkpoint["rng_state"])
@@ -156,7 +140,7 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths,
             "log_rows": log_rows,
             "calibration": {mode: torch.from_numpy(values) for mode, values in last_calibration.items()},
         })
-        epochs.set_postfix(loss=f"{result.log['loss']:.3f}", val=f"{result.log['val_loss']:.3f}")
+        epochs.set_postfix(loss=f"{result.log['loss']:.3f}", val=f"{result.log['val_loss']:.3f}", refresh=False)
     epochs.close()
     train_seconds = time.perf_counter() - started
 

@@ -305,8 +305,8 @@ def _public_baseline_checkpoint(path: Path) -> None:
 
 @pytest.mark.parametrize(("write", "message"), [
     (lambda path: path.write_bytes(np.random.default_rng(1).bytes(3000)), "the checkpoint cannot be read"),
-    (_public_baseline_checkpoint, "is not a checkpoint written by this program (no rng_state, fingerprint, "
-                                  "log_rows, calibration); train from scratch without --restart"),
+    (_public_baseline_checkpoint, "is not a checkpoint of this model written by this program (no rng_state, "
+                                  "fingerprint, log_rows, calibration); train from scratch without --restart"),
     (lambda path: torch.save({"epoch": WritesAFileWhenUnpickled(path.with_name("pwned"))}, path),
      "the checkpoint cannot be read (UnpicklingError"),
 ], ids=["random_bytes", "public_baseline_checkpoint", "malicious_pickle"])

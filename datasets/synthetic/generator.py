@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from datasets.synthetic.catalog import DEV_MACHINES_2024, hides_attributes
 from datasets.synthetic.plan import (
     ClipPlan,
@@ -31,6 +29,8 @@ from datasets.synthetic.plan import (
 )
 from datasets.synthetic.worker import ClipJob, write_clip
 from errors import ConfigError, DataError
+from progress import progress_bar
+from safe_io import remove_dead_process_folders
 
 GENERATOR_VERSION = 1
 MARKER = ".synthetic.json"
@@ -173,7 +173,8 @@ def _render_all(raw_dir: Path, data_dir: Path, pending: dict[str, list[ClipPlan]
     remaining = {machine: len(plans) for machine, plans in pending.items()}
     written: list[Path] = []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    progress = tqdm(total=len(jobs), unit="clip", desc=f"synthesising {settings['dataset']} {settings['split']}")
+    progress = progress_bar(total=len(jobs), unit="clip",
+                            desc=f"synthesising {settings['dataset']} {settings['split']}")
     try:
         for machine in _run_jobs(jobs, n_workers):
             progress.update()
@@ -202,20 +203,7 @@ def _run_jobs(jobs: list[ClipJob], n_workers: int):
 def _remove_stale_staging(raw_dir: Path, machine: str) -> None:
     """Delete staging (and replaced) folders of this machine left by runs whose process is gone."""
     for kind in ("partial", "old"):
-        for folder in raw_dir.glob(f".{machine}.{kind}-*"):
-            pid = folder.name.rsplit(f".{kind}-", 1)[1].split("-", 1)[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        remove_dead_process_folders(raw_dir, f".{machine}.{kind}-")
 
 
 # ----------------------------------------------------------------------------------------------------
