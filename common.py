@@ -71,7 +71,7 @@ OPTIONS: tuple[Option, ...] = (
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
     Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
-           "the autoencoder), or first / second for the model's first or second mode"),
+           "the autoencoder, KNN or NLL for STgram-MFN), or first / second for the model's first or second mode"),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test"),
     Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train"),
     Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint"),

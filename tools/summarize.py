@@ -272,6 +272,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="experiment name(s) whose <NAME>_<score> folders are read (default: baseline)")
     parser.add_argument("--scores", nargs="+", default=list(DEFAULT_SCORES), metavar="SCORE",
                         help="score folders to read for each export_dir (default: MAHALA MSE)")
+    parser.add_argument("--systems", nargs="+", default=None, metavar="FOLDER",
+                        help="result folders to compare, by name, instead of every --export_dir x --scores pair "
+                             "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)")
     parser.add_argument("--summary_dir", type=Path, default=None,
                         help="where to write (default: <result_directory>/<split>_data/<first export_dir>/"
                              "summarize/<DATASET>)")
@@ -320,7 +323,8 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     split = "eval" if args.eval else "dev"
     machines = _check_machines(args.family, split, args.machines)
     split_dir = args.result_directory / f"{split}_data"
-    folders = [split_dir / f"{export}_{score}" for export in args.export_dir for score in args.scores]
+    names = args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
+    folders = [split_dir / name for name in names]
     existing = [folder for folder in folders if folder.is_dir()]
     absent = [folder for folder in folders if not folder.is_dir()]
     if not existing:

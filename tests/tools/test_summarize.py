@@ -159,6 +159,21 @@ def test_missing_result_folders_are_named(tmp_path: Path, capsys: pytest.Capture
         "baseline_MSE"]
 
 
+def test_systems_names_the_folders_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    results = tmp_path / "results"
+    make_two_machine_run(results)
+    rng = np.random.default_rng(5)
+    write_result(results / "dev_data" / "stgram_KNN", "DCASE2024T2fan", {"00": random_section(rng, 2.0)})
+    assert summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan",
+                           "--systems", "baseline_MSE", "stgram_KNN", "--no_plots"]) == 0
+    assert "not found" not in capsys.readouterr().err
+    compact = pd.read_csv(summary_paths(results)[1], index_col=[0, 1])
+    assert list(compact.index.get_level_values(0).unique()) == ["baseline_MSE", "stgram_KNN"]
+    knn = read_sections(results / "dev_data/stgram_KNN" / f"result_DCASE2024T2fan_test_{SUFFIX}_roc.csv")
+    expected = floored_hmean(knn.loc["00", ["AUC (source)", "AUC (target)", "pAUC"]])
+    assert compact.loc[("stgram_KNN", "TOTAL score"), "h-mean"] == pytest.approx(expected, rel=1e-12)
+
+
 def test_a_folder_with_several_runs_asks_which_one(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     results = tmp_path / "results"
     folder = results / "dev_data" / "baseline_MSE"
