@@ -2,7 +2,7 @@
 # The whole pipeline on the synthetic demo data, set-up included:
 #   .venv -> synthetic DCASE2024 dev data -> train 7 machine types -> test (MSE, MAHALA) -> summary.
 # DEMO_DATA_DIR=folder bash demo.sh writes and reads the demo data elsewhere (default: ./data).
-# bash demo.sh --stgram also trains STgram-MFN (stgram_mfn.yaml) and compares the four systems (about 15 more
+# bash demo.sh --stgram also trains STgram-MFN (stgram_mfn.yaml) and compares the four systems (5 to 10 more
 # minutes on 2 CPU cores).
 set -euo pipefail
 cd "$(dirname "$0")"
