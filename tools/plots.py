@@ -40,7 +40,18 @@ def _figure_module():
 
 
 def _save(figure, path: Path) -> None:
+    """Write the figure as PNG (atomically) and release it."""
     atomic_write(Path(path), lambda stream: figure.savefig(stream, format="png", dpi=DPI))
+    _figure_module().close(figure)
+
+
+def _finish_section_grid(figure, axes, n_sections: int, title: str, path: Path) -> None:
+    """Hide the grid's unused panels, add the title and save."""
+    for axis in list(axes.flat)[n_sections:]:
+        axis.set_visible(False)
+    figure.suptitle(title, fontsize=12, wrap=True)
+    figure.tight_layout()
+    _save(figure, path)
 
 
 def _grid(n_panels: int, max_columns: int = 3) -> tuple[int, int]:
@@ -109,12 +120,7 @@ def plot_score_distributions(path: Path, sections: Sequence[SectionScores], thre
         axis.set_xlabel("anomaly score (higher = more anomalous)")
         axis.grid(axis="x", alpha=0.3)
         axis.invert_yaxis()  # source groups on top
-    for axis in list(axes.flat)[len(sections):]:
-        axis.set_visible(False)
-    figure.suptitle(title, fontsize=12, wrap=True)
-    figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
+    _finish_section_grid(figure, axes, len(sections), title, path)
 
 
 def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[float]], title: str,
@@ -147,7 +153,6 @@ def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[
         axis.legend(fontsize=9)
     figure.tight_layout()
     _save(figure, path)
-    plt.close(figure)
 
 
 def domain_roc_inputs(labels: np.ndarray, is_target: np.ndarray, domain: str) -> np.ndarray:
@@ -187,12 +192,7 @@ def plot_roc_curves(path: Path, sections: Sequence[SectionScores], title: str, m
         axis.set_title(f"section {name}", fontsize=11)
         axis.grid(alpha=0.3)
         axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=1, frameon=False)
-    for axis in list(axes.flat)[len(sections):]:
-        axis.set_visible(False)
-    figure.suptitle(title, fontsize=12, wrap=True)
-    figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
+    _finish_section_grid(figure, axes, len(sections), title, path)
 
 
 def plot_summary_table(path: Path, row_labels: Sequence[str], column_labels: Sequence[str], values: np.ndarray,
@@ -219,4 +219,3 @@ def plot_summary_table(path: Path, row_labels: Sequence[str], column_labels: Seq
     figure.suptitle(title, fontsize=11, wrap=True)
     figure.tight_layout()
     _save(figure, path)
-    plt.close(figure)
