@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from errors import ConfigError
+from safe_io import atomic_write_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PROJECT_ROOT / "baseline.yaml"
@@ -258,3 +260,8 @@ def validate_config(config: argparse.Namespace) -> None:
     require(config.log_interval >= 1, f"--log_interval must be at least 1, got {config.log_interval}")
     require(len(config.gpu_id) >= 1, "--gpu_id needs at least one GPU index")
     require(not config.checkpoint_path or config.restart, "--checkpoint_path is only used with --restart")
+
+
+def save_config(path: Path, config: argparse.Namespace) -> None:
+    """Write a run's merged configuration as JSON next to its outputs (args.json)."""
+    atomic_write_text(Path(path), json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")

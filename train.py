@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
@@ -20,16 +19,15 @@ import torch
 import common
 from datasets.dcase_data import ClipSet, load_test_set, load_train_set
 from datasets.features import FeatureParams
-from datasets.registry import DatasetSpec, is_legacy, resolve_dataset
+from datasets.registry import DatasetSpec, resolve_dataset, stage_script
 from datasets.vector_data import VectorSet
-from engine.checkpoint import load_torch
+from engine.checkpoint import load_torch, read_model_info
 from engine.paths import RunPaths
 from engine.test_loop import evaluate, vector_scorer
 from engine.train_loop import fit, training_fingerprint
 from errors import ConfigError, DataError, exit_code_of
 from networks import registry
 from networks.base import Detector
-from safe_io import atomic_write_text
 from tools.plots import plot_loss_curve
 
 TESTED_FEATURE_KEYS = ("model", "dataset", "n_mels", "frames", "frame_hop_length", "n_fft", "hop_length",
@@ -74,15 +72,11 @@ def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
     return score
 
 
-def save_config(path: Path, config: Namespace) -> None:
-    atomic_write_text(path, json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
-
-
 def train_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, config: Namespace,
                 paths: RunPaths, device: torch.device) -> None:
     train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
     data = VectorSet.from_features(train_set.features, params, train_set.is_target, device)
-    save_config(paths.args_json, config)
+    common.save_config(paths.args_json, config)
     summary = fit(detector, data, config, paths, sample_rate=train_set.features.sample_rate)
     rows = [line.split(",") for line in paths.log_csv.read_text(encoding="utf-8").splitlines()[1:]]
     plot_loss_curve(paths.loss_plot, detector.log_columns, rows, paths.base_name)
@@ -96,16 +90,15 @@ def load_trained_model(detector: Detector, config: Namespace, paths: RunPaths) -
     """Load the saved weights after checking they exist and match this run's feature settings."""
     if not paths.model_weights.is_file():
         split = "-e" if config.eval else "-d"
-        family = config.dataset[:11]
-        script = f"tools/01_train_legacy.sh {family} {split}" if is_legacy(family) else \
-            f"01_train_{family[5:9]}t2.sh {split}"
+        script = f"{stage_script(config.dataset[:11], '01_train')} {split}"
         raise DataError(f"trained model {paths.model_weights} not found. Train it first: python train.py "
                         f"--dataset {config.dataset} {split} --train_only (or bash {script}), with the same "
                         "--export_dir, -tag and --seed")
-    if paths.model_info.is_file():
+    info = read_model_info(paths.model_info)
+    if info is not None:
         try:
-            saved = json.loads(paths.model_info.read_text(encoding="utf-8"))["fingerprint"]
-        except (ValueError, KeyError, TypeError) as error:
+            saved = info["fingerprint"]
+        except KeyError as error:
             raise DataError(f"{paths.model_info} is damaged ({type(error).__name__}: {error}); train the model "
                             "again") from error
         current = training_fingerprint(config)
@@ -132,9 +125,7 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
                paths: RunPaths, device: torch.device) -> None:
     dataset_directory = Path(config.dataset_directory)
 
-    trained_rate = None
-    if paths.model_info.is_file():
-        trained_rate = json.loads(paths.model_info.read_text(encoding="utf-8")).get("sample_rate")
+    trained_rate = (read_model_info(paths.model_info) or {}).get("sample_rate")
 
     def load_section(section: str) -> ClipSet:
         clip_set = load_test_set(spec, dataset_directory, params, section, config.num_workers)
@@ -146,7 +137,7 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
 
     scorer = vector_scorer(detector, params, device, config.score)
     means = evaluate(scorer, spec.sections, load_section, config, paths)
-    save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist
+    common.save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist
     if means is None:
         print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
     else:

@@ -53,6 +53,12 @@ def _registry() -> dict[str, dict]:
         return yaml.safe_load(stream)
 
 
+def stage_script(family: str, stage: str) -> str:
+    """The script of a workflow stage ("01_train", "02a_test", "02b_test") for a dataset family, with the
+    family argument the legacy scripts take: ``01_train_2024t2.sh`` or ``tools/01_train_legacy.sh DCASE2021T2``."""
+    return f"tools/{stage}_legacy.sh {family}" if is_legacy(family) else f"{stage}_{family[5:9]}t2.sh"
+
+
 def families() -> list[str]:
     """Dataset family names, e.g. ["DCASE2024T2", "DCASE2023T2"]."""
     return list(_registry())

@@ -77,3 +77,16 @@ def load_resume_checkpoint(config: Namespace, own_checkpoint: Path, required_key
         raise DataError(f"{source} was written by a run with other settings or data ({'; '.join(differences)}). "
                         "Resume with the same settings, or train from scratch without --restart")
     return checkpoint
+
+
+def read_model_info(path: Path) -> dict[str, Any] | None:
+    """The JSON that describes a saved model (``paths.model_info``); None if there is none."""
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        raise DataError(f"{path} is damaged ({error}); delete it and train again") from error
+    if not isinstance(info, dict):
+        raise DataError(f"{path} is damaged (not a JSON object); delete it and train again")
+    return info

@@ -32,9 +32,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common import save_config
 from datasets.features import mel_filterbank
 from datasets.file_list import Clip, list_test_clips, list_train_clips
-from datasets.registry import DatasetSpec, is_legacy, machine_types
+from datasets.registry import DatasetSpec, machine_types, stage_script
 from datasets.waveforms import (
     FamilyTrainingSet,
     belongs_to_section,
@@ -44,12 +45,11 @@ from datasets.waveforms import (
     load_machine_training_waveforms,
     read_waveforms,
 )
-from engine.checkpoint import config_differences, load_resume_checkpoint, load_torch, save_torch
+from engine.checkpoint import config_differences, load_resume_checkpoint, load_torch, read_model_info, save_torch
 from engine.paths import RunPaths
 from engine.test_loop import evaluate
-from engine.train_loop import TrainingDivergedError
+from engine.train_loop import TrainingDivergedError, save_score_distribution, write_log_csv
 from errors import DataError
-from evaluation.thresholds import fit_gamma
 from networks.stgram_mfn.detector import STgramMFNDetector, learning_rate_at
 from networks.stgram_mfn.network import NetworkShape
 from networks.stgram_mfn.scoring import section_nll, selective_knn_scores
@@ -122,17 +122,8 @@ def _network_shape(n_classes: int, settings: StgramSettings) -> NetworkShape:
                         width=settings.network_width, embedding_dim=settings.embedding_dim)
 
 
-def _read_info(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except ValueError as error:
-        raise DataError(f"{path} is damaged ({error}); delete it and train again") from error
-
-
 def _trained_model_is_current(paths: RunPaths, fingerprint: dict[str, Any], epochs: int) -> bool:
-    info = _read_info(paths.model_info)
+    info = read_model_info(paths.model_info)
     if info is None or not paths.model_weights.is_file():
         return False
     return info.get("fingerprint") == fingerprint and info.get("epochs") == epochs and \
@@ -142,11 +133,9 @@ def _trained_model_is_current(paths: RunPaths, fingerprint: dict[str, Any], epoc
 def load_family_model(paths: RunPaths, settings: StgramSettings, device: torch.device,
                       dataset: str, split_flag: str) -> FamilyModel:
     """The trained family model, or a DataError saying how to train it."""
-    info = _read_info(paths.model_info)
+    info = read_model_info(paths.model_info)
     if info is None or not paths.model_weights.is_file():
-        family = paths.dataset
-        script = f"tools/01_train_legacy.sh {family} {split_flag}" if is_legacy(family) else \
-            f"01_train_{family[5:9]}t2.sh {split_flag}"
+        script = f"{stage_script(paths.dataset, '01_train')} {split_flag}"
         raise DataError(f"trained family model {paths.model_weights} not found. Train it first: python train.py "
                         f"--dataset {dataset} {split_flag} --train_only --config stgram_mfn.yaml (or bash {script} "
                         "--config stgram_mfn.yaml), with the same --export_dir, -tag and --seed")
@@ -169,11 +158,6 @@ def load_family_model(paths: RunPaths, settings: StgramSettings, device: torch.d
         raise DataError(f"{paths.model_weights} does not fit its own description {paths.model_info} "
                         f"({type(error).__name__}); train it again") from error
     return FamilyModel(detector, classes, sample_rate, digest, paths.model_weights)
-
-
-def _write_log(path: Path, columns: Sequence[str], rows: list[list[float]]) -> None:
-    lines = [",".join(columns)] + [",".join(repr(float(value)) for value in row) for row in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _restore(detector: STgramMFNDetector, config: Namespace, paths: RunPaths,
@@ -208,8 +192,8 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
         first_epoch = int(checkpoint["epoch"]) + 1
         log_rows = [list(map(float, row)) for row in checkpoint["log_rows"]]
         tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {settings.epochs}")
-    _write_log(paths.log_csv, detector.log_columns, log_rows)
-    atomic_write_text(paths.args_json, json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+    write_log_csv(paths.log_csv, detector.log_columns, log_rows)
+    save_config(paths.args_json, config)
 
     crop = settings.crop_samples(data.sample_rate)
     steps_per_epoch = len(epoch_batches(data.n_clips, settings.batch_size, False, np.random.default_rng(0)))
@@ -243,7 +227,7 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
             raise TrainingDivergedError(f"training {paths.base_name} diverged at epoch {epoch} (loss {row[0]}); "
                                         f"lower the learning rate (-lr) or check the data, then train again; {kept}")
         log_rows.append(row)
-        _write_log(paths.log_csv, detector.log_columns, log_rows)
+        write_log_csv(paths.log_csv, detector.log_columns, log_rows)
         save_torch(paths.checkpoint, {
             "epoch": epoch, "model_state_dict": detector.model_state(),
             "optimizer_state_dict": detector.optimizer_state(), "fingerprint": json.dumps(fingerprint, sort_keys=True),
@@ -345,12 +329,10 @@ def machine_fingerprint(config: Namespace, settings: StgramSettings) -> dict[str
 
 def _save_distribution(path: Path, samples: np.ndarray, what: str) -> None:
     try:
-        gamma = fit_gamma(samples)
+        save_score_distribution(path, samples)
     except ValueError as error:
         raise DataError(f"cannot fit the decision threshold of the {what} score ({error}); the machine type needs "
                         "at least two training clips with different scores") from error
-    record = {"distribution": "gamma", **gamma.as_dict(), "n_samples": len(samples)}
-    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def prepare_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettings, model: FamilyModel,
@@ -379,7 +361,7 @@ def prepare_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettin
     atomic_write(machine_embeddings_path(paths), write_npz)
     _save_distribution(paths.score_distribution("KNN"), knn, "KNN")
     _save_distribution(paths.score_distribution("NLL"), nll, "NLL")
-    atomic_write_text(paths.args_json, json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+    save_config(paths.args_json, config)
     info = {"fingerprint": machine_fingerprint(config, settings), "family_model": str(model.path),
             "family_weights_sha256": model.weights_sha256, "sample_rate": model.sample_rate,
             "n_train_clips": len(clips), "n_target_clips": int(is_target.sum())}
@@ -413,7 +395,7 @@ class SectionClips:
 
 def _load_machine_reference(config: Namespace, settings: StgramSettings, model: FamilyModel,
                             paths: RunPaths) -> dict[str, np.ndarray]:
-    info = _read_info(paths.model_info)
+    info = read_model_info(paths.model_info)
     embeddings_path = machine_embeddings_path(paths)
     split_flag = "-e" if config.eval else "-d"
     again = (f"train again: python train.py --dataset {config.dataset} {split_flag} --train_only --config "
@@ -451,8 +433,7 @@ def test_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettings,
         return section_nll(logits, _class_mask(model.class_names, spec.machine, section, model.path))
 
     means = evaluate(score_section, spec.sections, load_section, config, paths)
-    atomic_write_text(paths.test_args_json(config.score),
-                      json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+    save_config(paths.test_args_json(config.score), config)
     if means is None:
         print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
     else:

@@ -9,7 +9,8 @@ import json
 import math
 import time
 from argparse import Namespace
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,9 +58,18 @@ def iterate_batches(data: VectorSet, vector_ids: torch.Tensor, order: torch.Tens
             progress.update(log_interval)
 
 
-def _write_log(paths: RunPaths, columns: tuple[str, ...], rows: list[list[float]]) -> None:
+def write_log_csv(path: Path, columns: Sequence[str], rows: list[list[float]]) -> None:
+    """log.csv: a header of ``columns``, then one row of figures per completed epoch."""
     lines = [",".join(columns)] + [",".join(repr(float(value)) for value in row) for row in rows]
-    atomic_write_text(paths.log_csv, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def save_score_distribution(path: Path, samples: np.ndarray) -> None:
+    """Fit the gamma distribution of a score's training samples and save it as JSON (the decision threshold
+    is its ``decision_threshold`` quantile). ValueError if it cannot be fitted."""
+    gamma = fit_gamma(samples)
+    record = {"distribution": "gamma", **gamma.as_dict(), "n_samples": len(samples)}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 CHECKPOINT_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "rng_state", "fingerprint", "log_rows",
@@ -100,7 +110,7 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths,
         log_rows = [list(map(float, row)) for row in checkpoint["log_rows"]]
         last_calibration = {mode: values.numpy() for mode, values in checkpoint["calibration"].items()}
         tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {config.epochs}")
-    _write_log(paths, detector.log_columns, log_rows)
+    write_log_csv(paths.log_csv, detector.log_columns, log_rows)
 
     def train_pass() -> Iterator[Batch]:
         order = epoch_order(len(train_ids), config.shuffle)
@@ -129,7 +139,7 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths,
                                         f"data, then train again; {kept}")
         log_rows.append([result.log[column] for column in detector.log_columns])
         last_calibration = result.calibration
-        _write_log(paths, detector.log_columns, log_rows)
+        write_log_csv(paths.log_csv, detector.log_columns, log_rows)
         save_torch(paths.checkpoint, {
             "epoch": epoch,
             "model_state_dict": detector.model_state(),
@@ -147,9 +157,7 @@ def fit(detector: Detector, data: VectorSet, config: Namespace, paths: RunPaths,
     calibration = dict(last_calibration)
     calibration.update(detector.finish_training(train_pass, valid_pass))
     for mode, samples in calibration.items():
-        gamma = fit_gamma(samples)
-        record = {"distribution": "gamma", **gamma.as_dict(), "n_samples": len(samples)}
-        atomic_write_text(paths.score_distribution(mode), json.dumps(record, indent=2) + "\n")
+        save_score_distribution(paths.score_distribution(mode), samples)
     save_torch(paths.model_weights, detector.model_state())
     info = {"fingerprint": training_fingerprint(config), "epochs": config.epochs, "sample_rate": sample_rate}
     atomic_write_text(paths.model_info, json.dumps(info, indent=2) + "\n")

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasets.registry import families, is_legacy, machine_types, resolve_dataset
+from datasets.registry import families, machine_types, resolve_dataset, stage_script
 from errors import ASDError, ConfigError, DataError
 from evaluation.metrics import harmonic_mean
 from evaluation.official_score import (
@@ -328,9 +328,7 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     existing = [folder for folder in folders if folder.is_dir()]
     absent = [folder for folder in folders if not folder.is_dir()]
     if not existing:
-        year = args.family[5:9]
-        stage = f"tools/02a_test_legacy.sh {args.family} / tools/02b_test_legacy.sh {args.family}" \
-            if is_legacy(args.family) else f"02a_test_{year}t2.sh / 02b_test_{year}t2.sh"
+        stage = f"{stage_script(args.family, '02a_test')} / {stage_script(args.family, '02b_test')}"
         raise DataError(f"none of the result folders exists ({', '.join(map(str, folders))}); run the test "
                         f"stage first (bash {stage} {'-e' if args.eval else '-d'}) or set --result_directory "
                         "and --export_dir")
