@@ -138,10 +138,14 @@ def cache_key(params: FeatureParams) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _fingerprint(paths: Sequence[Path]) -> list[list]:
+def file_fingerprint(paths: Sequence[Path]) -> list[list]:
+    """``[name, size, modification time]`` of every file: a cache built from other files never matches."""
     listing = []
     for path in paths:
-        stat = Path(path).stat()
+        try:
+            stat = Path(path).stat()
+        except OSError as error:
+            raise DataError(f"{path}: cannot be opened ({error.strerror})") from error
         listing.append([Path(path).name, stat.st_size, stat.st_mtime_ns])
     return listing
 
@@ -171,7 +175,7 @@ def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Pat
     stem = f"{cache_name}_logmel_{cache_key(params)}"
     npy_path = cache_dir / f"{stem}.npy"
     manifest_path = cache_dir / f"{stem}.json"
-    fingerprint = _fingerprint(paths)
+    fingerprint = file_fingerprint(paths)
     cached = _load_cached(npy_path, manifest_path, params, fingerprint)
     if cached is not None:
         return cached, True

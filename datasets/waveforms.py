@@ -28,6 +28,7 @@ import soundfile
 from tqdm import tqdm
 
 from datasets.audio import read_clip
+from datasets.clip_features import file_fingerprint
 from datasets.file_list import Clip, list_train_clips
 from datasets.registry import DatasetSpec, machine_types, resolve_dataset
 from errors import DataError
@@ -142,20 +143,9 @@ def to_float(samples: np.ndarray) -> np.ndarray:
     return np.asarray(samples, dtype=np.float32) / np.float32(INT16_SCALE)
 
 
-def _fingerprint(paths: Sequence[Path]) -> list[list]:
-    listing = []
-    for path in paths:
-        try:
-            stat = Path(path).stat()
-        except OSError as error:
-            raise DataError(f"{path}: cannot be opened ({error.strerror})") from error
-        listing.append([Path(path).name, stat.st_size, stat.st_mtime_ns])
-    return listing
-
-
 def listing_digest(paths: Sequence[Path]) -> str:
     """Short hash of the names, sizes and modification times of ``paths``: changes when the data change."""
-    return hashlib.sha1(json.dumps(_fingerprint(paths)).encode()).hexdigest()[:16]
+    return hashlib.sha1(json.dumps(file_fingerprint(paths)).encode()).hexdigest()[:16]
 
 
 def _load_cached(npy_path: Path, manifest_path: Path, fingerprint: list[list]) -> Waveforms | None:
@@ -217,7 +207,7 @@ def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: 
     stem = f"{cache_name}_wave_int16"
     npy_path = Path(cache_dir) / f"{stem}.npy"
     manifest_path = Path(cache_dir) / f"{stem}.json"
-    fingerprint = _fingerprint(paths)
+    fingerprint = file_fingerprint(paths)
     cached = _load_cached(npy_path, manifest_path, fingerprint)
     if cached is not None:
         return cached, True
