@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import os
 import subprocess
@@ -36,6 +37,12 @@ def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_dataset(root, EVAL_MACHINES, split="eval", n_train_source=10, n_train_target=2, n_test_per_group=3,
                      duration=2.0, seed=1)
     return root
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    """Every row of a CSV file, as written (blank lines kept as empty rows)."""
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.reader(stream))
 
 
 def run_train(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

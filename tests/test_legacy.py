@@ -4,7 +4,6 @@ list turning eval test clips into a scored test_rename set, the legacy scripts a
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from datasets import eval_labels
 from datasets.registry import resolve_dataset
 from datasets.synthetic.legacy import generate_legacy_dataset, label_list_path
-from tests.conftest import REPO_ROOT, run_script, run_train
+from tests.conftest import REPO_ROOT, read_rows, run_script, run_train
 from tests.datasets.test_eval_labels import StaticServer
 from tools import summarize
 from tools.run_results import tag_section_ids
@@ -36,11 +35,6 @@ def sections_of(year: int, split: str = "dev") -> tuple[str, ...]:
 
 def tag(section: str) -> str:
     return f"id({int(section)}_)"
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as stream:
-        return list(csv.reader(stream))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -10,15 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import run_train
+from tests.conftest import read_rows, run_train
 
 FAST = ["--epochs", "2", "--batch_size", "64", "--num_workers", "1"]
 SUFFIX = "seed13711_id(0_)"
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with path.open(newline="") as stream:
-        return list(csv.reader(stream))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ scores against an independent numpy kNN and softmax, --restart, stale embeddings
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from engine.checkpoint import save_torch
 from engine.family_runner import _embed_test_clips, family_paths, load_family_model, machine_embeddings_path
 from engine.paths import RunPaths
 from networks.stgram_mfn.settings import StgramSettings
-from tests.conftest import REPO_ROOT, run_train
+from tests.conftest import REPO_ROOT, read_rows, run_train
 
 TINY = ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16", "--crop_seconds",
         "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32", "--knn_k", "2"]
@@ -32,11 +31,6 @@ FAMILY = "STgram-MFN_DCASE2024T2_id(0_)_seed13711"
 def train_args(data_dir: Path, machine: str, *extra: str, split: str = "-d") -> list[str]:
     return ["--dataset", f"DCASE2024T2{machine}", split, "--dataset_directory", str(data_dir), "-tag", "id(0_)",
             "--use_ids", "0", *TINY, *extra]
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with path.open(newline="") as stream:
-        return list(csv.reader(stream))
 
 
 @pytest.fixture(scope="module")
