@@ -11,18 +11,24 @@ import contextlib
 import fcntl
 import fnmatch
 import glob
+import json
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+from tqdm import tqdm
+
+from errors import DataError
 
 PAUSE_AT_VARIABLE = "ASD_TEST_PAUSE_AT"
 PAUSE_FLAG_VARIABLE = "ASD_TEST_PAUSE_FLAG"
 PAUSE_LIMIT_S = 600.0
 _pause_hits: dict[str, int] = {}
+Cached = TypeVar("Cached")
 
 
 def _current_umask() -> int:
@@ -140,3 +146,42 @@ def remove_dead_process_folders(folder: Path, prefix: str) -> None:
         pid = leftover.name.removeprefix(prefix).split("-", 1)[0]
         if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def load_or_build_cache(data_path: Path, manifest_path: Path, load_cached: Callable[[], Cached | None],
+                        build: Callable[[], tuple[Callable[[IO[bytes]], Any], dict, Cached | None]],
+                        what: str) -> tuple[Cached, bool]:
+    """A cache made of a data file and a JSON manifest, the manifest being the commit mark: returns
+    ``(load_cached(), True)`` when it is valid, else builds it once under a lock and returns
+    what it built, with False.
+
+    ``load_cached()`` returns None for a missing, stale or half-written cache; ``build()`` does the slow
+    work and returns ``(write_data, manifest, value)``, value being what it built when it holds it in
+    memory, else None (then the new cache is loaded). A second process asking for the same cache waits
+    for the first's lock (saying so once), then loads its result; a killed builder leaves no manifest, so
+    its data file is never trusted.
+    """
+    data_path, manifest_path = Path(data_path), Path(manifest_path)
+    cached = load_cached()
+    if cached is not None:
+        return cached, True
+
+    def say_waiting() -> None:
+        tqdm.write(f"waiting for another process that is writing the {what} cache {data_path} ...")
+
+    with file_lock(data_path.with_name(f"{data_path.stem}.lock"), on_wait=say_waiting):
+        cached = load_cached()
+        if cached is not None:
+            return cached, True
+        for leftover in (data_path, manifest_path):
+            remove_stale_temporaries(leftover)  # of a run killed while writing; only the lock holder writes
+        write_data, manifest, value = build()
+        manifest_path.unlink(missing_ok=True)  # drop the commit mark before the data it vouches for
+        atomic_write(data_path, write_data)
+        atomic_write_text(manifest_path, json.dumps(manifest))
+    if value is not None:
+        return value, False
+    built = load_cached()
+    if built is None:  # the input files changed while the cache was built
+        raise DataError(f"the input files of the {what} cache {data_path} changed while it was built; run again")
+    return built, False

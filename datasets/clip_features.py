@@ -20,19 +20,19 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from tqdm import tqdm
 
 from datasets.audio import read_clip
 from datasets.features import FeatureParams, count_stft_frames, log_mel_spectrogram
 from errors import DataError
 from progress import progress_bar
-from safe_io import atomic_write, atomic_write_text, file_lock, pause_point, remove_stale_temporaries
+from safe_io import load_or_build_cache, pause_point
 
 CACHE_FORMAT_VERSION = 1
 SERIAL_BELOW = 16  # fewer clips than this are extracted in-process: a pool would cost more than it saves
@@ -173,26 +173,13 @@ def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Pat
     ``(features, was_cached)``. Two processes asking for the same cache build it once: the second
     waits for the first's lock, then loads its result."""
     stem = f"{cache_name}_logmel_{cache_key(params)}"
-    npy_path = cache_dir / f"{stem}.npy"
-    manifest_path = cache_dir / f"{stem}.json"
+    npy_path = Path(cache_dir) / f"{stem}.npy"
+    manifest_path = Path(cache_dir) / f"{stem}.json"
     fingerprint = file_fingerprint(paths)
-    cached = _load_cached(npy_path, manifest_path, params, fingerprint)
-    if cached is not None:
-        return cached, True
 
-    def say_waiting() -> None:
-        tqdm.write(f"waiting for another process that is writing the feature cache {npy_path} ...")
-
-    with file_lock(cache_dir / f"{stem}.lock", on_wait=say_waiting):
-        cached = _load_cached(npy_path, manifest_path, params, fingerprint)
-        if cached is not None:
-            return cached, True
-        for leftover in (npy_path, manifest_path):
-            remove_stale_temporaries(leftover)  # of a run killed while writing; only the lock holder writes
+    def extract() -> tuple[Callable[[IO[bytes]], None], dict, ClipFeatures]:
         started = time.perf_counter()
         features = extract_features(paths, params, workers, description)
-        manifest_path.unlink(missing_ok=True)  # the manifest is the commit mark: drop it before the data
-        atomic_write(npy_path, lambda stream: np.save(stream, features.log_mel, allow_pickle=False))
         manifest = {
             "version": CACHE_FORMAT_VERSION,
             "params": params.as_dict(),
@@ -201,5 +188,7 @@ def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Pat
             "sample_rate": features.sample_rate,
             "seconds_to_extract": round(time.perf_counter() - started, 3),
         }
-        atomic_write_text(manifest_path, json.dumps(manifest))
-    return features, False
+        return lambda stream: np.save(stream, features.log_mel, allow_pickle=False), manifest, features
+
+    return load_or_build_cache(npy_path, manifest_path,
+                               lambda: _load_cached(npy_path, manifest_path, params, fingerprint), extract, "feature")

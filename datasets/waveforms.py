@@ -18,10 +18,10 @@ import csv
 import hashlib
 import json
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import soundfile
@@ -33,7 +33,7 @@ from datasets.file_list import Clip, list_train_clips
 from datasets.registry import DatasetSpec, machine_types, resolve_dataset
 from errors import DataError
 from progress import progress_bar
-from safe_io import atomic_write, atomic_write_text, file_lock, remove_stale_temporaries
+from safe_io import load_or_build_cache
 
 CACHE_FORMAT_VERSION = 1
 INT16_SCALE = 32768.0
@@ -208,31 +208,16 @@ def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: 
     npy_path = Path(cache_dir) / f"{stem}.npy"
     manifest_path = Path(cache_dir) / f"{stem}.json"
     fingerprint = file_fingerprint(paths)
-    cached = _load_cached(npy_path, manifest_path, fingerprint)
-    if cached is not None:
-        return cached, True
 
-    def say_waiting() -> None:
-        tqdm.write(f"waiting for another process that is writing the waveform cache {npy_path} ...")
-
-    with file_lock(Path(cache_dir) / f"{stem}.lock", on_wait=say_waiting):
-        cached = _load_cached(npy_path, manifest_path, fingerprint)
-        if cached is not None:
-            return cached, True
-        for leftover in (npy_path, manifest_path):
-            remove_stale_temporaries(leftover)
-        started = time.perf_counter()
+    def read_headers() -> tuple[Callable[[IO[bytes]], None], dict, None]:
         lengths, sample_rate = _clip_lengths(paths)
-        manifest_path.unlink(missing_ok=True)  # the manifest is the commit mark: drop it before the data
-        atomic_write(npy_path, lambda stream: _write_samples(stream, paths, lengths, description))
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         manifest = {"version": CACHE_FORMAT_VERSION, "files": fingerprint, "offsets": offsets.tolist(),
-                    "sample_rate": sample_rate, "seconds_to_read": round(time.perf_counter() - started, 3)}
-        atomic_write_text(manifest_path, json.dumps(manifest))
-    loaded = _load_cached(npy_path, manifest_path, fingerprint)
-    if loaded is None:  # the files changed while they were read
-        raise DataError(f"the clips of {description} changed while they were cached in {npy_path}; run again")
-    return loaded, False
+                    "sample_rate": sample_rate}
+        return lambda stream: _write_samples(stream, paths, lengths, description), manifest, None
+
+    return load_or_build_cache(npy_path, manifest_path, lambda: _load_cached(npy_path, manifest_path, fingerprint),
+                               read_headers, "waveform")
 
 
 def read_waveforms(paths: Sequence[Path]) -> tuple[list[np.ndarray], int]:

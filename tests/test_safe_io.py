@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import safe_io
+from errors import DataError
 from safe_io import PAUSE_AT_VARIABLE, PAUSE_FLAG_VARIABLE, atomic_write, atomic_write_text, pause_point
 
 
@@ -74,3 +76,52 @@ def test_pause_point_waits_at_the_nth_match_until_the_flag_is_deleted(tmp_path: 
     flag.unlink()
     assert done.wait(10)
     waiter.join()
+
+
+class TextCache:
+    """A toy cache for load_or_build_cache: data.txt holds the text, manifest.json its length."""
+
+    def __init__(self, folder: Path, text: str) -> None:
+        self.data, self.manifest, self.text, self.builds = folder / "data.txt", folder / "data.json", text, 0
+
+    def load(self) -> str | None:
+        try:
+            length = json.loads(self.manifest.read_text())["length"]
+            text = self.data.read_text()
+        except (OSError, ValueError, KeyError):
+            return None
+        return text if len(text) == length else None
+
+    def build(self, keep_in_memory: bool):
+        self.builds += 1
+        text = self.text
+        return (lambda stream: stream.write(text.encode())), {"length": len(text)}, (text if keep_in_memory else None)
+
+    def get(self, keep_in_memory: bool = True) -> tuple[str, bool]:
+        return safe_io.load_or_build_cache(self.data, self.manifest, self.load,
+                                           lambda: self.build(keep_in_memory), "text")
+
+
+@pytest.mark.parametrize("keep_in_memory", [True, False])
+def test_a_cache_is_built_once_then_loaded(tmp_path: Path, keep_in_memory: bool) -> None:
+    cache = TextCache(tmp_path, "abc")
+    assert cache.get(keep_in_memory) == ("abc", False)
+    assert cache.get(keep_in_memory) == ("abc", True)
+    assert cache.builds == 1
+    assert json.loads(cache.manifest.read_text()) == {"length": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json", "data.lock", "data.txt"]
+
+
+def test_data_without_its_manifest_and_stale_temporaries_are_rebuilt(tmp_path: Path) -> None:
+    cache = TextCache(tmp_path, "fresh")
+    cache.data.write_text("half-written by a killed run")  # no manifest: never trusted
+    (tmp_path / ".data.txt.1234.tmp").write_text("left by kill -9")
+    assert cache.get() == ("fresh", False)
+    assert cache.data.read_text() == "fresh" and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_cache_that_does_not_load_after_building_is_an_error(tmp_path: Path) -> None:
+    cache = TextCache(tmp_path, "abc")
+    cache.load = lambda: None  # e.g. the input files changed while it was built
+    with pytest.raises(DataError, match="changed while it was built"):
+        cache.get(keep_in_memory=False)
