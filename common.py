@@ -109,6 +109,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("arcface_margin", ("--arcface_margin",), "float", 0.5, "STgram-MFN: ArcFace angular margin (radians)"),
     Option("arcface_scale", ("--arcface_scale",), "float", 30.0, "STgram-MFN: ArcFace logit scale"),
     Option("knn_k", ("--knn_k",), "int", 1, "STgram-MFN: neighbours averaged by the KNN score"),
+    Option("target_weight", ("--target_weight",), "float", 1.0,
+           "STgram-MFN: how many times as often a target-domain training clip is drawn as a source one "
+           "(1: every clip once per epoch)"),
 )
 
 _BY_FLAG = {flag: option for option in OPTIONS for flag in option.flags}

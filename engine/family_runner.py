@@ -171,9 +171,16 @@ def _restore(detector: STgramMFNDetector, config: Namespace, paths: RunPaths,
     return checkpoint
 
 
-def epoch_batches(n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator) -> list[np.ndarray]:
-    """Clip ids of every batch of an epoch; a last batch of one clip is dropped (BatchNorm needs two)."""
-    order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
+def epoch_batches(n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
+                  draw_weights: np.ndarray | None = None) -> list[np.ndarray]:
+    """Clip ids of every batch of an epoch; a last batch of one clip is dropped (BatchNorm needs two).
+
+    Without ``draw_weights`` (or with equal ones) every clip comes once; with them, ``n_clips`` clips are
+    drawn with replacement, each with a probability proportional to its weight."""
+    if draw_weights is not None and np.ptp(draw_weights) > 0:
+        order = rng.choice(n_clips, n_clips, replace=True, p=draw_weights / draw_weights.sum())
+    else:
+        order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
     batches = [order[start:start + batch_size] for start in range(0, n_clips, batch_size)]
     return [batch for batch in batches if len(batch) > 1]
 
@@ -199,6 +206,8 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
     steps_per_epoch = len(epoch_batches(data.n_clips, settings.batch_size, False, np.random.default_rng(0)))
     total_steps = steps_per_epoch * settings.epochs
     labels_all = torch.from_numpy(data.labels)
+    # the few target-domain clips (10 of 1000 per machine type in DCASE2023/2024) may be drawn more often
+    draw_weights = np.where(data.is_target, settings.target_weight, 1.0)
     tqdm.write(f"training {paths.base_name} on {data.n_clips} clips of {len(data.machines)} machine types, "
                f"{len(data.class_names)} classes, {crop / data.sample_rate:.2f} s crops, {device} "
                f"({detector.precision_name})")
@@ -207,7 +216,7 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
                           initial=first_epoch - 1, total=settings.epochs)
     for epoch in epochs:
         rng = np.random.default_rng([settings.seed, epoch])  # the same draws whether resumed or not
-        batches = epoch_batches(data.n_clips, settings.batch_size, settings.shuffle, rng)
+        batches = epoch_batches(data.n_clips, settings.batch_size, settings.shuffle, rng, draw_weights)
         bar = progress_bar(total=len(batches), desc=f"epoch {epoch}", unit="batch", transient=True)
         loss_sum, correct, seen = 0.0, 0, 0
         for number, ids in enumerate(batches):

@@ -14,8 +14,8 @@ from errors import ConfigError
 
 # what a trained family model depends on; a model trained with other values is trained again
 MODEL_KEYS = ("crop_seconds", "network_width", "embedding_dim", "arcface_margin", "arcface_scale", "batch_size",
-              "learning_rate", "shuffle", "seed", "n_mels", "n_fft", "hop_length", "win_length", "power", "fmin",
-              "fmax")
+              "learning_rate", "shuffle", "target_weight", "seed", "n_mels", "n_fft", "hop_length", "win_length",
+              "power", "fmin", "fmax")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class StgramSettings:
     arcface_margin: float
     arcface_scale: float
     knn_k: int
+    target_weight: float
     n_mels: int
     n_fft: int
     hop_length: int
@@ -60,6 +61,8 @@ class StgramSettings:
                 f"--arcface_margin must be in [0, pi/2) radians, got {self.arcface_margin}")
         require(self.arcface_scale > 0 and math.isfinite(self.arcface_scale),
                 f"--arcface_scale must be positive, got {self.arcface_scale}")
+        require(1.0 <= self.target_weight <= 1000.0,
+                f"--target_weight must be between 1 and 1000, got {self.target_weight}")
         require(self.knn_k >= 1, f"--knn_k must be at least 1, got {self.knn_k}")
         require(self.n_mels >= 16, f"--n_mels must be at least 16 for the backbone's four halvings, got "
                 f"{self.n_mels}")

@@ -34,8 +34,9 @@ TINY = dict(n_mels=32, n_fft=256, hop_length=128, width=0.125, embedding_dim=16)
 
 def tiny_settings(**changes: object) -> StgramSettings:
     values = dict(epochs=1, batch_size=8, learning_rate=3e-3, shuffle=True, seed=0, crop_seconds=0.25,
-                  network_width=0.125, embedding_dim=16, arcface_margin=0.3, arcface_scale=16.0, knn_k=1, n_mels=32,
-                  n_fft=256, hop_length=128, win_length=None, power=2.0, fmin=0.0, fmax=None)
+                  network_width=0.125, embedding_dim=16, arcface_margin=0.3, arcface_scale=16.0, knn_k=1,
+                  target_weight=1.0, n_mels=32, n_fft=256, hop_length=128, win_length=None, power=2.0, fmin=0.0,
+                  fmax=None)
     values.update(changes)
     return StgramSettings(**values)
 
@@ -197,6 +198,9 @@ def test_registry_entry_is_a_family_model_with_two_score_modes() -> None:
 def test_settings_refuse_values_that_cannot_work() -> None:
     config = Namespace(**{**tiny_settings().__dict__, "knn_k": 0})
     with pytest.raises(ConfigError, match="--knn_k"):
+        StgramSettings.from_config(config)
+    config = Namespace(**{**tiny_settings().__dict__, "target_weight": 0.5})
+    with pytest.raises(ConfigError, match="--target_weight"):
         StgramSettings.from_config(config)
     assert "epochs" not in tiny_settings().model_fingerprint()
 
