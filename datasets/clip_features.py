@@ -30,6 +30,7 @@ import numpy as np
 
 from datasets.audio import read_clip
 from datasets.features import FeatureParams, count_stft_frames, log_mel_spectrogram
+from datasets.stacked_clips import StackedClips, file_fingerprint, load_stacked_rows
 from errors import DataError
 from progress import progress_bar
 from safe_io import load_or_build_cache, pause_point
@@ -39,23 +40,13 @@ SERIAL_BELOW = 16  # fewer clips than this are extracted in-process: a pool woul
 
 
 @dataclass
-class ClipFeatures:
+class ClipFeatures(StackedClips):
     """Log-mel frames of several clips, stacked; see the module docstring."""
 
     log_mel: np.ndarray  # (total frames, n_mels) float32, possibly memory-mapped
-    offsets: np.ndarray  # (n_clips + 1,) int64
-    names: list[str]
-    sample_rate: int
-
-    @property
-    def n_clips(self) -> int:
-        return len(self.names)
 
     def clip_frames(self, index: int) -> np.ndarray:
         return self.log_mel[self.offsets[index]:self.offsets[index + 1]]
-
-    def frame_counts(self) -> np.ndarray:
-        return np.diff(self.offsets)
 
 
 def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
@@ -129,7 +120,8 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
     counts = np.array([len(log_mel) for log_mel, _ in results], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     log_mel = np.concatenate([log_mel for log_mel, _ in results]).astype(np.float32, copy=False)
-    return ClipFeatures(log_mel, offsets, [Path(p).name for p in paths], common_rate)
+    return ClipFeatures(offsets=offsets, names=[Path(p).name for p in paths], sample_rate=common_rate,
+                        log_mel=log_mel)
 
 
 def cache_key(params: FeatureParams) -> str:
@@ -138,33 +130,16 @@ def cache_key(params: FeatureParams) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def file_fingerprint(paths: Sequence[Path]) -> list[list]:
-    """``[name, size, modification time]`` of every file: a cache built from other files never matches."""
-    listing = []
-    for path in paths:
-        try:
-            stat = Path(path).stat()
-        except OSError as error:
-            raise DataError(f"{path}: cannot be opened ({error.strerror})") from error
-        listing.append([Path(path).name, stat.st_size, stat.st_mtime_ns])
-    return listing
-
-
 def _load_cached(npy_path: Path, manifest_path: Path, params: FeatureParams,
                  fingerprint: list[list]) -> ClipFeatures | None:
     """The cached features if the manifest matches the parameters and files, else None."""
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if (manifest.get("version") != CACHE_FORMAT_VERSION or manifest.get("params") != params.as_dict()
-                or manifest.get("files") != fingerprint):
-            return None
-        log_mel = np.load(npy_path, mmap_mode="r", allow_pickle=False)
-        offsets = np.asarray(manifest["offsets"], dtype=np.int64)
-        if log_mel.shape != (int(offsets[-1]), params.n_mels) or log_mel.dtype != np.float32:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing, half-written by an older version, or unreadable: rebuild
-    return ClipFeatures(log_mel, offsets, [entry[0] for entry in fingerprint], int(manifest["sample_rate"]))
+    expected = {"version": CACHE_FORMAT_VERSION, "params": params.as_dict(), "files": fingerprint}
+    loaded = load_stacked_rows(npy_path, manifest_path, expected, (params.n_mels,), np.dtype(np.float32))
+    if loaded is None:
+        return None
+    log_mel, offsets, sample_rate = loaded
+    return ClipFeatures(offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate,
+                        log_mel=log_mel)
 
 
 def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Path, cache_name: str,

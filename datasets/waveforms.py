@@ -28,9 +28,9 @@ import soundfile
 from tqdm import tqdm
 
 from datasets.audio import read_clip
-from datasets.clip_features import file_fingerprint
 from datasets.file_list import Clip, list_train_clips
 from datasets.registry import DatasetSpec, machine_types, resolve_dataset
+from datasets.stacked_clips import StackedClips, file_fingerprint, load_stacked_rows
 from errors import DataError
 from progress import progress_bar
 from safe_io import load_or_build_cache
@@ -104,20 +104,10 @@ def belongs_to_section(name: str, machine: str, section: str) -> bool:
 
 
 @dataclass
-class Waveforms:
+class Waveforms(StackedClips):
     """Samples of several clips, stacked; clip i is ``samples[offsets[i]:offsets[i + 1]]``."""
 
     samples: np.ndarray  # (total samples,) int16, possibly memory-mapped
-    offsets: np.ndarray  # (n_clips + 1,) int64
-    names: list[str]
-    sample_rate: int
-
-    @property
-    def n_clips(self) -> int:
-        return len(self.names)
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
 
     def clip(self, index: int) -> np.ndarray:
         """Clip ``index`` as float32 in [-1, 1)."""
@@ -149,18 +139,13 @@ def listing_digest(paths: Sequence[Path]) -> str:
 
 
 def _load_cached(npy_path: Path, manifest_path: Path, fingerprint: list[list]) -> Waveforms | None:
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("version") != CACHE_FORMAT_VERSION or manifest.get("files") != fingerprint:
-            return None
-        samples = np.load(npy_path, mmap_mode="r", allow_pickle=False)
-        offsets = np.asarray(manifest["offsets"], dtype=np.int64)
-        if samples.shape != (int(offsets[-1]),) or samples.dtype != np.int16:
-            return None
-        sample_rate = int(manifest["sample_rate"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing, half-written or unreadable: rebuild
-    return Waveforms(samples, offsets, [entry[0] for entry in fingerprint], sample_rate)
+    expected = {"version": CACHE_FORMAT_VERSION, "files": fingerprint}
+    loaded = load_stacked_rows(npy_path, manifest_path, expected, (), np.dtype(np.int16))
+    if loaded is None:
+        return None
+    samples, offsets, sample_rate = loaded
+    return Waveforms(offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate,
+                     samples=samples)
 
 
 def _clip_lengths(paths: Sequence[Path]) -> tuple[np.ndarray, int]:
@@ -259,7 +244,7 @@ class FamilyTrainingSet:
 
     def clip_lengths(self) -> np.ndarray:
         """Samples of every clip of the set: (n_clips,)."""
-        per_machine = [waves.lengths() for waves in self.waveforms]
+        per_machine = [waves.rows_per_clip() for waves in self.waveforms]
         return np.concatenate(per_machine)[self._flat_index()]
 
     def _flat_index(self) -> np.ndarray:

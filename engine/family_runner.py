@@ -353,7 +353,7 @@ def prepare_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettin
     waves = load_machine_training_waveforms(spec, clips, dataset_directory)
     started = time.perf_counter()
     embeddings, logits = embed_signals(
-        model.detector, lambda ids: np.stack([waves.clip(int(i)) for i in ids]), waves.lengths(),
+        model.detector, lambda ids: np.stack([waves.clip(int(i)) for i in ids]), waves.rows_per_clip(),
         f"{spec.name} train embeddings")
     is_target = np.array([clip.domain == "target" for clip in clips], dtype=bool)
     knn = selective_knn_scores(embeddings, embeddings, is_target, settings.knn_k,

@@ -51,7 +51,7 @@ def test_cache_holds_the_exact_samples_and_is_reused(tmp_path: Path) -> None:
     write_wav(paths[1], np.zeros(500, dtype=np.int16))  # a changed dataset is never served from the cache
     os.utime(paths[1], ns=(1, 1))
     rebuilt, cached = load_or_build_waveforms(paths, tmp_path / "cache", "train")
-    assert not cached and rebuilt.lengths()[1] == 500
+    assert not cached and rebuilt.rows_per_clip()[1] == 500
 
 
 def test_crops_are_zero_padded_past_the_end(tmp_path: Path) -> None:
