@@ -268,3 +268,8 @@ def validate_config(config: argparse.Namespace) -> None:
 def save_config(path: Path, config: argparse.Namespace) -> None:
     """Write a run's merged configuration as JSON next to its outputs (args.json)."""
     atomic_write_text(Path(path), json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+
+
+def split_flag(config: argparse.Namespace) -> str:
+    """The script flag of a run's split, for messages that tell the user what to run: -e or -d."""
+    return "-e" if config.eval else "-d"

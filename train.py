@@ -89,7 +89,7 @@ def train_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, co
 def load_trained_model(detector: Detector, config: Namespace, paths: RunPaths) -> None:
     """Load the saved weights after checking they exist and match this run's feature settings."""
     if not paths.model_weights.is_file():
-        split = "-e" if config.eval else "-d"
+        split = common.split_flag(config)
         script = f"{stage_script(config.dataset[:11], '01_train')} {split}"
         raise DataError(f"trained model {paths.model_weights} not found. Train it first: python train.py "
                         f"--dataset {config.dataset} {split} --train_only (or bash {script}), with the same "
@@ -136,13 +136,7 @@ def test_model(detector: Detector, spec: DatasetSpec, params: FeatureParams, con
         return clip_set
 
     scorer = vector_scorer(detector, params, device, config.score)
-    means = evaluate(scorer, spec.sections, load_section, config, paths)
-    common.save_config(paths.test_args_json(config.score), config)  # only once the results it describes exist
-    if means is None:
-        print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
-    else:
-        figures = ", ".join(f"{name} {value:.4f}" for name, value in means.items() if "AUC" in name)
-        print(f"tested {config.dataset} ({config.score}): {figures} -> {paths.result_csv}")
+    evaluate(scorer, spec.sections, load_section, config, paths)
 
 
 def run(config: Namespace) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common import save_config
+import common
 from datasets.features import mel_filterbank
 from datasets.file_list import Clip, list_test_clips, list_train_clips
 from datasets.registry import DatasetSpec, machine_types, stage_script
@@ -200,7 +200,7 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
         log_rows = [list(map(float, row)) for row in checkpoint["log_rows"]]
         tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {settings.epochs}")
     write_log_csv(paths.log_csv, detector.log_columns, log_rows)
-    save_config(paths.args_json, config)
+    common.save_config(paths.args_json, config)
 
     crop = settings.crop_samples(data.sample_rate)
     steps_per_epoch = len(epoch_batches(data.n_clips, settings.batch_size, False, np.random.default_rng(0)))
@@ -370,7 +370,7 @@ def prepare_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettin
     atomic_write(machine_embeddings_path(paths), write_npz)
     _save_distribution(paths.score_distribution("KNN"), knn, "KNN")
     _save_distribution(paths.score_distribution("NLL"), nll, "NLL")
-    save_config(paths.args_json, config)
+    common.save_config(paths.args_json, config)
     info = {"fingerprint": machine_fingerprint(config, settings), "family_model": str(model.path),
             "family_weights_sha256": model.weights_sha256, "sample_rate": model.sample_rate,
             "n_train_clips": len(clips), "n_target_clips": int(is_target.sum())}
@@ -406,7 +406,7 @@ def _load_machine_reference(config: Namespace, settings: StgramSettings, model: 
                             paths: RunPaths) -> dict[str, np.ndarray]:
     info = read_model_info(paths.model_info)
     embeddings_path = machine_embeddings_path(paths)
-    split_flag = "-e" if config.eval else "-d"
+    split_flag = common.split_flag(config)
     again = (f"train again: python train.py --dataset {config.dataset} {split_flag} --train_only --config "
              "stgram_mfn.yaml (same --export_dir, -tag, --seed)")
     if info is None or not embeddings_path.is_file():
@@ -441,13 +441,7 @@ def test_machine(config: Namespace, spec: DatasetSpec, settings: StgramSettings,
         section = test_set.clips[0].section
         return section_nll(logits, _class_mask(model.class_names, spec.machine, section, model.path))
 
-    means = evaluate(score_section, spec.sections, load_section, config, paths)
-    save_config(paths.test_args_json(config.score), config)
-    if means is None:
-        print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
-    else:
-        figures = ", ".join(f"{name} {value:.4f}" for name, value in means.items() if "AUC" in name)
-        print(f"tested {config.dataset} ({config.score}): {figures} -> {paths.result_csv}")
+    evaluate(score_section, spec.sections, load_section, config, paths)
 
 
 def _embed_test_clips(model: FamilyModel, clips: Sequence[Clip], description: str) -> tuple[np.ndarray, np.ndarray]:
@@ -477,7 +471,7 @@ def run_family_model(config: Namespace, spec: DatasetSpec, device: torch.device)
     settings = StgramSettings.from_config(config)
     paths = RunPaths.from_config(config)
     fpaths = family_paths(config, spec)
-    split_flag = "-e" if config.eval else "-d"
+    split_flag = common.split_flag(config)
     if config.is_auto_download:
         from datasets.download import ensure_machine_data
 

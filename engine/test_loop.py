@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common import save_config
 from datasets.dcase_data import ClipSet
 from datasets.features import FeatureParams
 from datasets.vector_data import VectorSet, batch_slices
@@ -65,7 +66,8 @@ def vector_scorer(detector: Detector, params: FeatureParams, device: torch.devic
 
 def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section: Callable[[str], ClipSet],
              config: Namespace, paths: RunPaths) -> dict[str, float] | None:
-    """Score every section, decide, write its CSVs; then the result table and the pictures. Returns the mean
+    """Score every section, decide, write its CSVs; then the result table and the pictures, the test's
+    configuration (only once the results it describes exist) and a one-line summary. Returns the mean
     figures when the clips are labelled, else None. ``load_section`` may return any object with the
     ``names``, ``labels``, ``is_target`` and ``labelled`` of a ClipSet."""
     from tools.plots import plot_roc_curves, plot_score_distributions
@@ -86,6 +88,8 @@ def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section
                                            config.max_fpr))
             plotted.append((section, scores, clip_set.labels, clip_set.is_target))
     if not figures:
+        save_config(paths.test_args_json(config.score), config)
+        print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
         return None
     rows = result_table_rows(section_ids, figures)
     write_csv_rows(paths.result_csv, rows)
@@ -93,4 +97,8 @@ def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section
     title = f"{paths.base_name} ({config.score})"
     plot_score_distributions(paths.score_plot, plotted, threshold, title)
     plot_roc_curves(paths.roc_plot, plotted, title, max_fpr=config.max_fpr)
-    return dict(zip(rows[0][1:], rows[-3][1:], strict=True))
+    means = dict(zip(rows[0][1:], rows[-3][1:], strict=True))
+    save_config(paths.test_args_json(config.score), config)
+    summary = ", ".join(f"{name} {value:.4f}" for name, value in means.items() if "AUC" in name)
+    print(f"tested {config.dataset} ({config.score}): {summary} -> {paths.result_csv}")
+    return means
