@@ -1,14 +1,17 @@
 """Configuration: defaults from ``baseline.yaml``, overridden by yaml overlays, overridden by flags.
 
-Every option is declared once in ``OPTIONS`` with its type. A yaml key that is not an option, a yaml
-value of the wrong type, an unknown flag or a flag value that does not parse is a ``ConfigError`` that
-names the key and, for typos, the closest valid name. Nothing is executed from the files.
+Every option is declared once with its type: the shared ones in ``CORE_OPTIONS`` below, each model's own
+in its options dataclass (networks/<model>/options.py); ``all_options()`` is the table of both. A yaml key
+that is not an option, a yaml value of the wrong type, an unknown flag or a flag value that does not parse is
+a ``ConfigError`` that names the key and, for typos, the closest valid name. Nothing is executed from the
+files.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -57,35 +60,49 @@ class Option:
     default: Any
     help: str
     choices: tuple[str, ...] | None = None
+    # what depends on it: "weights" (--restart and --test_only refuse another value), "reference" (only the
+    # per-machine reference and thresholds fitted after training: --test_only refuses another value), "" nothing
+    fingerprint: str = "weights"
 
 
-OPTIONS: tuple[Option, ...] = (
+RUN = ""  # Option.fingerprint of the options no saved file depends on (where results go, what to run)
+
+
+CORE_OPTIONS: tuple[Option, ...] = (
     # data and outputs
     Option("dataset", ("--dataset",), "str", None, "dataset name, e.g. DCASE2024T2fan"),
     Option("dev", ("-d", "--dev"), "flag", False, "use the development dataset"),
     Option("eval", ("-e", "--eval"), "flag", False, "use the additional training and evaluation dataset"),
-    Option("dataset_directory", ("--dataset_directory",), "str", "./data", "parent folder of the datasets"),
-    Option("result_directory", ("--result_directory",), "str", "./results", "where result CSVs are written"),
-    Option("export_dir", ("--export_dir",), "str", "baseline", "name of this experiment's output folders"),
-    Option("model_name_suffix", ("-tag", "--model_name_suffix"), "str", "", "word added to every file name"),
+    Option("dataset_directory", ("--dataset_directory",), "str", "./data", "parent folder of the datasets",
+           fingerprint=RUN),
+    Option("result_directory", ("--result_directory",), "str", "./results", "where result CSVs are written",
+           fingerprint=RUN),
+    Option("export_dir", ("--export_dir",), "str", "baseline", "name of this experiment's output folders",
+           fingerprint=RUN),
+    Option("model_name_suffix", ("-tag", "--model_name_suffix"), "str", "", "word added to every file name",
+           fingerprint=RUN),
     Option("use_ids", ("--use_ids",), "int*", [], "section ids whose clips are used for training"),
-    Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset"),
+    Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset", fingerprint=RUN),
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
     Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
-           "the autoencoder, KNN or NLL for STgram-MFN), or first / second for the model's first or second mode"),
-    Option("train_only", ("--train_only",), "flag", False, "train, do not test"),
-    Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train"),
-    Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint"),
-    Option("checkpoint_path", ("--checkpoint_path",), "str", "", "checkpoint to resume from (--restart)"),
+           "the autoencoder, KNN or NLL for STgram-MFN), or first / second for the model's first or second mode",
+           fingerprint=RUN),
+    Option("train_only", ("--train_only",), "flag", False, "train, do not test", fingerprint=RUN),
+    Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train", fingerprint=RUN),
+    Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint", fingerprint=RUN),
+    Option("checkpoint_path", ("--checkpoint_path",), "str", "", "checkpoint to resume from (--restart)",
+           fingerprint=RUN),
     Option("seed", ("--seed",), "int", 13711, "random seed"),
-    Option("use_cuda", ("--use_cuda",), "bool", True, "use CUDA when available"),
-    Option("gpu_id", ("--gpu_id",), "int*", [0], "GPU index (the first one is used)"),
-    Option("log_interval", ("--log_interval",), "int", 100, "batches between progress updates"),
-    Option("num_workers", ("--num_workers",), "int", 0, "feature extraction processes (0: one per core)"),
+    Option("use_cuda", ("--use_cuda",), "bool", True, "use CUDA when available", fingerprint=RUN),
+    Option("gpu_id", ("--gpu_id",), "int*", [0], "GPU index (the first one is used)", fingerprint=RUN),
+    Option("log_interval", ("--log_interval",), "int", 100, "batches between progress updates", fingerprint=RUN),
+    Option("num_workers", ("--num_workers",), "int", 0, "feature extraction processes (0: one per core)",
+           fingerprint=RUN),
     # decisions and metrics
-    Option("max_fpr", ("--max_fpr",), "float", 0.1, "false positive rate limit of the pAUC"),
-    Option("decision_threshold", ("--decision_threshold",), "float", 0.9, "quantile of the fitted gamma"),
+    Option("max_fpr", ("--max_fpr",), "float", 0.1, "false positive rate limit of the pAUC", fingerprint=RUN),
+    Option("decision_threshold", ("--decision_threshold",), "float", 0.9, "quantile of the fitted gamma",
+           fingerprint=RUN),
     # features
     Option("n_mels", ("--n_mels",), "int", 128, "number of mel bands"),
     Option("frames", ("--frames",), "int", 5, "consecutive frames in one feature vector"),
@@ -98,23 +115,48 @@ OPTIONS: tuple[Option, ...] = (
     Option("win_length", ("--win_length",), "int?", None, "window length in samples (null: n_fft)"),
     # training
     Option("batch_size", ("--batch_size",), "int", 256, "vectors per batch"),
-    Option("epochs", ("--epochs",), "int", 100, "training epochs"),
+    Option("epochs", ("--epochs",), "int", 100, "training epochs", fingerprint=RUN),
     Option("learning_rate", ("-lr", "--learning_rate"), "float", 0.001, "Adam learning rate"),
     Option("shuffle", ("--shuffle",), "bool", True, "shuffle training vectors every epoch"),
     Option("validation_split", ("--validation_split",), "float", 0.1, "share of vectors held out"),
-    # classifier models (STgram-MFN, see stgram_mfn.yaml): one model per dataset family, kNN or NLL scores
-    Option("crop_seconds", ("--crop_seconds",), "float", 2.0, "STgram-MFN: length of the random training crops"),
-    Option("network_width", ("--network_width",), "float", 1.0, "STgram-MFN: channel multiplier of the backbone"),
-    Option("embedding_dim", ("--embedding_dim",), "int", 128, "STgram-MFN: size of the embedding"),
-    Option("arcface_margin", ("--arcface_margin",), "float", 0.5, "STgram-MFN: ArcFace angular margin (radians)"),
-    Option("arcface_scale", ("--arcface_scale",), "float", 30.0, "STgram-MFN: ArcFace logit scale"),
-    Option("knn_k", ("--knn_k",), "int", 1, "STgram-MFN: neighbours averaged by the KNN score"),
-    Option("target_weight", ("--target_weight",), "float", 1.0,
-           "STgram-MFN: how many times as often a target-domain training clip is drawn as a source one "
-           "(1: every clip once per epoch)"),
 )
 
-_BY_FLAG = {flag: option for option in OPTIONS for flag in option.flags}
+
+
+@functools.cache
+def all_options() -> tuple[Option, ...]:
+    """The core options, then every registered model's own options (one entry per name: two models that
+    declare the same option must agree on its type and default)."""
+    from networks import registry  # the models import nothing from here; importing them here makes no cycle
+
+    options = {option.dest: option for option in CORE_OPTIONS}
+    for model, item, kind in registry.option_fields():
+        declared = Option(item.name, (f"--{item.name}",), kind, item.default, item.metadata.get("help", ""),
+                          fingerprint=item.metadata.get("fingerprint", "weights"))
+        known = options.get(item.name)
+        if "help" not in item.metadata:  # a shared option the model reads: it must be a core option
+            if known is None or known.kind != kind:
+                raise TypeError(f"{model}: option {item.name} ({kind}) is not a core option of that type; give it "
+                                "a default and help with networks.base.option()")
+            continue
+        if known is not None and (known.kind, known.default) != (kind, item.default):
+            raise TypeError(f"{model}: option {item.name} is declared by another model with another type or default")
+        options.setdefault(item.name, declared)
+    return tuple(options.values())
+
+
+def _by_flag() -> dict[str, Option]:
+    return {flag: option for option in all_options() for flag in option.flags}
+
+
+def fingerprint_keys(model_options: Sequence[str], with_reference: bool) -> tuple[str, ...]:
+    """The options a model's weights depend on (``Option.fingerprint``): the core ones and its own
+    (``model_options``, the names of its options dataclass); with those that only the reference fitted after
+    training depends on when ``with_reference``."""
+    levels = ("weights", "reference") if with_reference else ("weights",)
+    core = {option.dest for option in CORE_OPTIONS}
+    return tuple(option.dest for option in all_options()
+                 if option.fingerprint in levels and (option.dest in core or option.dest in model_options))
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str,
     "int": int,
@@ -150,7 +192,7 @@ def _check_yaml_value(option: Option, value: Any, source: str) -> Any:
 
 
 def _suggest(name: str) -> str:
-    close = difflib.get_close_matches(name, list(_BY_FLAG), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(_by_flag()), n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
@@ -168,7 +210,7 @@ def load_yaml_overrides(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} must hold '--flag: value' pairs, one per line")
     values: dict[str, Any] = {}
     for key, value in content.items():
-        option = _BY_FLAG.get(str(key))
+        option = _by_flag().get(str(key))
         if option is None:
             raise ConfigError(f"{path}: unknown key {key!r}{_suggest(str(key))}")
         values[option.dest] = _check_yaml_value(option, value, str(path))
@@ -190,7 +232,7 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", action="append", default=[], metavar="YAML",
                         help="yaml file applied on top of baseline.yaml (may be repeated)")
-    for option in OPTIONS:
+    for option in all_options():
         default = defaults.get(option.dest, option.default)
         help_text = f"{option.help} (default: {default})"
         if option.kind == "flag":
@@ -216,7 +258,7 @@ def _config_files(argv: Sequence[str]) -> list[Path]:
 
 def parse_config(argv: Sequence[str], base_config: Path = DEFAULT_CONFIG) -> argparse.Namespace:
     """Merge ``base_config``, any ``--config`` overlays and the flags in ``argv``; validate the result."""
-    defaults = {option.dest: option.default for option in OPTIONS}
+    defaults = {option.dest: option.default for option in all_options()}
     defaults.update(load_yaml_overrides(base_config))
     for overlay in _config_files(argv):
         defaults.update(load_yaml_overrides(overlay))

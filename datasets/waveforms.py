@@ -1,15 +1,13 @@
-"""Raw waveforms of many clips for models that learn from the signal (STgram-MFN), and their class labels.
+"""Raw waveforms of many clips for models that learn from the signal (STgram-MFN), and the clips' attributes.
 
 Waveforms: the samples of all clips of a list, back to back, in one int16 ``.npy`` (memory-mapped on load;
 lossless for the 16-bit WAV files of the DCASE sets), with a JSON manifest written after it that records
 the offsets, the sample rate and every input file's name, size and modification time: a changed dataset is
 never served from an old cache. The file is written clip by clip, so building it holds one clip in memory.
 
-Class labels (what the classifier learns): machine type x section x domain x attribute combination. The
-attributes of a training clip come from ``attributes_<section>.csv`` when it lists the clip, else from its
-file name (``section_00_source_train_normal_0000_<attributes>.wav``); hidden attributes (``noAttribute``)
-leave machine type x section x domain. The domain, also in every training file name, separates the classes
-of machine types whose attributes are hidden (elsewhere the target domain's attribute values differ anyway).
+Attributes: those of a training clip come from ``attributes_<section>.csv`` when it lists the clip, else from
+its file name (``section_00_source_train_normal_0000_<attributes>.wav``); hidden ones (``noAttribute``) are "".
+What a model makes of them (STgram-MFN's classes) is the model's own business.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,7 +39,7 @@ HIDDEN_ATTRIBUTES = "noAttribute"
 _NAME_ATTRIBUTES = re.compile(r"_(?:source|target)_(?:train|test)_(?:normal|anomaly)_\d+_(?P<attributes>.+)\.wav$")
 
 
-# ---------------------------------------------------------------- class labels
+# ---------------------------------------------------------------- attributes
 
 
 def attributes_from_name(file_name: str) -> str:
@@ -77,27 +75,10 @@ def read_attribute_table(machine_dir: Path) -> dict[str, str]:
     return table
 
 
-def class_name(machine: str, section: str, domain: str, attributes: str) -> str:
-    """The label of a clip: ``<machine>/<section>/<domain>`` plus ``/<attributes>`` when known."""
-    name = f"{machine}/{section}/{domain}"
-    return f"{name}/{attributes}" if attributes else name
-
-
-def clip_class_names(machine: str, clips: Sequence[Clip], machine_dir: Path) -> list[str]:
-    """The class of every training clip of one machine type."""
+def clip_attributes(clips: Sequence[Clip], machine_dir: Path) -> list[str]:
+    """The attributes of every training clip of one machine type ("" when hidden)."""
     table = read_attribute_table(machine_dir)
-    return [class_name(machine, clip.section, clip.domain, table.get(clip.name, attributes_from_name(clip.name)))
-            for clip in clips]
-
-
-def section_class_prefix(machine: str, section: str) -> str:
-    """The classes of a machine type's section are ``prefix`` itself or start with ``prefix + "/"``."""
-    return f"{machine}/{section}"
-
-
-def belongs_to_section(name: str, machine: str, section: str) -> bool:
-    prefix = section_class_prefix(machine, section)
-    return name == prefix or name.startswith(prefix + "/")
+    return [table.get(clip.name, attributes_from_name(clip.name)) for clip in clips]
 
 
 # ---------------------------------------------------------------- waveform cache
@@ -224,23 +205,31 @@ def read_waveforms(paths: Sequence[Path]) -> tuple[list[np.ndarray], int]:
 
 @dataclass
 class FamilyTrainingSet:
-    """The training clips of every machine type of a dataset family (one split), with class labels.
+    """The training clips of every machine type of a dataset family (one split).
 
-    Clip ``i`` of the set is clip ``clip_index[i]`` of ``waveforms[clip_machine[i]]``."""
+    Clip ``i`` of the set is clip ``clip_index[i]`` of ``waveforms[clip_machine[i]]``; ``clips[i]`` and
+    ``attributes[i]`` describe it."""
 
     machines: list[str]
     waveforms: list[Waveforms]
     clip_machine: np.ndarray  # (n_clips,) int64
     clip_index: np.ndarray  # (n_clips,) int64
-    labels: np.ndarray  # (n_clips,) int64, into class_names
-    class_names: list[str]
-    is_target: np.ndarray  # (n_clips,) bool
+    clips: list[Clip]
+    attributes: list[str]
     sample_rate: int
     data_digest: str  # changes when any training file changes
 
     @property
+    def is_target(self) -> np.ndarray:
+        return np.array([clip.domain == "target" for clip in self.clips], dtype=bool)
+
+    @property
+    def clip_machine_names(self) -> list[str]:
+        return [self.machines[number] for number in self.clip_machine]
+
+    @property
     def n_clips(self) -> int:
-        return len(self.labels)
+        return len(self.clips)
 
     def clip_lengths(self) -> np.ndarray:
         """Samples of every clip of the set: (n_clips,)."""
@@ -303,17 +292,16 @@ def load_machine_training_waveforms(spec: DatasetSpec, clips: Sequence[Clip], da
 
 def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
                              dataset_directory: Path) -> FamilyTrainingSet:
-    """Waveforms (cached per machine type) and class labels of the clips of ``list_family_training_clips``."""
-    machines, waveforms, names, is_target, clip_machine, clip_index, paths = [], [], [], [], [], [], []
+    """Waveforms (cached per machine type) and attributes of the clips of ``list_family_training_clips``."""
+    machines, waveforms, clips_all, attributes, clip_machine, clip_index = [], [], [], [], [], []
     for number, (spec, clips) in enumerate(listing):
         waves = load_machine_training_waveforms(spec, clips, dataset_directory)
         machines.append(spec.machine)
         waveforms.append(waves)
-        names += clip_class_names(spec.machine, clips, spec.machine_dir(Path(dataset_directory)))
-        is_target += [clip.domain == "target" for clip in clips]
+        clips_all += clips
+        attributes += clip_attributes(clips, spec.machine_dir(Path(dataset_directory)))
         clip_machine += [number] * len(clips)
         clip_index += list(range(len(clips)))
-        paths += [clip.path for clip in clips]
     rates = {waves.sample_rate for waves in waveforms}
     if len(rates) > 1:
         rate_list = ", ".join(f"{machine} {waves.sample_rate} Hz" for machine, waves in zip(machines, waveforms,
@@ -321,13 +309,57 @@ def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
         raise DataError(f"the machine types of {listing[0][0].family} ({listing[0][0].split}) are sampled at "
                         f"different rates ({rate_list}); one model for all of them needs one rate: resample the "
                         "clips")
-    class_names = sorted(set(names))
-    number_of = {name: index for index, name in enumerate(class_names)}
     return FamilyTrainingSet(machines, waveforms, np.asarray(clip_machine, dtype=np.int64),
-                             np.asarray(clip_index, dtype=np.int64),
-                             np.asarray([number_of[name] for name in names], dtype=np.int64), class_names,
-                             np.asarray(is_target, dtype=bool), rates.pop(), listing_digest(paths))
+                             np.asarray(clip_index, dtype=np.int64), clips_all, attributes, rates.pop(),
+                             listing_digest([clip.path for clip in clips_all]))
 
 
 def family_listing_digest(listing: Sequence[tuple[DatasetSpec, list[Clip]]]) -> str:
     return listing_digest([clip.path for _, clips in listing for clip in clips])
+
+
+# ---------------------------------------------------------------- one machine type's clips, batch by batch
+
+
+@dataclass
+class MachineClips:
+    """Clips of one machine type to run through a waveform model: clip ``i`` is ``clips[i]``, its samples come
+    from ``read(ids)`` for ids of clips of one length (``lengths``), as a (len(ids), length) float32 array."""
+
+    machine: str
+    clips: list[Clip]
+    lengths: np.ndarray
+    sample_rate: int
+    read: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def is_target(self) -> np.ndarray:
+        return np.array([clip.domain == "target" for clip in self.clips], dtype=bool)
+
+    def equal_length_batches(self, samples_per_batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, signals)`` of clips of equal length, about ``samples_per_batch`` samples a batch."""
+        for length in np.unique(self.lengths):
+            members = np.flatnonzero(self.lengths == length)
+            per_batch = max(1, samples_per_batch // max(int(length), 1))
+            for start in range(0, len(members), per_batch):
+                ids = members[start:start + per_batch]
+                yield ids, self.read(ids)
+
+
+def cached_machine_clips(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path) -> MachineClips:
+    """A machine type's training clips, read from (and cached as) int16 waveforms."""
+    waves = load_machine_training_waveforms(spec, clips, dataset_directory)
+    return MachineClips(spec.machine, list(clips), waves.rows_per_clip(), waves.sample_rate,
+                        lambda ids: np.stack([waves.clip(int(i)) for i in ids]))
+
+
+def machine_clips_from_files(machine: str, clips: Sequence[Clip]) -> MachineClips:
+    """Clips read from their files only when a batch needs them (test clips: read once per test run)."""
+    paths = [clip.path for clip in clips]
+    lengths, sample_rate = _clip_lengths(paths)
+
+    def read(ids: np.ndarray) -> np.ndarray:
+        signals, _ = read_waveforms([paths[int(i)] for i in ids])
+        return np.stack(signals)
+
+    return MachineClips(machine, list(clips), lengths, sample_rate, read)

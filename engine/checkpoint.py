@@ -1,7 +1,9 @@
-"""Checkpoints and saved weights: written atomically, loaded without pickle (``weights_only=True``)."""
+"""Checkpoints, saved weights and the fingerprint that ties them to their settings: written atomically,
+loaded without pickle (``weights_only=True``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from argparse import Namespace
@@ -11,7 +13,9 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+import common
 from errors import DataError
+from networks.base import ModelOptions
 from safe_io import atomic_write
 
 
@@ -44,15 +48,22 @@ def _first_reason(error: Exception) -> str:
     return f"{reason}; only tensors and plain containers are loaded, nothing else is unpickled" if refused else reason
 
 
+def run_fingerprint(config: Namespace, options: ModelOptions, with_reference: bool = False,
+                    **replace: Any) -> dict[str, Any]:
+    """The settings a model's weights (and, ``with_reference``, its fitted reference) depend on
+    (``common.fingerprint_keys``), with ``replace`` applied (a family model's fingerprint names its family
+    instead of one machine type's dataset)."""
+    own = [item.name for item in dataclasses.fields(options)]
+    values = {key: getattr(config, key) for key in common.fingerprint_keys(own, with_reference)}
+    values.update(replace)
+    return values
+
+
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Human-readable list of the settings that differ between two training fingerprints."""
     keys = sorted(set(saved) | set(current))
-    return [f"{key}: {saved.get(key)!r} then, {current.get(key)!r} now" for key in keys
+    return [f"--{key} {saved.get(key)!r} (this run: {current.get(key)!r})" for key in keys
             if saved.get(key) != current.get(key)]
-
-
-def fingerprint_text(fingerprint: dict[str, Any]) -> str:
-    return json.dumps(fingerprint, sort_keys=True)
 
 
 def load_resume_checkpoint(config: Namespace, own_checkpoint: Path, required_keys: tuple[str, ...],

@@ -1,4 +1,5 @@
-"""Every output path of a run, named as the public baseline names them (SPEC §1 and §6)."""
+"""Every output path of a run, named as the public baseline names them (its folders and CSV names are what
+the official evaluator and the users' own scripts look for)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class RunPaths:
     result_dir: Path
 
     @classmethod
-    def from_config(cls, config: Namespace, score: str | None = None) -> RunPaths:
+    def from_config(cls, config: Namespace) -> RunPaths:
         tag = f"_{config.model_name_suffix}" if config.model_name_suffix else ""
         eval_suffix = "_Eval" if config.eval else ""
         base_name = f"{config.model}_{config.dataset}{tag}{eval_suffix}_seed{config.seed}"
@@ -33,7 +34,7 @@ class RunPaths:
             checkpoint_dir=Path("models/checkpoint") / export_dir / base_name,
             logs_dir=Path("logs") / export_dir / base_name,
             model_dir=Path("models/saved_model") / export_dir,
-            result_dir=Path(config.result_directory) / split_dir / f"{export_dir}_{score or config.score}",
+            result_dir=Path(config.result_directory) / split_dir / f"{export_dir}_{config.score}",
         )
 
     # training outputs
@@ -61,6 +62,11 @@ class RunPaths:
     def model_info(self) -> Path:
         """JSON beside the weights: the configuration they were trained with."""
         return self.model_dir / f"{self.base_name}.json"
+
+    @property
+    def reference(self) -> Path:
+        """What a model fitted on this machine type's training clips after training (a memory bank)."""
+        return self.model_dir / f"{self.base_name}_reference.npz"
 
     def score_distribution(self, score: str) -> Path:
         return self.model_dir / f"score_distr_{self.base_name}_{score.lower()}.json"

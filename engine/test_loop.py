@@ -1,39 +1,21 @@
-"""The test loop: score every section's clips, decide, write the CSVs of SPEC §6 and the picture."""
+"""The test loop: score every section's clips, decide, write the per-section CSVs, the result table and the
+pictures, named and laid out as the public baseline's (the official evaluator reads them)."""
 
 from __future__ import annotations
 
-import json
 from argparse import Namespace
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from common import save_config
-from datasets.dcase_data import ClipSet
-from datasets.features import FeatureParams
-from datasets.vector_data import VectorSet, batch_slices
 from engine.paths import RunPaths
 from errors import DataError
 from evaluation.metrics import section_metrics
 from evaluation.result_files import result_table_rows, score_rows, write_csv_rows
-from evaluation.thresholds import GammaFit
-from networks.base import Detector
-
-SCORING_CHUNK = 16384  # vectors per forward pass at test time
-
-
-def load_threshold(paths: RunPaths, score: str, quantile: float) -> float:
-    path = paths.score_distribution(score)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        return GammaFit(record["shape"], record["loc"], record["scale"]).threshold(quantile)
-    except FileNotFoundError as error:
-        raise DataError(f"score distribution {path} not found: train the model again (it is written after "
-                        "the last epoch)") from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{path} is not a valid score distribution ({error}); train the model again") from error
+from evaluation.thresholds import load_threshold
 
 
 def _require_finite(scores: np.ndarray, names: Sequence[str], section: str, score: str, paths: RunPaths) -> None:
@@ -45,34 +27,26 @@ def _require_finite(scores: np.ndarray, names: Sequence[str], section: str, scor
                         "file of that section was written: train the model again")
 
 
-def _vector_chunks(data: VectorSet) -> Iterator[torch.Tensor]:
-    device = data.frames.device
-    for part in batch_slices(data.n_vectors, SCORING_CHUNK):
-        yield data.gather(torch.arange(part.start, part.stop, device=device))
+class SectionClips(Protocol):
+    """What ``evaluate`` needs of a section's test set (engine.inputs.TestSection)."""
+
+    names: list[str]
+    labels: np.ndarray
+    is_target: np.ndarray
+    labelled: bool
 
 
-SectionScorer = Callable[[ClipSet], np.ndarray]
+SectionScorer = Callable[[Any], np.ndarray]
 
 
-def vector_scorer(detector: Detector, params: FeatureParams, device: torch.device, score: str) -> SectionScorer:
-    """Scores of a section's clips by a detector of feature vectors (the autoencoder)."""
-
-    def score_section(clip_set: ClipSet) -> np.ndarray:
-        data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
-        return detector.score_clips(_vector_chunks(data), data.clip_bounds())[score]
-
-    return score_section
-
-
-def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section: Callable[[str], ClipSet],
+def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section: Callable[[str], SectionClips],
              config: Namespace, paths: RunPaths) -> dict[str, float] | None:
     """Score every section, decide, write its CSVs; then the result table and the pictures, the test's
     configuration (only once the results it describes exist) and a one-line summary. Returns the mean
-    figures when the clips are labelled, else None. ``load_section`` may return any object with the
-    ``names``, ``labels``, ``is_target`` and ``labelled`` of a ClipSet."""
+    figures when the clips are labelled, else None."""
     from tools.plots import plot_roc_curves, plot_score_distributions
 
-    threshold = load_threshold(paths, config.score, config.decision_threshold)
+    threshold = load_threshold(paths.score_distribution(config.score), config.decision_threshold)
     section_ids, figures, plotted = [], [], []
     for section in sections:
         clip_set = load_section(section)

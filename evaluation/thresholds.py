@@ -1,12 +1,17 @@
-"""Decision thresholds: a gamma distribution fitted to anomaly scores, cut at a quantile."""
+"""Decision thresholds: a gamma distribution fitted to anomaly scores, cut at a quantile, saved as JSON."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.special
+
+from errors import DataError
+from safe_io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -37,3 +42,23 @@ def fit_gamma(samples: np.ndarray) -> GammaFit:
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy's optimiser probes invalid regions
         shape, loc, scale = scipy.stats.gamma.fit(samples)
     return GammaFit(float(shape), float(loc), float(scale))
+
+
+def save_score_distribution(path: Path, samples: np.ndarray) -> None:
+    """Fit the gamma distribution of a score's training samples and save it as JSON (the decision threshold
+    is its ``decision_threshold`` quantile). ValueError if it cannot be fitted."""
+    gamma = fit_gamma(samples)
+    record = {"distribution": "gamma", **gamma.as_dict(), "n_samples": len(samples)}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+def load_threshold(path: Path, quantile: float) -> float:
+    """The decision threshold saved by ``save_score_distribution``; DataError when missing or damaged."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return GammaFit(record["shape"], record["loc"], record["scale"]).threshold(quantile)
+    except FileNotFoundError as error:
+        raise DataError(f"score distribution {path} not found: train the model again (it is written after "
+                        "the last epoch)") from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path} is not a valid score distribution ({error}); train the model again") from error

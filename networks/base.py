@@ -1,26 +1,73 @@
-"""What every registered detector provides to the training and test loops.
+"""The one interface every anomaly detector implements, whatever its input and scope.
 
-A detector sees only tensors: batches of feature vectors with their domain flags. It knows nothing of
-files; the engine reads data, writes checkpoints and results, and calls these methods.
+A model is a folder under ``networks/`` holding its network, its options (a dataclass, below) and its scores,
+plus a line in ``networks/registry.py`` and a yaml file. The engine (engine/runner.py) does everything else in
+the same order for every model:
+
+    options = Model.options_class.from_config(config)
+    model = Model(options, Model.shape_of(options, training_data), device)
+    for epoch in 1..E: model.train_epoch(training_data, epoch)      # log.csv, checkpoint after each
+    calibration = model.fit_reference(reference_data)               # covariances, memory bank, GMM, ...
+    thresholds <- gamma fits of the calibration scores, per score mode
+    model.score(test_section) -> {mode: per-clip scores}             # per-section CSVs
+
+A model sees only arrays and tensors: what the engine read for it (``inputs``: "vectors", the baseline's
+stacked log-mel frames, or "waveforms") and its own options. It never reads or writes files.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from errors import ConfigError
 
-@dataclass
-class Batch:
-    """A batch of feature vectors on the compute device and whether each comes from a target clip."""
 
-    x: torch.Tensor  # (batch, input_dim) float32
-    is_target: torch.Tensor  # (batch,) bool
+def option(default: Any, help: str, *, fingerprint: str = "weights") -> Any:
+    """A model option: a dataclass field with its help text. ``fingerprint``: what depends on its value,
+    "weights" (training), "reference" (only the reference fitted after training) or "" (nothing saved)."""
+    return field(default=default, metadata={"help": help, "fingerprint": fingerprint})
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Base of a model's options. Each field is a ``--<name>`` flag and yaml key, with its default and help;
+    the global option table, argparse, args.json, the trained-model fingerprint and the README's option table
+    are all built from these declarations."""
+
+    @classmethod
+    def from_config(cls, config: Any) -> ModelOptions:
+        """The options out of a run's merged configuration, checked (ConfigError names the flag)."""
+        options = cls(**{item.name: getattr(config, item.name) for item in dataclasses.fields(cls)})
+        options.validate()
+        return options
+
+    def validate(self) -> None:
+        """Raise ConfigError for a value that cannot work; the default accepts everything."""
+
+    @staticmethod
+    def require(condition: bool, message: str) -> None:
+        if not condition:
+            raise ConfigError(message)
+
+
+def option_kind(annotation: Any) -> str:
+    """The common.Option kind of a resolved field type (``typing.get_type_hints``): ``int``, ``float``,
+    ``bool``, ``str``, or ``int?`` / ``float?`` for ``X | None``."""
+    optional = isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
+    if optional:
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    name = {int: "int", float: "float", bool: "bool", str: "str"}.get(annotation)
+    if name is None or (optional and name not in ("int", "float")):
+        raise TypeError(f"unsupported option type {annotation!r}")
+    return f"{name}?" if optional else name
 
 
 @dataclass
@@ -31,33 +78,49 @@ class EpochResult:
     calibration: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-BatchSource = Callable[[], Iterable[Batch]]  # each call is a new pass over the data (new shuffle)
+class Model(ABC):
+    """Base class of every registered model (see the module text for the order the engine calls it in)."""
 
+    options_class: ClassVar[type[ModelOptions]]
+    scope: ClassVar[str] = "machine"  # "machine": one model per machine type; "family": one per dataset family
+    inputs: ClassVar[str] = "vectors"  # "vectors" (log-mel frame windows) or "waveforms"
+    score_modes: ClassVar[tuple[str, ...]]  # the first and second are what 02a and 02b test with
+    log_columns: ClassVar[tuple[str, ...]]  # log.csv's header; the first column is the training loss
 
-class Detector(ABC):
-    """Base class of the models in ``networks.registry``."""
+    def __init__(self, options: ModelOptions, shape: dict[str, Any], device: torch.device) -> None:
+        self.options, self.shape, self.device = options, dict(shape), device
 
-    score_modes: ClassVar[tuple[str, ...]]
-    log_columns: ClassVar[tuple[str, ...]]
+    @classmethod
+    @abstractmethod
+    def shape_of(cls, options: ModelOptions, training_data: Any) -> dict[str, Any]:
+        """Everything that fixes the network's tensors, taken from the training data (JSON-serialisable:
+        saved beside the weights, so that ``Model(options, shape, device)`` rebuilds it to load them)."""
 
-    def __init__(self, input_dim: int, block_size: int, config: Any, device: torch.device) -> None:
-        self.input_dim = input_dim
-        self.block_size = block_size
-        self.device = device
+    @classmethod
+    def default_shape(cls, options: ModelOptions) -> dict[str, Any] | None:
+        """The shape of weights saved without a description (another program's, e.g. the public baseline's
+        ``.pth``), when the options alone fix it; None: such weights are refused."""
+        return None
 
     @abstractmethod
-    def train_epoch(self, train_batches: Iterable[Batch], n_train_batches: int,
-                    valid_batches: Iterable[Batch], n_valid_batches: int) -> EpochResult:
-        """Train one epoch, then evaluate on the validation batches."""
+    def train_epoch(self, training_data: Any, epoch: int) -> EpochResult:
+        """Draw epoch ``epoch`` (1-based) from the training data and train on it; the log.csv values."""
 
     @abstractmethod
-    def finish_training(self, train_pass: BatchSource, valid_pass: BatchSource) -> dict[str, np.ndarray]:
-        """Work after the last epoch; returns threshold-calibration samples for score modes it fits."""
+    def fit_reference(self, reference_data: Any) -> dict[str, np.ndarray]:
+        """After the last epoch: fit what the scores compare with (covariances, a memory bank, a GMM) on
+        one machine type's training data; return per score mode the samples its threshold is fitted on."""
 
     @abstractmethod
-    def score_clips(self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray) -> dict[str, np.ndarray]:
-        """Anomaly score of every clip in every score mode. ``vector_chunks`` yields all vectors of all
-        clips in order; clip c owns vectors ``clip_bounds[c]:clip_bounds[c + 1]``."""
+    def score(self, test_data: Any) -> dict[str, np.ndarray]:
+        """Anomaly score of every clip of a test section in every score mode (higher: more anomalous)."""
+
+    def reference_state(self) -> dict[str, np.ndarray]:
+        """The fitted reference as arrays, saved per machine type (nothing when it lives in the weights)."""
+        return {}
+
+    def load_reference_state(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 (optional hook)
+        """Restore what ``reference_state`` returned (nothing to do when it returns nothing)."""
 
     @abstractmethod
     def model_state(self) -> dict[str, torch.Tensor]:
@@ -71,3 +134,7 @@ class Detector(ABC):
 
     @abstractmethod
     def load_optimizer_state(self, state: dict[str, Any]) -> None: ...
+
+    def describe(self) -> str:
+        """A few words for the training log line (device, precision)."""
+        return str(self.device)

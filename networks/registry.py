@@ -1,43 +1,42 @@
-"""Model registry: ``--model NAME`` -> the detector class that implements it."""
+"""Model registry: ``--model NAME`` -> the class that implements it, imported only when asked for.
+
+One line per model: the name users type, then ``module:class``. Nothing registers itself on import, so
+importing a model never imports the registry and there is no cycle.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+import dataclasses
+import importlib
+import typing
 
 from errors import ConfigError
+from networks.base import Model, ModelOptions, option_kind
 
-_MODELS: dict[str, type] = {}
-T = TypeVar("T", bound=type)
-
-
-def register(name: str) -> Callable[[T], T]:
-    """Class decorator adding a detector to the registry under ``name``."""
-
-    def add(cls: T) -> T:
-        if name in _MODELS:
-            raise ValueError(f"model name {name!r} is registered twice")
-        _MODELS[name] = cls
-        return cls
-
-    return add
-
-
-def _load_builtin_models() -> None:
-    # importing a model's module registers it; keep this list in step with networks/
-    import networks.dcase2023t2_ae.detector
-    import networks.stgram_mfn.detector  # noqa: F401
+MODELS: dict[str, str] = {
+    "DCASE2023T2-AE": "networks.dcase2023t2_ae.model:AutoencoderModel",
+    "STgram-MFN": "networks.stgram_mfn.model:STgramMFNModel",
+}
 
 
 def names() -> list[str]:
     """Every registered model name."""
-    _load_builtin_models()
-    return sorted(_MODELS)
+    return sorted(MODELS)
 
 
-def get(name: str) -> type:
-    """The detector class registered as ``name``; the error lists the valid names."""
-    _load_builtin_models()
-    if name not in _MODELS:
-        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(sorted(_MODELS))}")
-    return _MODELS[name]
+def get(name: str) -> type[Model]:
+    """The model class registered as ``name``; the error lists the valid names."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(names())}")
+    module_name, class_name = MODELS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def option_fields() -> list[tuple[str, dataclasses.Field, str]]:
+    """``(model name, field, kind)`` of every option of every registered model, in registry order."""
+    found = []
+    for name in MODELS:
+        options: type[ModelOptions] = get(name).options_class
+        hints = typing.get_type_hints(options)
+        found += [(name, item, option_kind(hints[item.name])) for item in dataclasses.fields(options)]
+    return found

@@ -1,11 +1,11 @@
-"""The README's option table against common.OPTIONS: every option is documented with its built-in default."""
+"""The README's option table against common.all_options(): every option is documented with its built-in default."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from common import OPTIONS
+from common import all_options
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ROW = re.compile(r"^\| (?P<flags>`-[^|]*`) \| (?P<default>[^|]*) \| (?P<meaning>[^|]*) \|$")
@@ -32,7 +32,7 @@ def readme_spelling(default: object) -> str:
 
 def test_every_option_is_in_the_readme_with_its_default_and_help() -> None:
     rows = documented_options()
-    for option in OPTIONS:
+    for option in all_options():
         long_flag = option.flags[-1]
         assert long_flag in rows, f"{long_flag} is missing from the README's option table"
         default, meaning = rows[long_flag]

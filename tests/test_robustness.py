@@ -10,6 +10,7 @@ flag file, and waits until the test deletes the flag (to resume) or kills the pr
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -353,9 +354,9 @@ def test_divergence_in_the_first_epoch_stops_before_any_model_or_score(trained: 
 
 def test_divergence_later_keeps_the_last_good_checkpoint(trained: tuple[Path, Path], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from networks.dcase2023t2_ae.detector import AutoencoderDetector
+    from networks.dcase2023t2_ae.model import AutoencoderModel
 
-    real_epoch = AutoencoderDetector.train_epoch
+    real_epoch = AutoencoderModel.train_epoch
     calls = []
 
     def nan_in_epoch_two(self, *args, **kwargs):  # the real epoch, with a loss that blew up in epoch 2
@@ -366,7 +367,7 @@ def test_divergence_later_keeps_the_last_good_checkpoint(trained: tuple[Path, Pa
             result.log["val_loss"] = float("nan")
         return result
 
-    monkeypatch.setattr(AutoencoderDetector, "train_epoch", nan_in_epoch_two)
+    monkeypatch.setattr(AutoencoderModel, "train_epoch", nan_in_epoch_two)
     _, data = trained
     result = run_train(tmp_path, *train_args("fan", data, "--epochs", "3"), check=False)
     assert result.returncode == 2
@@ -410,6 +411,10 @@ def test_a_model_giving_nan_scores_writes_no_result_file(trained_copy: tuple[Pat
     first_layer = next(key for key, value in weights.items() if value.ndim == 2 and "cov" not in key)
     weights[first_layer].fill_(1e38)  # finite weights whose activations overflow
     torch.save(weights, weights_path)
+    description = weights_path.with_suffix(".json")  # as if training had ended on these weights
+    info = json.loads(description.read_text())
+    info["weights_sha256"] = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    description.write_text(json.dumps(info))
     before = snapshot(work / "results")
     result = run_train(work, *train_args("fan", data, "--test_only"), check=False)
     assert result.returncode == 2

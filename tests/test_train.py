@@ -107,7 +107,7 @@ def test_restart_with_other_settings_is_refused(tiny_data_dir: Path, tmp_path: P
     run_train(tmp_path, *common)
     result = run_train(tmp_path, *common, "--restart", "-lr", "0.01", check=False)
     assert result.returncode != 0
-    assert "learning_rate: 0.001 then, 0.01 now" in result.stderr
+    assert "--learning_rate 0.001 (this run: 0.01)" in result.stderr
     assert result.stderr.count("\n") == 1  # one line, no traceback
 
 
@@ -159,15 +159,15 @@ def test_test_clips_at_another_sample_rate_than_training_are_refused(tiny_data_d
 def test_seeding_requests_deterministic_algorithms_for_real() -> None:
     import random
 
-    import train
+    from engine import runner
 
     previous = torch.are_deterministic_algorithms_enabled()
     try:
-        train.seed_everything(7)
+        runner.seed_everything(7)
         assert torch.are_deterministic_algorithms_enabled()
         assert torch.is_deterministic_algorithms_warn_only_enabled()
         first = (random.random(), np.random.rand(), torch.rand(1).item())
-        train.seed_everything(7)
+        runner.seed_everything(7)
         assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
     finally:
         torch.use_deterministic_algorithms(previous)

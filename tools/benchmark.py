@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -34,10 +35,10 @@ from datasets.features import FeatureParams  # noqa: E402
 from datasets.file_list import list_train_clips  # noqa: E402
 from datasets.registry import resolve_dataset  # noqa: E402
 from datasets.synthetic import generate_dataset  # noqa: E402
-from datasets.vector_data import VectorSet, batch_slices, epoch_order  # noqa: E402
-from networks.base import Batch  # noqa: E402
-from networks.dcase2023t2_ae.detector import AutoencoderDetector  # noqa: E402
+from datasets.vector_data import VectorSet, batch_slices  # noqa: E402
+from networks.dcase2023t2_ae.model import AutoencoderModel  # noqa: E402
 from networks.dcase2023t2_ae.network import AENet  # noqa: E402
+from networks.dcase2023t2_ae.options import AutoencoderOptions  # noqa: E402
 
 MACHINE = "fan"
 BATCH_SIZE = 256
@@ -79,30 +80,25 @@ def measure_extraction(data_dir: Path, workers: int) -> dict[str, float]:
 
 
 def project_loop_throughput(data_dir: Path, epochs: int) -> dict[str, float]:
-    """The project's own training epoch (gather from log-mel frames, detector.train_epoch)."""
+    """The project's own training epoch (gather from log-mel frames, the model's train_epoch with its
+    validation split)."""
     params = FeatureParams()
     paths = train_paths(data_dir)
     features, _ = load_or_extract(paths, params, data_dir / "benchmark_cache", "train")
     data = VectorSet.from_features(features, params, np.array(["target" in p.name for p in paths]),
                                    torch.device("cpu"))
     torch.manual_seed(0)
-    detector = AutoencoderDetector(params.vector_dim, params.n_mels, argparse.Namespace(learning_rate=1e-3),
-                                   torch.device("cpu"))
-    ids = torch.arange(data.n_vectors)
-    is_target = torch.from_numpy(data.vector_is_target)
-
-    def batches(order: torch.Tensor):
-        for part in batch_slices(len(order), BATCH_SIZE):
-            index = ids[order[part]]
-            yield Batch(data.gather(index), is_target[index])
-
+    options = AutoencoderOptions(batch_size=BATCH_SIZE, learning_rate=1e-3, shuffle=True, validation_split=0.1,
+                                 seed=0, log_interval=100, n_mels=params.n_mels, frames=params.frames)
+    model = AutoencoderModel(options, AutoencoderModel.shape_of(options, data), torch.device("cpu"))
     seconds = []
-    for _ in range(epochs + 1):  # the first epoch warms up
+    for epoch in range(1, epochs + 2):  # the first epoch warms up
         started = time.perf_counter()
-        detector.train_epoch(batches(epoch_order(data.n_vectors, True)), 0, iter(()), 0)
+        model.train_epoch(data, epoch)
         seconds.append(time.perf_counter() - started)
     per_epoch = float(np.median(seconds[1:]))
-    return {"vectors": data.n_vectors, "seconds_per_epoch": per_epoch, "vectors_per_second": data.n_vectors / per_epoch}
+    n_trained = data.n_vectors - math.ceil(0.1 * data.n_vectors)  # the validation vectors are only scored
+    return {"vectors": n_trained, "seconds_per_epoch": per_epoch, "vectors_per_second": n_trained / per_epoch}
 
 
 def bare_loop_throughput(n_vectors: int, epochs: int) -> dict[str, float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from networks.criterion.mahala import (
+from networks.backends.mahalanobis import (
     batch_error_scatter,
     block_mean_difference,
     covariance_from_scatter,

@@ -1,10 +1,9 @@
-"""The autoencoder detector: layer sizes, the covariance pass against numpy on a tiny model, clip scores
+"""The autoencoder model: layer sizes, the covariance pass against numpy on a tiny model, clip scores
 against direct computations, and the registry."""
 
 from __future__ import annotations
 
 import itertools
-from argparse import Namespace
 
 import numpy as np
 import pytest
@@ -12,9 +11,9 @@ import torch
 
 from errors import ConfigError
 from networks import registry
-from networks.base import Batch
-from networks.dcase2023t2_ae.detector import AutoencoderDetector
+from networks.dcase2023t2_ae.model import AutoencoderModel, Batch
 from networks.dcase2023t2_ae.network import AENet
+from networks.dcase2023t2_ae.options import AutoencoderOptions
 
 
 def test_layers_and_buffers_have_the_spec_shapes() -> None:
@@ -31,9 +30,11 @@ def test_layers_and_buffers_have_the_spec_shapes() -> None:
     assert recon.shape == (4, 640) and z.shape == (4, 8)
 
 
-def tiny_detector() -> AutoencoderDetector:
+def tiny_detector() -> AutoencoderModel:
     torch.manual_seed(0)
-    return AutoencoderDetector(8, 4, Namespace(learning_rate=1e-3), torch.device("cpu"))
+    options = AutoencoderOptions(batch_size=16, learning_rate=1e-3, shuffle=True, validation_split=0.1, seed=0,
+                                 log_interval=100, n_mels=4, frames=2)
+    return AutoencoderModel(options, {"input_dim": 8, "block_size": 4}, torch.device("cpu"))
 
 
 def test_covariance_pass_matches_numpy() -> None:
@@ -46,7 +47,7 @@ def test_covariance_pass_matches_numpy() -> None:
         batches.append(Batch(torch.from_numpy(x), torch.from_numpy(is_target)))
     batches[0].is_target[:2] = True  # make sure there are target vectors
 
-    calibration = detector.finish_training(lambda: iter(batches), lambda: iter(batches[:1]))
+    calibration = detector.fit_covariances(lambda: iter(batches), lambda: iter(batches[:1]))
 
     sums = {False: np.zeros((4, 4)), True: np.zeros((4, 4))}
     counts = {False: 0, True: 0}
@@ -71,17 +72,17 @@ def test_covariance_pass_matches_numpy() -> None:
 def test_target_covariance_copies_source_without_target_clips() -> None:
     detector = tiny_detector()
     x = torch.randn(20, 8)
-    detector.finish_training(lambda: iter([Batch(x, torch.zeros(20, dtype=torch.bool))]), lambda: iter([]))
+    detector.fit_covariances(lambda: iter([Batch(x, torch.zeros(20, dtype=torch.bool))]), lambda: iter([]))
     assert torch.equal(detector.net.cov_source, detector.net.cov_target)
     assert torch.count_nonzero(detector.net.cov_source) > 0
 
 
 def test_clip_scores_equal_direct_per_clip_computation() -> None:
     detector = tiny_detector()
-    detector.finish_training(lambda: iter([Batch(torch.randn(50, 8), torch.arange(50) % 5 == 0)]), lambda: iter([]))
+    detector.fit_covariances(lambda: iter([Batch(torch.randn(50, 8), torch.arange(50) % 5 == 0)]), lambda: iter([]))
     x = torch.randn(9, 8)
     bounds = np.array([0, 4, 9])
-    scores = detector.score_clips(iter([x[:3], x[3:]]), bounds)  # chunks need not follow clip bounds
+    scores = detector.score_vectors(iter([x[:3], x[3:]]), bounds)  # chunks need not follow clip bounds
     detector.net.eval()
     with torch.no_grad():
         recon = detector.net(x)[0].double()
@@ -98,14 +99,14 @@ def test_train_epoch_logs_and_calibration() -> None:
     batches = [Batch(torch.randn(16, 8), torch.arange(16) < 4) for _ in range(3)] + [Batch(torch.randn(1, 8),
                                                                                          torch.zeros(1, dtype=bool))]
     valid = [Batch(torch.randn(10, 8), torch.zeros(10, dtype=torch.bool))]
-    result = detector.train_epoch(iter(batches), 4, iter(valid), 1)
-    assert set(result.log) == set(AutoencoderDetector.log_columns)
+    result = detector.train_batches(iter(batches), 4, iter(valid), 1)
+    assert set(result.log) == set(AutoencoderModel.log_columns)
     assert len(result.calibration["MSE"]) == 3 + 1  # trained batches + validation batches
     mean_batch_loss = result.calibration["MSE"][:3].sum() / 4  # quirk: divided by all 4 batches
     assert result.log["loss"] == pytest.approx(mean_batch_loss, rel=1e-6)
 
 
 def test_registry_error_lists_valid_names() -> None:
-    assert registry.get("DCASE2023T2-AE") is AutoencoderDetector
-    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: DCASE2023T2-AE"):
+    assert registry.get("DCASE2023T2-AE") is AutoencoderModel
+    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: DCASE2023T2-AE, STgram-MFN"):
         registry.get("AE")

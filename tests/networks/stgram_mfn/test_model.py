@@ -17,38 +17,34 @@ from datasets.features import FeatureParams, log_mel_spectrogram, mel_filterbank
 from engine.checkpoint import load_torch, save_torch
 from errors import ConfigError
 from networks import registry
-from networks.stgram_mfn.detector import STgramMFNDetector, learning_rate_at
+from networks.backends.knn import selective_knn_scores
+from networks.stgram_mfn.model import STgramMFNModel, learning_rate_at
 from networks.stgram_mfn.network import ArcFaceHead, NetworkShape, STgramMFN, scaled
-from networks.stgram_mfn.scoring import (
-    cosine_distances,
-    domain_scales,
-    knn_distance,
-    section_nll,
-    selective_knn_scores,
-)
-from networks.stgram_mfn.settings import StgramSettings
+from networks.stgram_mfn.options import StgramOptions
+from networks.stgram_mfn.scores import section_nll
 
 RATE = 8000
 TINY = dict(n_mels=32, n_fft=256, hop_length=128, width=0.125, embedding_dim=16)
 
 
-def tiny_settings(**changes: object) -> StgramSettings:
+def tiny_settings(**changes: object) -> StgramOptions:
     values = dict(epochs=1, batch_size=8, learning_rate=3e-3, shuffle=True, seed=0, crop_seconds=0.25,
                   network_width=0.125, embedding_dim=16, arcface_margin=0.3, arcface_scale=16.0, knn_k=1,
                   target_weight=1.0, n_mels=32, n_fft=256, hop_length=128, win_length=None, power=2.0, fmin=0.0,
                   fmax=None)
     values.update(changes)
-    return StgramSettings(**values)
+    return StgramOptions(**values)
 
 
-def tiny_detector(n_classes: int, seed: int = 0, **changes: object) -> STgramMFNDetector:
+def tiny_detector(n_classes: int, seed: int = 0, **changes: object) -> STgramMFNModel:
     torch.manual_seed(seed)
     settings = tiny_settings(**changes)
     shape = NetworkShape(n_classes=n_classes, n_mels=settings.n_mels, n_fft=settings.n_fft,
                          hop_length=settings.hop_length, width=settings.network_width,
                          embedding_dim=settings.embedding_dim)
-    filters = mel_filterbank(RATE, settings.n_fft, settings.n_mels, 0.0, None)
-    return STgramMFNDetector(shape, filters, settings, torch.device("cpu"))
+    classes = [f"m/00/source/c{number}" for number in range(n_classes)]
+    return STgramMFNModel(settings, {"network": shape.as_dict(), "classes": classes, "sample_rate": RATE},
+                          torch.device("cpu"))
 
 
 # ---------------------------------------------------------------- network
@@ -120,62 +116,6 @@ def test_learning_rate_warms_up_then_decays_to_one_percent() -> None:
 # ---------------------------------------------------------------- scores against independent computations
 
 
-def brute_force_knn(query: np.ndarray, references: np.ndarray, k: int, skip: int | None = None) -> float:
-    distances = []
-    for index, reference in enumerate(references):
-        if index == skip:
-            continue
-        cos = float(query @ reference) / (np.linalg.norm(query) * np.linalg.norm(reference))
-        distances.append(1.0 - cos)
-    if not distances:
-        return math.inf
-    return float(np.mean(sorted(distances)[:k]))
-
-
-@pytest.mark.parametrize("k", [1, 3])
-def test_knn_scores_match_a_brute_force_numpy_knn(k: int) -> None:
-    rng = np.random.default_rng(1)
-    references = rng.normal(size=(12, 5))
-    is_target = np.zeros(12, dtype=bool)
-    is_target[[2, 7, 9]] = True
-    queries = rng.normal(size=(6, 5))
-    source, target = references[~is_target], references[is_target]
-    got = selective_knn_scores(queries, references, is_target, k, normalise=False)
-    expected = [min(brute_force_knn(q, source, k), brute_force_knn(q, target, k)) for q in queries]
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-
-    # each domain's distances divided by its mean leave-one-out k-NN distance among its own references
-    scales = [np.mean([brute_force_knn(r, members, k, skip=i) for i, r in enumerate(members)])
-              for members in (source, target)]
-    got = selective_knn_scores(queries, references, is_target, k)
-    expected = [min(brute_force_knn(q, source, k) / scales[0], brute_force_knn(q, target, k) / scales[1])
-                for q in queries]
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-
-    # leave-one-out scores of the references themselves (the training clips' threshold samples)
-    loo = selective_knn_scores(references, references, is_target, k, query_is_reference=np.arange(12))
-    expected_loo = []
-    for index, query in enumerate(references):
-        per_domain = []
-        for domain, scale in zip((False, True), scales, strict=True):
-            members = np.flatnonzero(is_target == domain)
-            skip = int(np.flatnonzero(members == index)[0]) if index in members else None
-            per_domain.append(brute_force_knn(query, references[members], k, skip) / scale)
-        expected_loo.append(min(per_domain))
-    np.testing.assert_allclose(loo, expected_loo, rtol=1e-12, atol=1e-12)
-
-
-def test_knn_without_target_references_uses_the_source_ones() -> None:
-    rng = np.random.default_rng(2)
-    references, queries = rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
-    got = selective_knn_scores(queries, references, np.zeros(4, dtype=bool), 2, normalise=False)
-    np.testing.assert_allclose(got, [brute_force_knn(q, references, 2) for q in queries])
-    one_target = np.array([False, False, False, True])  # too few target clips for a scale: the source one
-    assert domain_scales(references, one_target, 1)[1] == domain_scales(references, one_target, 1)[0]
-    assert np.isinf(knn_distance(np.zeros((2, 0)), 1)).all()
-    np.testing.assert_allclose(cosine_distances(references, references).diagonal(), 0.0, atol=1e-12)
-
-
 def test_nll_is_minus_log_of_the_section_probability_mass() -> None:
     rng = np.random.default_rng(3)
     logits = rng.normal(scale=4.0, size=(5, 7))
@@ -192,17 +132,17 @@ def test_nll_is_minus_log_of_the_section_probability_mass() -> None:
 
 def test_registry_entry_is_a_family_model_with_two_score_modes() -> None:
     cls = registry.get("STgram-MFN")
-    assert cls is STgramMFNDetector and cls.scope == "family" and cls.score_modes == ("KNN", "NLL")
+    assert cls is STgramMFNModel and cls.scope == "family" and cls.inputs == "waveforms"
+    assert cls.score_modes == ("KNN", "NLL")
 
 
 def test_settings_refuse_values_that_cannot_work() -> None:
     config = Namespace(**{**tiny_settings().__dict__, "knn_k": 0})
     with pytest.raises(ConfigError, match="--knn_k"):
-        StgramSettings.from_config(config)
+        StgramOptions.from_config(config)
     config = Namespace(**{**tiny_settings().__dict__, "target_weight": 0.5})
     with pytest.raises(ConfigError, match="--target_weight"):
-        StgramSettings.from_config(config)
-    assert "epochs" not in tiny_settings().model_fingerprint()
+        StgramOptions.from_config(config)
 
 
 def test_saved_weights_load_into_a_new_detector_and_embed_identically(tmp_path) -> None:

@@ -29,7 +29,7 @@ def batch_error_scatter(error: torch.Tensor, is_target: torch.Tensor,
                         block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Source and target scatter matrices of one batch of reconstruction errors ``x - recon``.
 
-    quirk (kept on purpose, SPEC §4): each batch's blocks are centred on that batch's own mean, not on
+    quirk (kept on purpose): each batch's blocks are centred on that batch's own mean, not on
     the mean over all batches; the baseline's published scores depend on it.
     """
     source = centred_scatter(error_blocks(error[~is_target], block_size))
@@ -38,7 +38,7 @@ def batch_error_scatter(error: torch.Tensor, is_target: torch.Tensor,
 
 
 def covariance_from_scatter(scatter_sum: torch.Tensor, n_vectors: int) -> torch.Tensor:
-    """quirk (kept on purpose, SPEC §4): the summed scatter of all blocks is divided by the number of
+    """quirk (kept on purpose): the summed scatter of all blocks is divided by the number of
     *vectors* minus one, not by the number of blocks minus one."""
     return scatter_sum / (n_vectors - 1)
 
@@ -71,7 +71,7 @@ def selective_mahalanobis_score(mean_difference: torch.Tensor, precision_source:
                                 precision_target: torch.Tensor) -> torch.Tensor:
     """The smaller of the source and target scores ``d^T P d`` of each row.
 
-    quirk (kept on purpose, SPEC §5): ``d`` is the mean of ``recon - x`` over all of a clip's blocks;
+    quirk (kept on purpose): ``d`` is the mean of ``recon - x`` over all of a clip's blocks;
     the baseline writes this as the mean of the blocks-by-blocks matrix ``D P D^T``, which is equal.
     """
     source = mahalanobis_quadratic(mean_difference, precision_source)

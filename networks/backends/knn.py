@@ -1,19 +1,16 @@
-"""Anomaly scores from embeddings and class logits (numpy, float64): the classifier family's two score modes.
+"""k-nearest-neighbour scores of embeddings (numpy, float64), for any model that embeds clips.
 
 KNN: mean cosine distance from a clip's embedding to its k nearest training embeddings, taken separately
 against the source and the target training clips, each divided by that domain's typical spacing (the mean
 leave-one-out k-NN distance among its own training clips); the smaller of the two (a clip close to either
-domain's normal clips is normal: the classifier family's version of the autoencoder's selective score).
+domain's normal clips is normal: the embedding models' version of the autoencoder's selective score).
 Without the division, the few target clips (10 against 990 in DCASE2024) lie much further apart than the
 source clips, so that every target clip, normal or not, would score above the source anomalies.
-NLL: negative log-probability that the clip belongs to its own machine type and section, i.e. the softmax
-mass of all of that section's classes (attributes are not needed at test time, where names are anonymous).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -83,12 +80,3 @@ def selective_knn_scores(queries: np.ndarray, references: np.ndarray, reference_
     if not np.isfinite(scores).all():
         raise ValueError("a query has no reference embedding to compare with (too few training clips)")
     return scores
-
-
-def section_nll(logits: np.ndarray, in_section: np.ndarray) -> np.ndarray:
-    """``-log sum_{c in section} softmax(logits)_c`` for every row: (n_clips,)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    in_section = np.asarray(in_section, dtype=bool)
-    if not in_section.any():
-        raise ValueError("no class of the section among the logits")
-    return logsumexp(logits, axis=1) - logsumexp(logits[:, in_section], axis=1)

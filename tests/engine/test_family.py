@@ -1,6 +1,7 @@
-"""A family model (STgram-MFN) behind the per-machine train.py runs, on generated 2-second clips: trained once
-for all machine types and reused, per-machine embeddings and thresholds, result files as the autoencoder's,
-scores against an independent numpy kNN and softmax, --restart, stale embeddings, eval mode."""
+"""A family model (STgram-MFN) behind the per-machine train.py runs, through the same runner, on generated
+2-second clips: trained once for all machine types and reused, per-machine reference and thresholds, result
+files as the autoencoder's, scores against an independent numpy kNN and softmax, --restart, stale weights, eval
+mode."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import torch
 import common
 from datasets.file_list import list_test_clips
 from datasets.registry import resolve_dataset
-from datasets.waveforms import read_waveforms
-from engine import family_runner
+from datasets.waveforms import machine_clips_from_files, read_waveforms
+from engine import train_loop
 from engine.checkpoint import save_torch
-from engine.family_runner import _embed_test_clips, family_paths, load_family_model, machine_embeddings_path
+from engine.family import load_family_model
 from engine.paths import RunPaths
-from networks.stgram_mfn.settings import StgramSettings
+from networks import registry
+from networks.stgram_mfn.model import epoch_batches
 from tests.conftest import REPO_ROOT, read_rows, run_train
 
 TINY = ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16", "--crop_seconds",
@@ -53,10 +55,11 @@ def test_the_family_model_is_trained_once_and_reused(family_run: dict) -> None:
     work = family_run["work"]
     model_dir = work / "models/saved_model/stgram"
     info = json.loads((model_dir / f"{FAMILY}.json").read_text())
-    assert info["machines"] == ["bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve"]
-    assert info["n_clips"] == 7 * 12 and info["epochs"] == 1 and info["precision"] == "float32"
-    assert all(name.count("/") >= 2 for name in info["classes"])  # machine/section/domain[/attributes]
-    assert "gearbox/00/source" in info["classes"] and "gearbox/00/target" in info["classes"]  # hidden attributes
+    shape = info["shape"]
+    assert shape["machines"] == ["bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve"]
+    assert shape["n_clips"] == 7 * 12 and info["epochs"] == 1 and info["device"].startswith("cpu (float32)")
+    assert all(name.count("/") >= 2 for name in shape["classes"])  # machine/section/domain[/attributes]
+    assert "gearbox/00/source" in shape["classes"] and "gearbox/00/target" in shape["classes"]  # hidden attributes
     assert "reused" in family_run["logs"]["valve"] and family_run["logs"]["unchanged"]
     log = (work / "logs/stgram" / FAMILY / "log.csv").read_text().splitlines()
     assert log[0] == "loss,accuracy,learning_rate" and len(log) == 2
@@ -66,10 +69,10 @@ def test_the_family_model_is_trained_once_and_reused(family_run: dict) -> None:
 
 
 @pytest.mark.parametrize("machine", ["fan", "valve"])
-def test_machine_step_writes_embeddings_and_both_thresholds(family_run: dict, machine: str) -> None:
+def test_machine_step_writes_the_reference_and_both_thresholds(family_run: dict, machine: str) -> None:
     model_dir = family_run["work"] / "models/saved_model/stgram"
     name = f"STgram-MFN_DCASE2024T2{machine}_id(0_)_seed13711"
-    with np.load(model_dir / f"{name}_embeddings.npz") as stored:
+    with np.load(model_dir / f"{name}_reference.npz") as stored:
         assert stored["embeddings"].shape == (12, 16) and int(stored["is_target"].sum()) == 2
     for mode in ("knn", "nll"):
         fit = json.loads((model_dir / f"score_distr_{name}_{mode}.json").read_text())
@@ -100,11 +103,12 @@ def test_scores_match_an_independent_numpy_knn_and_softmax(family_run: dict, tin
     monkeypatch.chdir(work)
     config = common.parse_config(train_args(tiny_data_dir, "valve", "--test_only"))
     spec = resolve_dataset(config.dataset, "dev")
-    model = load_family_model(family_paths(config, spec), StgramSettings.from_config(config), torch.device("cpu"),
-                              config.dataset, "-d")
+    model_class = registry.get(config.model)
+    model, _ = load_family_model(model_class, model_class.options_class.from_config(config), config, spec,
+                                 torch.device("cpu"))
     clips, _ = list_test_clips(spec, tiny_data_dir, "00")
-    embeddings, logits = _embed_test_clips(model, clips, "test")
-    with np.load(machine_embeddings_path(RunPaths.from_config(config))) as stored:
+    embeddings, logits = model.embed_clips(machine_clips_from_files("valve", clips), "test")
+    with np.load(RunPaths.from_config(config).reference) as stored:
         reference, reference_is_target = stored["embeddings"], stored["is_target"]
 
     def knn(query: np.ndarray, rows: np.ndarray, k: int = 2) -> float:
@@ -144,10 +148,10 @@ def test_restart_resumes_to_the_same_model_as_a_straight_run(tiny_data_dir: Path
                 raise KeyboardInterrupt  # Ctrl-C during epoch 2: epoch 1's checkpoint is on disk
         save_torch(path, obj)
 
-    monkeypatch.setattr(family_runner, "save_torch", interrupted_at_the_second_checkpoint)
+    monkeypatch.setattr(train_loop, "save_torch", interrupted_at_the_second_checkpoint)
     assert run_train(resumed, *args, check=False).returncode == 130
     assert not (resumed / "models/saved_model/stgram" / f"{FAMILY}.json").exists()
-    monkeypatch.setattr(family_runner, "save_torch", save_torch)
+    monkeypatch.setattr(train_loop, "save_torch", save_torch)
     assert "resuming" in run_train(resumed, *args, "--restart").stdout
     weights = [torch.load(work / "models/saved_model/stgram" / f"{FAMILY}.pth", weights_only=True)
                for work in (straight, resumed)]
@@ -160,13 +164,13 @@ def test_restart_resumes_to_the_same_model_as_a_straight_run(tiny_data_dir: Path
                                np.array([line.split(",") for line in logs[1][1:]], dtype=float), rtol=1e-5)
 
 
-def test_embeddings_of_an_older_family_model_are_refused(tiny_data_dir: Path, tmp_path: Path) -> None:
+def test_a_reference_fitted_with_an_older_family_model_is_refused(tiny_data_dir: Path, tmp_path: Path) -> None:
     missing = run_train(tmp_path, *train_args(tiny_data_dir, "fan", "--test_only"), check=False)
     assert missing.returncode == 2 and "not found. Train it first" in missing.stderr
     run_train(tmp_path, *train_args(tiny_data_dir, "fan", "--train_only"))
     run_train(tmp_path, *train_args(tiny_data_dir, "valve", "--train_only", "--epochs", "2"))  # retrains the family
     stale = run_train(tmp_path, *train_args(tiny_data_dir, "fan", "--test_only", "--epochs", "2"), check=False)
-    assert stale.returncode == 2 and "another version of the family model" in stale.stderr
+    assert stale.returncode == 2 and "is another version of the model than the one" in stale.stderr
     other_k = run_train(tmp_path, *train_args(tiny_data_dir, "valve", "--test_only", "--knn_k", "1"), check=False)
     assert other_k.returncode == 2 and "knn_k" in other_k.stderr
 
@@ -185,7 +189,7 @@ def test_eval_mode_writes_sorted_scores_without_a_result_table(tiny_data_dir: Pa
 def test_epoch_batches_cover_every_clip_once_without_weights() -> None:
     rng = np.random.default_rng(0)
     for weights in (None, np.ones(37)):
-        batches = family_runner.epoch_batches(37, 8, True, rng, weights)
+        batches = epoch_batches(37, 8, True, rng, weights)
         assert [len(batch) for batch in batches] == [8, 8, 8, 8, 5]
         assert sorted(np.concatenate(batches).tolist()) == list(range(37))
 
@@ -195,7 +199,7 @@ def test_target_weight_draws_target_clips_as_often_as_it_says() -> None:
     is_target[:50] = True
     weights = np.where(is_target, 5.0, 1.0)
     rng = np.random.default_rng(1)
-    drawn = np.concatenate([np.concatenate(family_runner.epoch_batches(1000, 32, True, rng, weights))
+    drawn = np.concatenate([np.concatenate(epoch_batches(1000, 32, True, rng, weights))
                             for _ in range(40)])
     expected = 50 * 5.0 / (50 * 5.0 + 950)  # share of target draws: 0.208
     share = is_target[drawn].mean()

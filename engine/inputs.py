@@ -1,0 +1,97 @@
+"""What a model reads, by the kind it declares (``Model.inputs``): stacked log-mel vectors or waveforms.
+
+Training data (one machine type's clips, or every machine type's for a family model), the reference data of
+one machine type (what ``fit_reference`` sees) and each test section, in the baseline's clip order.
+"""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from datasets.dcase_data import load_test_set, load_train_set
+from datasets.features import FeatureParams
+from datasets.file_list import Clip, list_test_clips, list_train_clips
+from datasets.registry import DatasetSpec
+from datasets.vector_data import VectorSet
+from datasets.waveforms import (
+    cached_machine_clips,
+    list_family_training_clips,
+    load_family_training_set,
+    machine_clips_from_files,
+)
+from errors import DataError
+from networks.base import Model
+
+
+@dataclass
+class TestSection:
+    """A section's test clips in the baseline's order and the model's input for them."""
+
+    clips: list[Clip]
+    labelled: bool
+    model_input: Any
+    sample_rate: int
+
+    @property
+    def names(self) -> list[str]:
+        return [clip.name for clip in self.clips]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([-1 if clip.label is None else clip.label for clip in self.clips], dtype=int)
+
+    @property
+    def is_target(self) -> np.ndarray:
+        return np.array([clip.domain == "target" for clip in self.clips], dtype=bool)
+
+
+def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device) -> tuple[VectorSet, int]:
+    params = FeatureParams.from_config(config)
+    train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
+    data = VectorSet.from_features(train_set.features, params, train_set.is_target, device)
+    return data, train_set.features.sample_rate
+
+
+def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace,
+                  device: torch.device) -> tuple[Any, int]:
+    """``(data, sample rate)`` a model trains on: its machine type's clips, or its family's."""
+    if model_class.inputs == "vectors":
+        return _machine_vectors(spec, config, device)
+    listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory), config.use_ids,
+                                         required=spec.machine)
+    data = load_family_training_set(listing, Path(config.dataset_directory))
+    if data.n_clips < 2:
+        raise DataError(f"{spec.family} ({spec.split}) has {data.n_clips} training clip(s); the model needs at "
+                        "least two")
+    return data, data.sample_rate
+
+
+def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device,
+                   trained_on: Any = None) -> Any:
+    """One machine type's training clips for ``fit_reference``: the training data itself for a model of one
+    machine type (so that its baseline-exact draws continue), the machine's own clips for a family model."""
+    if model_class.scope == "machine" and trained_on is not None:
+        return trained_on
+    if model_class.inputs == "vectors":
+        return _machine_vectors(spec, config, device)[0]
+    clips = list_train_clips(spec, Path(config.dataset_directory), config.use_ids)
+    return cached_machine_clips(spec, clips, Path(config.dataset_directory))
+
+
+def test_section(model_class: type[Model], spec: DatasetSpec, config: Namespace, section: str,
+                 device: torch.device) -> TestSection:
+    """Section ``section``'s test clips and the model's input for them."""
+    if model_class.inputs == "vectors":
+        params = FeatureParams.from_config(config)
+        clip_set = load_test_set(spec, Path(config.dataset_directory), params, section, config.num_workers)
+        data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
+        return TestSection(clip_set.clips, clip_set.labelled, data, clip_set.features.sample_rate)
+    clips, labelled = list_test_clips(spec, Path(config.dataset_directory), section)
+    data = machine_clips_from_files(spec.machine, clips)
+    return TestSection(clips, labelled, data, data.sample_rate)

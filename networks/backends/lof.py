@@ -1,0 +1,25 @@
+"""Local-outlier-factor back-end: scikit-learn's LocalOutlierFactor in novelty mode on cosine distances, per
+domain, selective (networks/backends/selective.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.neighbors import LocalOutlierFactor
+
+from networks.backends.selective import selective_scores
+
+
+def fit_lof(references: np.ndarray, n_neighbors: int) -> Callable[[np.ndarray], np.ndarray]:
+    """LOF of ``references`` (``n_neighbors`` capped at the clips available); query rows -> outlier factor."""
+    neighbours = max(1, min(n_neighbors, len(references) - 1))
+    model = LocalOutlierFactor(n_neighbors=neighbours, metric="cosine", novelty=True)
+    model.fit(np.asarray(references, dtype=np.float64))
+    return lambda queries: -model.score_samples(np.asarray(queries, dtype=np.float64))
+
+
+def selective_lof_scores(queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray,
+                         n_neighbors: int = 4) -> np.ndarray:
+    """Per-domain local outlier factors, standardised on each domain's training clips; the smaller."""
+    return selective_scores(lambda rows: fit_lof(rows, n_neighbors), queries, references, reference_is_target)
