@@ -26,9 +26,9 @@ from engine.paths import RunPaths
 from engine.test_loop import evaluate, vector_scorer
 from engine.train_loop import fit, training_fingerprint
 from errors import ConfigError, DataError, exit_code_of
+from evaluation.plots import plot_loss_curve
 from networks import registry
 from networks.base import Detector
-from tools.plots import plot_loss_curve
 
 TESTED_FEATURE_KEYS = ("model", "dataset", "n_mels", "frames", "frame_hop_length", "n_fft", "hop_length",
                        "power", "fmin", "fmax", "win_length")

@@ -259,7 +259,7 @@ def train_family_model(config: Namespace, spec: DatasetSpec, settings: StgramSet
 
 
 def _plot_log(paths: RunPaths, columns: Sequence[str], rows: list[list[float]]) -> None:
-    from tools.plots import plot_loss_curve
+    from evaluation.plots import plot_loss_curve
 
     plot_loss_curve(paths.loss_plot, columns, rows, paths.base_name, ylabel="loss, accuracy, learning rate")
 

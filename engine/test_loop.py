@@ -70,7 +70,7 @@ def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section
     configuration (only once the results it describes exist) and a one-line summary. Returns the mean
     figures when the clips are labelled, else None. ``load_section`` may return any object with the
     ``names``, ``labels``, ``is_target`` and ``labelled`` of a ClipSet."""
-    from tools.plots import plot_roc_curves, plot_score_distributions
+    from evaluation.plots import plot_roc_curves, plot_score_distributions
 
     threshold = load_threshold(paths, config.score, config.decision_threshold)
     section_ids, figures, plotted = [], [], []

@@ -1,41 +1,42 @@
-"""Score evaluation-set anomaly scores against ground-truth CSVs in the official evaluator's format.
+"""Scoring evaluation-set anomaly scores against ground-truth CSVs in the official evaluator's format.
 
 The evaluation test clips are unlabelled, so testing in eval mode writes only anomaly scores and
 decisions. Once the ground truth is known (the organisers publish it; the synthetic demo data writes it),
-this tool gives them the same per-section result CSV as dev mode, next to the scores:
+``evaluate_system`` gives them the same per-section result CSV as dev mode, next to the scores (the command
+line is ``python -m tools.evaluate_with_ground_truth``).
 
-    python -m tools.evaluate_with_ground_truth DCASE2024T2 [--ground_truth_dir DIR] [--export_dir baseline]
-
-Ground truth folder (DIR), as in the official evaluator's repository:
+Ground truth folder, as in the official evaluator's repository:
 
     ground_truth_data/ground_truth_<machine>_section_<id>_test.csv        file name,1 anomaly|0 normal
     ground_truth_domain/ground_truth_<machine>_section_<id>_test.csv      file name,1 target|0 source
     ground_truth_attributes/ground_truth_<machine>_section_<id>_test.csv  optional: file name,labelled name
 
-The default DIR is ``<dataset_directory>/<dataset lower>/eval_data/ground_truth`` (the demo generator's).
 Scores may name clips by their evaluation names (``section_00_0001.wav``) or by their labelled names
 (a ``test_rename`` run), which the attributes table maps back, as the official evaluator does.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from datasets.registry import machine_types, resolve_dataset
-from errors import ASDError, DataError
+from errors import DataError
+from evaluation import result_names
 from evaluation.metrics import section_metrics
 from evaluation.result_files import result_table_rows, write_csv_rows
-from tools.run_results import ANY_RUN, RunFilter, ScoreFiles, find_score_csvs, read_name_value_csv, read_scores
-
-GROUND_TRUTH_KINDS = ("data", "domain", "attributes")
-DEFAULT_SCORES = ("MAHALA", "MSE")
+from evaluation.run_results import (
+    ANY_RUN,
+    MachineDataset,
+    RunFilter,
+    ScoreFiles,
+    find_score_csvs,
+    read_name_value_csv,
+    read_scores,
+)
 
 
 def default_ground_truth_dir(dataset_directory: Path, family: str) -> Path:
@@ -166,13 +167,14 @@ class MachineEvaluation:
 
 def result_csv_path(folder: Path, dataset: str, suffix: str) -> Path:
     """``result_<dataset>_test_<suffix>_roc.csv``, the name ``engine.paths.RunPaths.result_csv`` uses."""
-    return Path(folder) / f"result_{dataset}_test_{suffix}_roc.csv"
+    return Path(folder) / result_names.result_csv_name(dataset, suffix)
 
 
 def picture_paths(folder: Path, dataset: str, suffix: str) -> tuple[Path, Path]:
     """(score distributions, ROC curves) pictures written next to the result CSV."""
-    stem = Path(folder) / f"{dataset}_test_{suffix}"
-    return stem.with_name(stem.name + "_anm_score.png"), stem.with_name(stem.name + "_roc_curves.png")
+    stem = result_names.result_stem(dataset, suffix)
+    return (Path(folder) / result_names.score_picture_name(stem),
+            Path(folder) / result_names.roc_picture_name(stem))
 
 
 def evaluate_machine(folder: Path, dataset: str, sections: Sequence[str], files: ScoreFiles,
@@ -184,14 +186,14 @@ def evaluate_machine(folder: Path, dataset: str, sections: Sequence[str], files:
         decisions_path = files.decisions.get(section)
         if scores_path is None or decisions_path is None:
             kind = "anomaly_score" if scores_path is None else "decision_result"
-            raise DataError(f"{folder}/{kind}_{dataset}_section_{section}_test_{files.suffix}.csv not found; "
-                            f"re-run the test stage for {dataset} in eval mode")
+            name = result_names.score_csv_name(kind, dataset, section, files.suffix)
+            raise DataError(f"{folder}/{name} not found; re-run the test stage for {dataset} in eval mode")
         truth = load_section_truth(ground_truth_dir, machine, section)
         scored.append(score_section(truth, scores_path, decisions_path, section, max_fpr))
     path = result_csv_path(folder, dataset, files.suffix)
     write_csv_rows(path, result_table_rows([s.section for s in scored], [s.figures for s in scored]))
     if plots:
-        from tools.plots import plot_roc_curves, plot_score_distributions
+        from evaluation.plots import plot_roc_curves, plot_score_distributions
 
         distribution_png, roc_png = picture_paths(folder, dataset, files.suffix)
         title = f"{dataset} ({folder.name}, {files.suffix})"
@@ -210,7 +212,7 @@ class SystemEvaluation:
     without_truth: list[str] = field(default_factory=list)  # skipped for want of ground truth (strict=False)
 
 
-def evaluate_system(folder: Path, family: str, machines: Sequence[str], ground_truth_dir: Path,
+def evaluate_system(folder: Path, machines: Sequence[MachineDataset], ground_truth_dir: Path,
                     run_filter: RunFilter = ANY_RUN, max_fpr: float = 0.1, plots: bool = True,
                     strict: bool = True) -> SystemEvaluation:
     """Score every machine type's eval-mode run found in ``folder``; machine types without scores are listed.
@@ -219,68 +221,15 @@ def evaluate_system(folder: Path, family: str, machines: Sequence[str], ground_t
     being an error: used when the ground truth folder was found rather than named by the user.
     """
     report = SystemEvaluation(Path(folder))
-    for machine in machines:
-        spec = resolve_dataset(family + machine, "eval")
+    for spec in machines:
         files = find_score_csvs(Path(folder), spec.name, True, run_filter)
         if files is None:
-            report.missing.append(machine)
+            report.missing.append(spec.machine)
             continue
-        if not strict and not all(ground_truth_path(ground_truth_dir, "data", machine, section).is_file()
+        if not strict and not all(ground_truth_path(ground_truth_dir, "data", spec.machine, section).is_file()
                                   for section in spec.sections):
-            report.without_truth.append(machine)
+            report.without_truth.append(spec.machine)
             continue
         report.evaluated.append(evaluate_machine(Path(folder), spec.name, spec.sections, files,
-                                                 ground_truth_dir, machine, max_fpr, plots))
+                                                 ground_truth_dir, spec.machine, max_fpr, plots))
     return report
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.evaluate_with_ground_truth",
-        description="Score eval-mode anomaly score CSVs against ground truth in the official evaluator's format; "
-                    "writes result_<dataset>_test_<suffix>_roc.csv (and pictures) next to the scores.")
-    parser.add_argument("family", help="dataset family, e.g. DCASE2024T2")
-    parser.add_argument("--ground_truth_dir", type=Path, default=None,
-                        help="folder holding ground_truth_data/ and ground_truth_domain/ (default: "
-                             "<dataset_directory>/<family lower>/eval_data/ground_truth)")
-    parser.add_argument("--dataset_directory", type=Path, default=Path("data"))
-    parser.add_argument("--result_directory", type=Path, default=Path("results"))
-    parser.add_argument("--export_dir", nargs="+", default=["baseline"])
-    parser.add_argument("--scores", nargs="+", default=list(DEFAULT_SCORES))
-    parser.add_argument("--machines", nargs="+", default=None, help="default: every eval machine type")
-    parser.add_argument("--seed", type=int, default=None, help="pick this seed's run when there are several")
-    parser.add_argument("-tag", "--model_name_suffix", dest="tag", default=None, help="pick this tag's run")
-    parser.add_argument("--max_fpr", type=float, default=0.1)
-    parser.add_argument("--no_plots", action="store_true")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        machines = args.machines or machine_types(args.family, "eval")
-        ground_truth_dir = args.ground_truth_dir or default_ground_truth_dir(args.dataset_directory, args.family)
-        folders = [args.result_directory / "eval_data" / f"{export}_{score}"
-                   for export in args.export_dir for score in args.scores]
-        existing = [folder for folder in folders if folder.is_dir()]
-        if not existing:
-            raise DataError(f"no result folder found ({', '.join(map(str, folders))}); run the eval-mode test "
-                            "stage first (bash 02a_test_2024t2.sh -e)")
-        n_written = 0
-        for folder in existing:
-            report = evaluate_system(folder, args.family, machines, ground_truth_dir,
-                                     RunFilter(args.seed, args.tag), args.max_fpr, not args.no_plots)
-            for machine in report.evaluated:
-                print(f"{machine.dataset}: results -> {machine.result_csv}")
-            if report.missing:
-                print(f"{folder}: no anomaly scores of {', '.join(report.missing)}")
-            n_written += len(report.evaluated)
-        print(f"scored {n_written} machine type run(s) against {ground_truth_dir}")
-        return 0 if n_written else 1
-    except ASDError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

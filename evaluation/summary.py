@@ -1,10 +1,8 @@
-"""Summarise test results of several systems into the public baseline's two summary CSVs (SPEC §7).
+"""The public baseline's two summary tables of several systems' test results, and the files they are written to.
 
-    python -m tools.summarize DCASE2024T2 -d|-e [--result_directory results] [--export_dir baseline ...]
-
-A system is a result folder ``<result_directory>/<dev|eval>_data/<export_dir>_<score>`` (by default
-``baseline_MAHALA`` and ``baseline_MSE``). Written under
-``<result_directory>/<dev|eval>_data/<first export_dir>/summarize/<DATASET>/``:
+A system is a result folder ``<result_directory>/<dev|eval>_data/<export_dir>_<score>`` (e.g.
+``baseline_MAHALA``); the command line is ``python -m tools.summarize`` (``03_summarize_results.sh``). Written
+under ``<result_directory>/<dev|eval>_data/<first export_dir>/summarize/<DATASET>/``:
 
 - ``<DATASET>_auc_pauc.csv``: one row per system, every figure of every section of every machine type in
   the public baseline's column naming (``<machine>_<dev|eval>_<section>_<figure>_ave``, ``..._std``,
@@ -13,18 +11,11 @@ A system is a result folder ``<result_directory>/<dev|eval>_data/<export_dir>_<s
 - ``<DATASET>_auc_pauc_extract.csv``: the compact table, rows (System, metric) = AUC (source),
   AUC (target), pAUC (source, target), TOTAL score; columns h-mean, a-mean and the machine types, as the
   public ``extract_results.py`` and the official evaluator's paper table write it. The TOTAL score h-mean
-  is the official score. It is also printed, and drawn as ``<DATASET>_auc_pauc_extract.png``.
-
-In eval mode, when ground truth is available (``--ground_truth_dir``, or the demo data's
-``<dataset_directory>/<dataset lower>/eval_data/ground_truth``), the anomaly scores are first scored
-against it (``tools.evaluate_with_ground_truth``).
+  is the official score. It is also drawn as ``<DATASET>_auc_pauc_extract.png``.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasets.registry import families, machine_types, resolve_dataset, stage_script
-from errors import ASDError, ConfigError, DataError
+from errors import DataError
 from evaluation.metrics import harmonic_mean
 from evaluation.official_score import (
     ARITHMETIC_MEAN,
@@ -47,19 +37,10 @@ from evaluation.official_score import (
     total_arithmetic_mean,
     total_standard_deviation,
 )
+from evaluation.result_names import parse_suffix, tag_section_ids
+from evaluation.run_results import ANY_RUN, MachineDataset, RunFilter, choose_run, find_result_csvs, read_result_csv
 from safe_io import atomic_write_text
-from tools.evaluate_with_ground_truth import default_ground_truth_dir, evaluate_system
-from tools.run_results import (
-    ANY_RUN,
-    RunFilter,
-    choose_run,
-    find_result_csvs,
-    parse_suffix,
-    read_result_csv,
-    tag_section_ids,
-)
 
-DEFAULT_SCORES = ("MAHALA", "MSE")
 SUMMARY_DIR_NAME = "summarize"
 COMPACT_LEADING_COLUMNS = (HARMONIC_MEAN, ARITHMETIC_MEAN)  # the public extract's column order
 METRIC_ORDER = ("AUC (source)", "AUC (target)", "pAUC (source, target)", "pAUC (source)", "pAUC (target)", "AUC",
@@ -113,13 +94,13 @@ def _section_row(path: Path, section: str) -> tuple[str, dict[str, float]]:
     return section, rows[section]
 
 
-def collect_system(folder: Path, family: str, machines: Sequence[str], split: str,
+def collect_system(folder: Path, machines: Sequence[MachineDataset], is_eval: bool,
                    run_filter: RunFilter = ANY_RUN) -> SystemResults:
     """Read the result CSV(s) of every machine type in ``folder``; those without one are listed as missing."""
     system = SystemResults(Path(folder).name, Path(folder))
-    for machine in machines:
-        spec = resolve_dataset(family + machine, split)
-        runs = find_result_csvs(Path(folder), spec.name, split == "eval", run_filter)
+    for spec in machines:
+        machine = spec.machine
+        runs = find_result_csvs(Path(folder), spec.name, is_eval, run_filter)
         if not runs:
             system.missing.append(machine)
             continue
@@ -224,7 +205,7 @@ def wide_table(systems: Sequence[SystemResults], machines: Sequence[str], split:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# the command line
+# the summary files
 @dataclass(frozen=True)
 class SummaryPaths:
     folder: Path
@@ -247,146 +228,22 @@ def summary_folder(result_directory: Path, split: str, export_dir: str, family: 
     return Path(result_directory) / f"{split}_data" / export_dir / SUMMARY_DIR_NAME / family
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that exits with code 1 (the public scripts' code for bad arguments) after the usage."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(1, f"{self.prog}: argument error: {message} (--help lists every option)\n")
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=prog or "python -m tools.summarize",
-        usage=f"%(prog)s [{' | '.join(families())}] ['-d' | '--dev' | '-e' | '--eval'] [options]",
-        description="Summarise the per-section result CSVs of the baseline's systems (SPEC §7).",
-        epilog="example: bash 03_summarize_results.sh DCASE2024T2 -d")
-    parser.add_argument("family", choices=families(), metavar="DATASET",
-                        help=f"dataset family: {' | '.join(families())}")
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("-d", "--dev", action="store_true", help="summarise the development dataset's results")
-    mode.add_argument("-e", "--eval", action="store_true", help="summarise the evaluation dataset's results")
-    parser.add_argument("--result_directory", type=Path, default=Path("results"),
-                        help="parent of dev_data/ and eval_data/ (default: results)")
-    parser.add_argument("--export_dir", nargs="+", default=["baseline"], metavar="NAME",
-                        help="experiment name(s) whose <NAME>_<score> folders are read (default: baseline)")
-    parser.add_argument("--scores", nargs="+", default=list(DEFAULT_SCORES), metavar="SCORE",
-                        help="score folders to read for each export_dir (default: MAHALA MSE)")
-    parser.add_argument("--systems", nargs="+", default=None, metavar="FOLDER",
-                        help="result folders to compare, by name, instead of every --export_dir x --scores pair "
-                             "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)")
-    parser.add_argument("--summary_dir", type=Path, default=None,
-                        help="where to write (default: <result_directory>/<split>_data/<first export_dir>/"
-                             "summarize/<DATASET>)")
-    parser.add_argument("--machines", nargs="+", default=None, metavar="MACHINE",
-                        help="machine types to summarise (default: every one of the dataset's split)")
-    parser.add_argument("--seed", type=int, default=None, help="pick this seed's run when a folder holds several")
-    parser.add_argument("-tag", "--model_name_suffix", dest="tag", default=None,
-                        help="pick this tag's run when a folder holds several (e.g. 'id(0_)')")
-    parser.add_argument("--ground_truth_dir", type=Path, default=None,
-                        help="eval mode: score the anomaly scores against this ground truth first (folder "
-                             "holding ground_truth_data/ and ground_truth_domain/)")
-    parser.add_argument("--dataset_directory", type=Path, default=Path("data"),
-                        help="eval mode: where the demo data's ground truth is looked for (default: data)")
-    parser.add_argument("--max_fpr", type=float, default=0.1, help="pAUC's FPR limit when scoring ground truth")
-    parser.add_argument("--no_plots", action="store_true", help="write no pictures")
-    return parser
-
-
-def _check_machines(family: str, split: str, machines: Sequence[str] | None) -> list[str]:
-    known = machine_types(family, split)
-    if not machines:
-        return known
-    unknown = [machine for machine in machines if machine not in known]
-    if unknown:
-        raise ConfigError(f"--machines: {', '.join(unknown)} not a {family} {split} machine type; valid: "
-                          + ", ".join(known))
-    return list(machines)
-
-
-def _score_against_ground_truth(args: argparse.Namespace, folders: Sequence[Path], machines: Sequence[str]) -> None:
-    ground_truth_dir = args.ground_truth_dir or default_ground_truth_dir(args.dataset_directory, args.family)
-    if args.ground_truth_dir is None and not ground_truth_dir.is_dir():
-        return
-    if not ground_truth_dir.is_dir():
-        raise DataError(f"--ground_truth_dir {ground_truth_dir} is not a folder")
-    for folder in folders:
-        report = evaluate_system(folder, args.family, machines, ground_truth_dir, RunFilter(args.seed, args.tag),
-                                 args.max_fpr, plots=not args.no_plots, strict=args.ground_truth_dir is not None)
-        print(f"{folder.name}: scored {len(report.evaluated)} machine type(s) against {ground_truth_dir}")
-        if report.without_truth:
-            _warn(f"{ground_truth_dir} has no ground truth of {', '.join(report.without_truth)}: their existing "
-                  "result CSVs (if any) are used as they are")
-
-
-def summarise(args: argparse.Namespace) -> pd.DataFrame:
-    split = "eval" if args.eval else "dev"
-    machines = _check_machines(args.family, split, args.machines)
-    split_dir = args.result_directory / f"{split}_data"
-    names = args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
-    folders = [split_dir / name for name in names]
-    existing = [folder for folder in folders if folder.is_dir()]
-    absent = [folder for folder in folders if not folder.is_dir()]
-    if not existing:
-        stage = f"{stage_script(args.family, '02a_test')} / {stage_script(args.family, '02b_test')}"
-        raise DataError(f"none of the result folders exists ({', '.join(map(str, folders))}); run the test "
-                        f"stage first (bash {stage} {'-e' if args.eval else '-d'}) or set --result_directory "
-                        "and --export_dir")
-    if absent:
-        _warn(f"result folder(s) not found, skipped: {', '.join(map(str, absent))}")
-    if args.eval:
-        _score_against_ground_truth(args, existing, machines)
-
-    systems = []
-    for folder in existing:
-        system = collect_system(folder, args.family, machines, split, RunFilter(args.seed, args.tag))
-        if not system.sections:
-            hint = (" (eval test clips are unlabelled: give the ground truth with --ground_truth_dir)"
-                    if args.eval else "")
-            _warn(f"{folder}: no result CSV of any {args.family} {split} machine type{hint}; skipped")
-            continue
-        if system.missing:
-            _warn(f"{folder}: no result CSV of {', '.join(system.missing)}: the summary of {system.name} is "
-                  f"PARTIAL ({len(system.sections)} of {len(machines)} machine types) and its TOTAL score "
-                  "is not the official score")
-        systems.append(system)
-    if not systems:
-        raise DataError(f"no result CSV found in {', '.join(map(str, existing))}; run the test stage first")
-
-    paths = SummaryPaths(args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0],
-                                                            args.family), args.family)
-    wide = wide_table(systems, machines, split)
-    atomic_write_text(paths.wide_csv, wide.to_csv())
+def write_summaries(paths: SummaryPaths, systems: Sequence[SystemResults], machines: Sequence[str], split: str,
+                    plots: bool = True) -> pd.DataFrame:
+    """Write the wide and the compact summary CSVs (and the compact table's picture); returns the compact table."""
+    atomic_write_text(paths.wide_csv, wide_table(systems, machines, split).to_csv())
     compact = compact_table(systems, machines)
     atomic_write_text(paths.compact_csv, compact.to_csv())
-    if not args.no_plots:
-        from tools.plots import plot_summary_table
+    if plots:
+        from evaluation.plots import plot_summary_table
 
         labels = [f"{system} | {metric}" for system, metric in compact.index]
         plot_summary_table(paths.compact_png, labels, list(compact.columns), compact.to_numpy(),
-                           f"{args.family} {split} data summary\n(TOTAL score h-mean = official score)")
-    print(f"wide summary -> {paths.wide_csv}")
-    print(f"compact summary -> {paths.compact_csv}")
-    print(format_compact_table(compact))
-    scores = ", ".join(f"{system.name} {official_score(system.every_section()):.4f}"
-                       + ("" if system.complete else " (PARTIAL)") for system in sorted(systems, key=lambda s: s.name))
-    print(f"official score (TOTAL score h-mean) of {args.family} {split} data: {scores}")
+                           f"{paths.dataset} {split} data summary\n(TOTAL score h-mean = official score)")
     return compact
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    args = build_parser(prog).parse_args(argv)
-    try:
-        summarise(args)
-    except ASDError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(prog=os.environ.get("SUMMARY_PROG")))
+def official_scores(systems: Sequence[SystemResults]) -> str:
+    """``<system> <official score>`` of each system (sorted by name), PARTIAL marking incomplete ones."""
+    return ", ".join(f"{system.name} {official_score(system.every_section()):.4f}"
+                     + ("" if system.complete else " (PARTIAL)") for system in sorted(systems, key=lambda s: s.name))
