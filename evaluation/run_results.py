@@ -17,6 +17,7 @@ from errors import DataError
 from evaluation.result_names import RESULT_KIND, SCORE_KINDS, ResultFileName, RunSuffix, parse_result_file_name
 
 MEAN_ROW_NAMES = ("arithmetic mean", "harmonic mean")
+DEFAULT_SCORES = ("MAHALA", "MSE")  # the baseline's two result folders per export_dir: <export_dir>_<score>
 
 T = TypeVar("T")
 

@@ -17,9 +17,7 @@ from pathlib import Path
 from datasets.registry import machine_types, resolve_dataset
 from errors import ASDError, DataError
 from evaluation.ground_truth import default_ground_truth_dir, evaluate_system
-from evaluation.run_results import RunFilter
-
-DEFAULT_SCORES = ("MAHALA", "MSE")
+from evaluation.run_results import DEFAULT_SCORES, RunFilter
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ import pandas as pd
 from datasets.registry import DatasetSpec, families, machine_types, resolve_dataset, stage_script
 from errors import ASDError, ConfigError, DataError
 from evaluation.ground_truth import default_ground_truth_dir, evaluate_system
-from evaluation.run_results import RunFilter
+from evaluation.run_results import DEFAULT_SCORES, RunFilter
 from evaluation.summary import (
     SummaryPaths,
     collect_system,
@@ -33,8 +33,6 @@ from evaluation.summary import (
     summary_folder,
     write_summaries,
 )
-
-DEFAULT_SCORES = ("MAHALA", "MSE")
 
 
 class _Parser(argparse.ArgumentParser):
