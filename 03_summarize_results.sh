@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Summarise the test results of the baseline's systems (SPEC §7):
+# Summarise the test results of the baseline's systems, as the public baseline's own summary does:
 #   bash 03_summarize_results.sh DCASE2024T2|DCASE2023T2|DCASE2022T2|DCASE2021T2|DCASE2020T2 -d|-e [--result_directory DIR] [--export_dir NAME ...]
 # Reads results/<dev|eval>_data/baseline_MAHALA and baseline_MSE, writes <DATASET>_auc_pauc.csv and
 # <DATASET>_auc_pauc_extract.csv under results/<dev|eval>_data/baseline/summarize/<DATASET>/ and prints the

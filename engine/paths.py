@@ -1,11 +1,13 @@
-"""Every output path of a run, named as the public baseline names them (its folders and CSV names are what
-the official evaluator and the users' own scripts look for)."""
+"""Every output path of a run, named as the public baseline names them (the result file names come from
+``evaluation.result_names``, which also reads them back)."""
 
 from __future__ import annotations
 
 from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
+
+from evaluation import result_names
 
 
 @dataclass(frozen=True)
@@ -22,15 +24,14 @@ class RunPaths:
 
     @classmethod
     def from_config(cls, config: Namespace) -> RunPaths:
-        tag = f"_{config.model_name_suffix}" if config.model_name_suffix else ""
-        eval_suffix = "_Eval" if config.eval else ""
-        base_name = f"{config.model}_{config.dataset}{tag}{eval_suffix}_seed{config.seed}"
+        tag, is_eval = config.model_name_suffix or "", bool(config.eval)
+        base_name = f"{result_names.run_label(config.model, config.dataset, tag, is_eval)}_seed{config.seed}"
         export_dir = config.export_dir
         split_dir = "eval_data" if config.eval else "dev_data"
         return cls(
             dataset=config.dataset,
             base_name=base_name,
-            file_suffix=f"seed{config.seed}{tag}{eval_suffix}",
+            file_suffix=result_names.run_suffix(config.seed, tag, is_eval),
             checkpoint_dir=Path("models/checkpoint") / export_dir / base_name,
             logs_dir=Path("logs") / export_dir / base_name,
             model_dir=Path("models/saved_model") / export_dir,
@@ -73,22 +74,27 @@ class RunPaths:
 
     # test outputs
     def anomaly_score_csv(self, section: str) -> Path:
-        return self.result_dir / f"anomaly_score_{self.dataset}_section_{section}_test_{self.file_suffix}.csv"
+        return self.result_dir / result_names.anomaly_score_csv_name(self.dataset, section, self.file_suffix)
 
     def decision_result_csv(self, section: str) -> Path:
-        return self.result_dir / f"decision_result_{self.dataset}_section_{section}_test_{self.file_suffix}.csv"
+        return self.result_dir / result_names.decision_result_csv_name(self.dataset, section, self.file_suffix)
 
     @property
     def result_csv(self) -> Path:
-        return self.result_dir / f"result_{self.dataset}_test_{self.file_suffix}_roc.csv"
+        return self.result_dir / result_names.result_csv_name(self.dataset, self.file_suffix)
+
+    @property
+    def _picture_stem(self) -> str:
+        """The run's name without its seed: ``<model>_<dataset><_tag><_Eval>``."""
+        return self.base_name.rsplit("_seed", 1)[0]
 
     @property
     def score_plot(self) -> Path:
-        return self.result_dir / f"{self.base_name.rsplit('_seed', 1)[0]}_anm_score.png"
+        return self.result_dir / result_names.score_picture_name(self._picture_stem)
 
     @property
     def roc_plot(self) -> Path:
-        return self.result_dir / f"{self.base_name.rsplit('_seed', 1)[0]}_roc.png"
+        return self.result_dir / result_names.roc_picture_name(self._picture_stem)
 
     def test_args_json(self, score: str) -> Path:
         return self.checkpoint_dir / f"args_test_{score}.json"

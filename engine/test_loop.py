@@ -44,7 +44,7 @@ def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section
     """Score every section, decide, write its CSVs; then the result table and the pictures, the test's
     configuration (only once the results it describes exist) and a one-line summary. Returns the mean
     figures when the clips are labelled, else None."""
-    from tools.plots import plot_roc_curves, plot_score_distributions
+    from evaluation.plots import plot_roc_curves, plot_score_distributions
 
     threshold = load_threshold(paths.score_distribution(config.score), config.decision_threshold)
     section_ids, figures, plotted = [], [], []

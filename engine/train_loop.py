@@ -109,7 +109,7 @@ def train(model: Model, training_data: Any, config: Namespace, paths: RunPaths,
 
 def save_trained(model: Model, run: TrainingRun, paths: RunPaths, info: dict[str, Any]) -> dict[str, Any]:
     """The weights and their description, the loss picture and the closing line of a training."""
-    from tools.plots import plot_loss_curve
+    from evaluation.plots import plot_loss_curve
 
     record = save_weights(model, paths.model_weights, paths.model_info,
                           {**info, "train_seconds": round(run.seconds, 2), "device": model.describe()})

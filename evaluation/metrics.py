@@ -16,7 +16,6 @@ EPS = sys.float_info.epsilon
 TWO_DOMAIN_COLUMNS = ("AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "pAUC (target)",
                       "precision (source)", "precision (target)", "recall (source)", "recall (target)",
                       "F1 score (source)", "F1 score (target)")
-ONE_DOMAIN_COLUMNS = ("AUC", "pAUC", "precision", "recall", "F1 score")
 
 
 def roc_curve_points(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

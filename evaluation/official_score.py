@@ -1,4 +1,4 @@
-"""The DCASE Task 2 official score and the summary table of SPEC §7, as pure functions.
+"""The DCASE Task 2 official score and the compact summary table of the public baseline, as pure functions.
 
 The official evaluator (``dcase2024_task2_evaluator.py``) ranks a system by the harmonic mean of every
 AUC (source), AUC (target) and pAUC of every section of every machine type, each value floored at machine

@@ -1,4 +1,4 @@
-"""The per-section CSV files of SPEC §6: scores, decisions and the result table."""
+"""The per-section CSV files, laid out as the public baseline writes them: scores, decisions and the result table."""
 
 from __future__ import annotations
 

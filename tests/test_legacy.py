@@ -18,7 +18,6 @@ from datasets.synthetic.legacy import generate_legacy_dataset, label_list_path
 from tests.conftest import REPO_ROOT, read_rows, run_script, run_train
 from tests.datasets.test_eval_labels import StaticServer
 from tools import summarize
-from tools.run_results import tag_section_ids
 
 FLAGS = ("--epochs", "1", "--batch_size", "64", "--num_workers", "1")
 MACHINE = {2020: "ToyConveyor", 2021: "fan", 2022: "valve"}
@@ -179,18 +178,6 @@ def test_2021_split_test_folders_are_scored_together(dev_runs: Path, legacy_data
 
 # ---------------------------------------------------------------------------------------------------------
 # Summary: section n's figures come from the model trained on section n
-
-
-def test_tags_and_per_section_run_sets() -> None:
-    assert tag_section_ids("id(0_)") == [0] and tag_section_ids("id(1_2_)") == [1, 2]
-    assert tag_section_ids("id()") is None and tag_section_ids("mine") is None
-    runs = {f"seed13711_id({n}_)": Path(f"r{n}.csv") for n in (0, 1, 2)}
-    assert summarize.per_section_runs(runs, ("00", "01", "02")) == \
-        {"00": Path("r0.csv"), "01": Path("r1.csv"), "02": Path("r2.csv")}
-    assert summarize.per_section_runs(dict(list(runs.items())[:2]), ("00", "01", "02")) is None
-    assert summarize.per_section_runs({**runs, "seed1_id(0_)": Path("x.csv")}, ("00", "01", "02")) is None
-    assert summarize.per_section_runs({"seed13711_id(0_1_)": Path("a"), "seed13711": Path("b")}, ("00", "01")) \
-        is None
 
 
 @pytest.mark.parametrize("year", [2020, 2021])

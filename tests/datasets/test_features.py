@@ -1,4 +1,4 @@
-"""Log-mel features against librosa's melspectrogram and the SPEC's log and framing."""
+"""Log-mel features against librosa's melspectrogram and the public baseline's log and framing."""
 
 from __future__ import annotations
 

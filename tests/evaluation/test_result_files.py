@@ -1,4 +1,4 @@
-"""The result CSV layout of SPEC §6."""
+"""The result CSV layout the public baseline writes (and the summary and the official evaluator read)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from scipy import stats
 
 from evaluation.metrics import section_metrics
 from evaluation.result_files import result_table_rows, write_csv_rows
-from tests.tools import test_evaluate_with_ground_truth as hand_made
+from tests.evaluation import test_ground_truth as hand_made
 from tools import summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,11 +1,6 @@
-"""Finding and reading the per-section CSVs of SPEC §6 in a result folder (e.g. ``results/dev_data/baseline_MSE``).
+"""Finding and reading the per-section result CSVs in a result folder (e.g. ``results/dev_data/baseline_MSE``).
 
-File names carry a run suffix ``seed<seed><_tag><_Eval>`` (see ``engine/paths.py``):
-
-    anomaly_score_<dataset>_section_<id>_test_<suffix>.csv     file_name,score
-    decision_result_<dataset>_section_<id>_test_<suffix>.csv   file_name,0|1
-    result_<dataset>_test_<suffix>_roc.csv                     the per-section result table
-
+The file names and their run suffix ``seed<seed><_tag><_Eval>`` are those of ``evaluation.result_names``.
 A folder may hold several runs of one machine type (other seeds or tags); ``RunFilter`` picks one.
 """
 
@@ -13,38 +8,31 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from errors import DataError
+from evaluation.result_names import RESULT_KIND, SCORE_KINDS, ResultFileName, RunSuffix, parse_result_file_name
 
-EVAL_SUFFIX = "_Eval"
 MEAN_ROW_NAMES = ("arithmetic mean", "harmonic mean")
+DEFAULT_SCORES = ("MAHALA", "MSE")  # the baseline's two result folders per export_dir: <export_dir>_<score>
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RunSuffix:
-    """What ``seed13711_id(0_)_Eval`` says: the seed, the tag (``id(0_)``) and whether it is an eval run."""
+class MachineDataset(Protocol):
+    """One machine type of a dataset family, as ``datasets.registry.DatasetSpec`` describes it."""
 
-    text: str
-    seed: int
-    tag: str
-    is_eval: bool
+    @property
+    def name(self) -> str: ...  # e.g. DCASE2024T2fan, the <dataset> of the file names
 
+    @property
+    def machine(self) -> str: ...  # e.g. fan
 
-def parse_suffix(text: str) -> RunSuffix | None:
-    """Parse a run suffix; None when the text is not one."""
-    is_eval = text.endswith(EVAL_SUFFIX)
-    core = text.removesuffix(EVAL_SUFFIX) if is_eval else text
-    match = re.fullmatch(r"seed(-?\d+)(?:_(.+))?", core)
-    if match is None:
-        return None
-    return RunSuffix(text, int(match.group(1)), match.group(2) or "", is_eval)
+    @property
+    def sections(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -66,17 +54,17 @@ class RunFilter:
 ANY_RUN = RunFilter()
 
 
-def _runs_matching(names: list[str], pattern: re.Pattern[str], is_eval: bool,
-                   run_filter: RunFilter) -> dict[str, list[re.Match[str]]]:
-    runs: dict[str, list[re.Match[str]]] = {}
+def _runs_matching(names: list[str], dataset: str, kind: str, is_eval: bool,
+                   run_filter: RunFilter) -> dict[str, list[ResultFileName]]:
+    """Run suffix -> the parsed ``kind`` files of ``dataset`` among ``names`` that the filter accepts."""
+    runs: dict[str, list[ResultFileName]] = {}
     for name in sorted(names):
-        match = pattern.fullmatch(name)
-        if match is None:
+        parsed = parse_result_file_name(name, dataset)
+        if parsed is None or parsed.kind != kind:
             continue
-        suffix = parse_suffix(match.group("suffix"))
-        if suffix is None or suffix.is_eval != is_eval or not run_filter.accepts(suffix):
+        if parsed.suffix.is_eval != is_eval or not run_filter.accepts(parsed.suffix):
             continue
-        runs.setdefault(suffix.text, []).append(match)
+        runs.setdefault(parsed.suffix.text, []).append(parsed)
     return runs
 
 
@@ -96,23 +84,8 @@ def choose_run(runs: Mapping[str, T], folder: Path, dataset: str, run_filter: Ru
 
 def find_result_csvs(folder: Path, dataset: str, is_eval: bool, run_filter: RunFilter) -> dict[str, Path]:
     """Run suffix -> path of every ``result_<dataset>_test_<suffix>_roc.csv`` in ``folder`` the filter accepts."""
-    pattern = re.compile(rf"result_{re.escape(dataset)}_test_(?P<suffix>.+)_roc\.csv")
-    runs = _runs_matching(_file_names(folder), pattern, is_eval, run_filter)
-    return {suffix: folder / matches[0].group(0) for suffix, matches in runs.items()}
-
-
-def find_result_csv(folder: Path, dataset: str, is_eval: bool, run_filter: RunFilter) -> tuple[str, Path] | None:
-    """(run suffix, path) of ``result_<dataset>_test_<suffix>_roc.csv`` in ``folder``, or None."""
-    return choose_run(find_result_csvs(folder, dataset, is_eval, run_filter), folder, dataset, run_filter)
-
-
-def tag_section_ids(tag: str) -> list[int] | None:
-    """The section ids a run was trained on, from the scripts' tag: ``id(0_)`` -> [0], ``id(1_2_)`` -> [1, 2].
-
-    None when the tag is not of that form (the public summary reads the ids from the same tag).
-    """
-    match = re.fullmatch(r"id\(((?:\d+_)+)\)", tag)
-    return None if match is None else [int(part) for part in match.group(1).split("_") if part]
+    runs = _runs_matching(_file_names(folder), dataset, RESULT_KIND, is_eval, run_filter)
+    return {suffix: folder / parsed[0].name for suffix, parsed in runs.items()}
 
 
 @dataclass(frozen=True)
@@ -128,12 +101,11 @@ def find_score_csvs(folder: Path, dataset: str, is_eval: bool, run_filter: RunFi
     """The score and decision CSVs of ``dataset``'s run in ``folder``; None when it has no scores."""
     names = _file_names(folder)
     files: dict[str, dict[str, dict[str, Path]]] = {}
-    for kind in ("anomaly_score", "decision_result"):
-        pattern = re.compile(rf"{kind}_{re.escape(dataset)}_section_(?P<section>\w+?)_test_(?P<suffix>.+)\.csv")
-        for suffix, matches in _runs_matching(names, pattern, is_eval, run_filter).items():
+    for kind in SCORE_KINDS:
+        for suffix, parsed_names in _runs_matching(names, dataset, kind, is_eval, run_filter).items():
             by_section = files.setdefault(suffix, {}).setdefault(kind, {})
-            for match in matches:
-                by_section[match.group("section")] = folder / match.group(0)
+            for parsed in parsed_names:
+                by_section[str(parsed.section)] = folder / parsed.name
     runs = {suffix: kinds for suffix, kinds in files.items() if "anomaly_score" in kinds}
     chosen = choose_run(runs, folder, dataset, run_filter)
     if chosen is None:

@@ -1,4 +1,4 @@
-"""tools.plots: every picture is a valid PNG of the expected pixel size, written without leftovers."""
+"""evaluation.plots: every picture is a valid PNG of the expected pixel size, written without leftovers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from tools import plots
+from evaluation import plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
