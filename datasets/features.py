@@ -135,7 +135,9 @@ def log_mel_spectrogram(signal: np.ndarray, sample_rate: int, params: FeaturePar
     """``20 / power * log10(max(mel, eps))`` of a mono float32 signal, shape (T, n_mels), float32."""
     spectrogram = power_spectrogram(signal, params.n_fft, params.hop_length, params.win_length, params.power)
     filters = mel_filterbank(sample_rate, params.n_fft, params.n_mels, params.fmin, params.fmax)
-    mel = spectrogram @ filters.T
+    # librosa's own expression and operand layout: the same BLAS call, so the same float32 rounding of the
+    # sums (a plain ``spectrogram @ filters.T`` rounds about 1 in 30 values differently, by one step)
+    mel = np.einsum("ft,mf->mt", spectrogram.T, filters, optimize=True).T
     return (20.0 / params.power) * np.log10(np.maximum(mel, LOG_FLOOR))
 
 

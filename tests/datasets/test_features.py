@@ -64,10 +64,14 @@ def test_analysis_window_is_librosas_to_the_last_bit(n_fft: int, win_length: int
     assert np.max(np.abs(textbook - reference[(n_fft - length) // 2:][:length])) < 1e-15
 
 
-def test_power_spectrogram_equals_librosas_stft_bit_for_bit() -> None:
+@pytest.mark.parametrize("params", [FeatureParams(), FeatureParams(n_mels=64, n_fft=512, hop_length=160)])
+def test_power_spectrogram_and_log_mel_equal_librosas_bit_for_bit(params: FeatureParams) -> None:
     signal = machine_like_signal(2.0, seed=3)
-    reference = np.abs(librosa.stft(signal, n_fft=1024, hop_length=512, center=True, pad_mode="constant")) ** 2
-    np.testing.assert_array_equal(power_spectrogram(signal, 1024, 512, None, 2.0), reference.T)
+    reference = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length, center=True,
+                                    pad_mode="constant")) ** 2
+    np.testing.assert_array_equal(power_spectrogram(signal, params.n_fft, params.hop_length, None, 2.0), reference.T)
+    np.testing.assert_array_equal(log_mel_spectrogram(signal, 16000, params),
+                                  librosa_reference(signal, 16000, params))
 
 
 def test_mel_filterbank_matches_librosa() -> None:
