@@ -27,6 +27,7 @@ RETRYABLE_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently a network request is retried."""

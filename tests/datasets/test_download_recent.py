@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from datasets import download, eval_labels
-from datasets.download import archives_for, ensure_machine_data
+from datasets.download import archives_for
 from datasets.file_list import list_test_clips, list_train_clips
 from datasets.registry import resolve_dataset
 from datasets.supplemental import list_supplemental_clips
 from tests.datasets.test_download import FakeZenodo, make_zip
+from tests.datasets.test_download_legacy import auto_download_with_labels, clip_members
 from tests.datasets.test_eval_labels import StaticServer
 
 # the public baseline's datasets/download_path_2025.yaml and download_path_2026.yaml (v5.1.1)
@@ -52,24 +53,17 @@ def test_2026_additional_training_archives_and_no_evaluation_set(tmp_path: Path,
     assert not (tmp_path / "dcase2026t2").exists()
 
 
-def _members(machine: str, folder: str, names: list[str]) -> dict[str, bytes]:
-    return {f"{machine}/{folder}/{name}": f"{folder}/{name}".encode() for name in names}
-
-
 def test_2025_eval_auto_download_labels_and_keeps_supplemental_apart(fake: FakeZenodo, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    train = _members("ToyPet", "train", ["section_00_source_train_normal_0000_noAttribute.wav"])
-    supplemental = _members("ToyPet", "supplemental", ["section_00_machine_0000_.wav", "section_00_noise_0000_.wav"])
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    train = clip_members("ToyPet", "train", ["section_00_source_train_normal_0000_noAttribute.wav"])
+    supplemental = clip_members("ToyPet", "supplemental",
+                                ["section_00_machine_0000_.wav", "section_00_noise_0000_.wav"])
     fake.add("15392814", "eval_data_ToyPet_train.zip", make_zip({**train, **supplemental}))
     fake.add("15519362", "eval_data_ToyPet_test.zip",
-             make_zip(_members("ToyPet", "test", ["section_00_0000.wav", "section_00_0001.wav"])))
+             make_zip(clip_members("ToyPet", "test", ["section_00_0000.wav", "section_00_0001.wav"])))
     listing = ("ToyPet\nsection_00_0000.wav,section_00_target_test_anomaly_0000_noAttribute.wav\n"
                "section_00_0001.wav,section_00_source_test_normal_0000_noAttribute.wav\n")
-    with StaticServer({"/eval_data_list_2025.csv": listing.encode()}) as labels:
-        monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, labels.url)
-        ensure_machine_data(tmp_path, "DCASE2025T2", "ToyPet", "eval", settings=fake.settings())
-        assert labels.requests == ["/eval_data_list_2025.csv"]
+    auto_download_with_labels(fake, tmp_path, monkeypatch, "DCASE2025T2", "ToyPet", listing)
     spec = resolve_dataset("DCASE2025T2ToyPet", "eval")
     machine_dir = spec.machine_dir(tmp_path)
     assert (machine_dir / "test_rename/section_00_target_test_anomaly_0000_noAttribute.wav").read_bytes() == \
@@ -87,7 +81,8 @@ def test_2025_eval_auto_download_labels_and_keeps_supplemental_apart(fake: FakeZ
 def test_labels_list_unavailable_leaves_the_data_and_warns(fake: FakeZenodo, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    fake.add("15519362", "eval_data_Polisher_test.zip", make_zip(_members("Polisher", "test", ["section_00_0000.wav"])))
+    fake.add("15519362", "eval_data_Polisher_test.zip",
+             make_zip(clip_members("Polisher", "test", ["section_00_0000.wav"])))
     monkeypatch.setattr(download, "base_url_from_environment", lambda: fake.url)
     with StaticServer({}) as labels:  # answers 404
         monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, labels.url)
