@@ -15,7 +15,7 @@ usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--stgram]" >&2
 while [ $# -gt 0 ]; do
     case "$1" in
         --stgram) with_stgram=true ;;
-        --year) year=${2:-}; shift ;;
+        --year) year=${2:-}; if [ $# -gt 1 ]; then shift; fi ;;
         --year=*) year=${1#--year=} ;;
         *) usage ;;
     esac
