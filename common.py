@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from datasets.audio import CHANNEL_CHOICES
 from errors import ConfigError
 from safe_io import atomic_write_text
 
@@ -83,6 +84,10 @@ CORE_OPTIONS: tuple[Option, ...] = (
            fingerprint=RUN),
     Option("use_ids", ("--use_ids",), "int*", [], "section ids whose clips are used for training"),
     Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset", fingerprint=RUN),
+    Option("mono", ("--mono",), "bool", True, "True: every clip must be mono (DCASE2020-2025); False: every clip "
+           "must have two or more channels (DCASE2026: near microphone left, far right), --channel picks the input"),
+    Option("channel", ("--channel",), "str", "0", "with --mono False, the input: 0 (left channel), 1 (right) or "
+           "mean (their average)", choices=CHANNEL_CHOICES),
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
     Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
@@ -301,6 +306,10 @@ def validate_config(config: argparse.Namespace) -> None:
             f"--fmax ({config.fmax}) must be above --fmin ({config.fmin})")
     require(config.win_length is None or 1 <= config.win_length <= config.n_fft,
             f"--win_length must be between 1 and --n_fft ({config.n_fft}), got {config.win_length}")
+    require(config.channel in CHANNEL_CHOICES,
+            f"--channel must be one of {', '.join(CHANNEL_CHOICES)}, got {config.channel!r}")
+    require(config.mono is False or config.channel == "0",
+            f"--channel {config.channel} picks a channel of stereo clips: it needs --mono False")
     require(config.num_workers >= 0, f"--num_workers must be 0 (auto) or more, got {config.num_workers}")
     require(config.log_interval >= 1, f"--log_interval must be at least 1, got {config.log_interval}")
     require(len(config.gpu_id) >= 1, "--gpu_id needs at least one GPU index")

@@ -2,23 +2,36 @@
 # The whole pipeline on the synthetic demo data, set-up included:
 #   .venv -> synthetic DCASE2024 dev data -> train 7 machine types -> test (MSE, MAHALA) -> summary.
 # DEMO_DATA_DIR=folder bash demo.sh writes and reads the demo data elsewhere (default: ./data).
+# bash demo.sh --year 2026 does the same in another year's layout (2023, 2024, 2025, or 2026: stereo clips,
+# which the 2026 scripts read with --mono False).
 # bash demo.sh --stgram also trains STgram-MFN (stgram_mfn.yaml) and compares the four systems (5 to 10 more
 # minutes on 2 CPU cores).
 set -euo pipefail
 cd "$(dirname "$0")"
 started=$SECONDS
 with_stgram=false
-case "${1:-}" in
-    "") ;;
-    --stgram) with_stgram=true ;;
-    *) echo "usage: bash demo.sh [--stgram]" >&2; exit 1 ;;
+year=2024
+usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--stgram]" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --stgram) with_stgram=true ;;
+        --year) year=${2:-}; if [ $# -gt 1 ]; then shift; fi ;;
+        --year=*) year=${1#--year=} ;;
+        *) usage ;;
+    esac
+    shift
+done
+case "$year" in
+    2023|2024|2025|2026) ;;
+    *) echo "demo.sh: --year '$year' is not a year the demo knows; choose 2023, 2024, 2025 or 2026" >&2; usage ;;
 esac
+family="DCASE${year}T2"
 source tools/python_env.sh
 ensure_venv requirements.txt
 
 data_dir=${DEMO_DATA_DIR:-data}
-raw_dir="$data_dir/dcase2024t2/dev_data/raw"
-machines=$("$PYTHON" -m datasets.registry DCASE2024T2 dev)
+raw_dir="$data_dir/dcase${year}t2/dev_data/raw"
+machines=$("$PYTHON" -m datasets.registry "$family" dev)
 for machine in $machines; do
     if [ -d "$raw_dir/$machine" ] && [ ! -f "$raw_dir/$machine/.synthetic.json" ]; then
         echo "error: $raw_dir/$machine holds data the demo did not write (the real DCASE set?). The demo" \
@@ -29,27 +42,27 @@ done
 
 echo "== 1/5 synthetic demo data in $raw_dir"
 # 190 source + 10 target training clips and 50 clips per (domain, label) in test, 10 s each
-"$PYTHON" -m datasets.synthetic --root "$data_dir" --dataset DCASE2024T2 --split dev --machines $machines \
+"$PYTHON" -m datasets.synthetic --root "$data_dir" --dataset "$family" --split dev --machines $machines \
     --n_train_source 190 --n_train_target 10 --n_test_per_group 50 --duration 10 --seed 0
 echo "== 2/5 training (demo.yaml: 20 epochs)"
-bash 01_train_2024t2.sh -d --config demo.yaml --dataset_directory "$data_dir"
+bash "01_train_${year}t2.sh" -d --config demo.yaml --dataset_directory "$data_dir"
 echo "== 3/5 testing with the MSE score"
-bash 02a_test_2024t2.sh -d --config demo.yaml --dataset_directory "$data_dir"
+bash "02a_test_${year}t2.sh" -d --config demo.yaml --dataset_directory "$data_dir"
 echo "== 4/5 testing with the selective Mahalanobis score"
-bash 02b_test_2024t2.sh -d --config demo.yaml --dataset_directory "$data_dir"
+bash "02b_test_${year}t2.sh" -d --config demo.yaml --dataset_directory "$data_dir"
 systems="baseline_MSE baseline_MAHALA"
 if $with_stgram; then
     echo "== STgram-MFN (stgram_mfn.yaml): one classifier for all machine types, KNN and NLL scores"
     for stage in 01_train 02a_test 02b_test; do
-        bash ${stage}_2024t2.sh -d --config stgram_mfn.yaml --dataset_directory "$data_dir"
+        bash "${stage}_${year}t2.sh" -d --config stgram_mfn.yaml --dataset_directory "$data_dir"
     done
     systems="$systems stgram_KNN stgram_NLL"
 fi
 echo "== 5/5 summary"
 # shellcheck disable=SC2086  # the system names are words
-bash 03_summarize_results.sh DCASE2024T2 -d --systems $systems
+bash 03_summarize_results.sh "$family" -d --systems $systems
 echo
 echo "demo finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s."
 echo "per-section CSVs: results/dev_data/baseline_MSE/ and results/dev_data/baseline_MAHALA/"
-echo "summary tables:   results/dev_data/baseline/summarize/DCASE2024T2/"
-echo "logs per stage:   logs/stages/DCASE2024T2_dev/   training curves: logs/baseline/*/log.png"
+echo "summary tables:   results/dev_data/baseline/summarize/$family/"
+echo "logs per stage:   logs/stages/${family}_dev/   training curves: logs/baseline/*/log.png"

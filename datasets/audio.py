@@ -1,7 +1,14 @@
-"""Read one WAV clip as a mono float32 signal, or fail with a message that names the file."""
+"""Read one WAV clip as a float32 signal of one channel, or fail with a message that names the file.
+
+Which channel: DCASE2020-2025 clips are mono; DCASE2026 clips are stereo, the near microphone in the left
+channel and the far microphone in the right. As in the public baseline (``--mono``, v5), ``mono=True``
+requires one channel and ``mono=False`` requires two or more; ``channel`` then picks the left ("0", the
+baseline's choice), the right ("1") or their average ("mean").
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,12 +16,47 @@ import soundfile
 
 from errors import DataError
 
+CHANNEL_CHOICES = ("0", "1", "mean")
 
-def read_clip(path: Path) -> tuple[np.ndarray, int]:
-    """Return ``(signal, sample_rate)``: float32 in [-1, 1), channels averaged to mono as librosa does.
 
-    Raises DataError for a file that is empty, not a readable audio file, has no samples, or holds NaN or
-    infinite values.
+@dataclass(frozen=True)
+class ChannelRule:
+    """How many channels a clip must have and which one becomes the model's input."""
+
+    mono: bool = True
+    channel: str = "0"  # with mono=False: "0", "1" or "mean"
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNEL_CHOICES:
+            raise DataError(f"channel {self.channel!r} is not one of {', '.join(CHANNEL_CHOICES)}")
+
+    def describe(self) -> str:
+        return "mono" if self.mono else f"channel {self.channel} of multi-channel clips"
+
+    def pick(self, samples: np.ndarray, path: Path) -> np.ndarray:
+        """The input signal from ``samples`` (frames, channels); a DataError if the channel count is wrong."""
+        n_channels = samples.shape[1]
+        if self.mono and n_channels != 1:
+            raise DataError(f"{path} has {n_channels} channels; DCASE2026 clips are stereo: use --mono False "
+                            "[--channel 0|1|mean]")
+        if not self.mono and n_channels < 2:
+            raise DataError(f"{path} has 1 channel but --mono False expects stereo clips (DCASE2026); use "
+                            "--mono True for mono data (DCASE2020-2025)")
+        if self.mono or self.channel == "0":
+            return samples[:, 0]
+        if self.channel == "1":
+            return samples[:, 1]
+        return samples.mean(axis=1, dtype=np.float32)
+
+
+MONO = ChannelRule()
+
+
+def read_clip(path: Path, rule: ChannelRule = MONO) -> tuple[np.ndarray, int]:
+    """Return ``(signal, sample_rate)``: float32 in [-1, 1), the channel ``rule`` picks.
+
+    Raises DataError for a file that is empty, not a readable audio file, has no samples, has a channel
+    count ``rule`` does not accept, or holds NaN or infinite values.
     """
     path = Path(path)
     try:
@@ -30,7 +72,7 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
                         "the file") from error
     if samples.shape[0] == 0:
         raise DataError(f"{path}: the file holds no audio samples; re-download the dataset or delete it")
-    signal = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    signal = rule.pick(samples, path)
     if not np.isfinite(signal).all():
         raise DataError(f"{path}: the audio holds NaN or infinite samples; re-download or delete the file")
     return np.ascontiguousarray(signal), int(sample_rate)

@@ -35,7 +35,7 @@ from errors import DataError
 from progress import progress_bar
 from safe_io import load_or_build_cache, pause_point
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: the channel rule is a parameter; scipy's Hann window
 SERIAL_BELOW = 16  # fewer clips than this are extracted in-process: a pool would cost more than it saves
 
 
@@ -51,7 +51,7 @@ class ClipFeatures(StackedClips):
 
 def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
     pause_point(f"extract:{Path(path).name}")
-    samples, sample_rate = read_clip(Path(path))
+    samples, sample_rate = read_clip(Path(path), params.channel_rule)
     n_frames = count_stft_frames(len(samples), params.n_fft, params.hop_length)
     if n_frames < params.frames:
         seconds = len(samples) / sample_rate

@@ -13,6 +13,7 @@ from datasets.clip_features import ClipFeatures, load_or_extract
 from datasets.features import FeatureParams
 from datasets.file_list import Clip, find_test_folder, list_test_clips, list_train_clips
 from datasets.registry import DatasetSpec
+from datasets.supplemental import supplemental_summary
 
 
 @dataclass
@@ -55,6 +56,9 @@ def load_train_set(spec: DatasetSpec, dataset_directory: Path, params: FeaturePa
     cache_dir = spec.processed_dir(dataset_directory) / "train"
     cache_name = f"{spec.section_keyword}_{'_'.join(sections)}"
     features = _load(clips, params, cache_dir, cache_name, workers, f"{spec.name} train")
+    supplemental = supplemental_summary(spec, dataset_directory)
+    if supplemental:
+        tqdm.write(supplemental)
     return ClipSet(clips, features, labelled=True)
 
 

@@ -21,62 +21,43 @@ from __future__ import annotations
 
 import argparse
 import errno
-import fcntl
-import hashlib
-import http.client
-import json
 import os
 import shutil
-import stat
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from pathlib import Path
 from urllib.parse import quote
 
 import yaml
 
+from datasets import eval_labels
+from datasets.http_fetch import (
+    BASE_URL_ENV,
+    RemoteFile,
+    RetryPolicy,
+    download_file,
+    fetch_record_files,
+    human_size,
+    md5_of,
+)
 from datasets.legacy_layout import has_split_test_folders, merge_split_test_folders
-from datasets.registry import is_legacy, machine_types, resolve_dataset
+from datasets.registry import machine_types, resolve_dataset
+from datasets.safe_unzip import check_members, extract_members, move_into_place, require_free_space
 from errors import DataError, exit_code_of
-from progress import progress_bar
+from safe_io import file_lock
 
 SOURCES_YAML = Path(__file__).with_name("download_urls.yaml")
-BASE_URL_ENV = "DCASE_DOWNLOAD_BASE_URL"
 DEFAULT_BASE_URL = "https://zenodo.org"
 PARTS = ("dev", "add", "eval")
 ALL_PARTS = "all"  # command line: dev, add and eval in turn
 PARTS_OF_SPLIT = {"dev": ("dev",), "eval": ("add", "eval")}
-USER_AGENT = "dcase-t2-asd-downloader/1.0"
-CHUNK_BYTES = 1 << 20
-RETRYABLE_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 UNPACK_PREFIX = ".unpack-"
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a network request is retried."""
-
-    attempts: int = 5
-    first_delay_s: float = 2.0
-    max_delay_s: float = 60.0
-    timeout_s: float = 60.0
-
-    def delay_s(self, failed_attempts: int) -> float:
-        """Exponential backoff: first_delay_s, 2x, 4x, ... capped at max_delay_s."""
-        return min(self.max_delay_s, self.first_delay_s * 2 ** (failed_attempts - 1))
 
 
 @dataclass(frozen=True)
@@ -134,13 +115,6 @@ class Archive:
         return all((self.machine_dir / folder).is_dir() for folder in self.provides)
 
 
-@dataclass(frozen=True)
-class RemoteFile:
-    """What a Zenodo record says about one of its files."""
-
-    size: int | None
-    md5: str | None
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Which archives exist
@@ -163,7 +137,10 @@ def _part_entry(family: str, part: str) -> dict:
     if part not in _sources()[family]:
         raise DataError(f"unknown part {part!r} of {family}; valid parts: {', '.join(_sources()[family])}"
                         " (dev: development data, add: additional training data, eval: evaluation test data)")
-    return _sources()[family][part]
+    entry = _sources()[family][part]
+    if entry.get("unpublished"):
+        raise DataError(f"the {family} {entry['description']} is not yet public: {entry['unpublished']}")
+    return entry
 
 
 def valid_machines(family: str, part: str) -> list[str]:
@@ -193,213 +170,8 @@ def archives_for(dataset_directory: Path, family: str, part: str,
 # Network
 
 
-class _TransientError(Exception):
-    """A download that stopped early or answered oddly; retrying is expected to help."""
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    return str(error) or type(error).__name__
-
-
-def _with_retries(action: Callable[[], T], url: str, retry: RetryPolicy, resume_hint: str = "") -> T:
-    """Run ``action`` (one request to ``url``), retrying network failures with exponential backoff."""
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            return action()
-        except urllib.error.HTTPError as error:
-            error.close()
-            if error.code not in RETRYABLE_HTTP_CODES:
-                raise DataError(f"download failed: {url} answered HTTP {error.code} {error.reason}"
-                                ) from error
-            last_error: BaseException = error
-            retry_after = error.headers.get("Retry-After", "") if error.headers else ""
-            delay = min(float(retry_after), retry.max_delay_s) if retry_after.isdigit() else None
-        except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException,
-                _TransientError) as error:
-            last_error, delay = error, None
-        if attempt < retry.attempts:
-            delay = retry.delay_s(attempt) if delay is None else delay
-            print(f"{url}: {_describe(last_error)}; retrying in {delay:.1f} s "
-                  f"(attempt {attempt + 1} of {retry.attempts})", flush=True)
-            time.sleep(delay)
-    raise DataError(f"download failed: {url}: {_describe(last_error)} (gave up after {retry.attempts} "
-                    f"attempts); check the connection and run the same command again{resume_hint}"
-                    ) from last_error
-
-
-def _open(url: str, retry: RetryPolicy, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
-    return urllib.request.urlopen(request, timeout=retry.timeout_s)
-
-
-def record_url(base_url: str, record: str) -> str:
-    return f"{base_url}/api/records/{record}"
-
-
-def parse_record_files(record_json: dict) -> dict[str, RemoteFile]:
-    """File name -> size and md5 from Zenodo record metadata (``files`` as a list or as ``entries``)."""
-    files = record_json.get("files", [])
-    if isinstance(files, dict):
-        files = files.get("entries", [])
-    if isinstance(files, dict):
-        files = list(files.values())
-    remote_files = {}
-    for entry in files:
-        name = entry.get("key") or entry.get("filename")
-        algorithm, _, digest = str(entry.get("checksum", "")).partition(":")
-        md5 = digest.lower() if algorithm.lower() == "md5" and digest else None
-        size = entry.get("size", entry.get("filesize"))
-        if name:
-            remote_files[name] = RemoteFile(int(size) if size is not None else None, md5)
-    return remote_files
-
-
-def fetch_record_files(base_url: str, record: str, retry: RetryPolicy) -> dict[str, RemoteFile]:
-    """Read the checksums of a Zenodo record; a clear DataError (mentioning --no-verify) if that fails."""
-    url = record_url(base_url, record)
-
-    def read() -> dict[str, RemoteFile]:
-        with _open(url, retry) as response:
-            return parse_record_files(json.loads(response.read().decode("utf-8")))
-
-    try:
-        return _with_retries(read, url, retry)
-    except (DataError, ValueError, AttributeError) as error:
-        reason = _describe(error.__cause__) if isinstance(error, DataError) and error.__cause__ else error
-        raise DataError(f"cannot read the checksums of Zenodo record {record} from {url} ({reason}); "
-                        f"check the connection (or ${BASE_URL_ENV}), or pass --no-verify to download "
-                        "without checking them (unsafe: a corrupt or tampered archive would go unnoticed)"
-                        ) from error
-
-
-def _download_once(url: str, partial: Path, expected_size: int | None, retry: RetryPolicy) -> None:
-    """One request: append to ``partial`` (Range) or write it from zero; _TransientError if cut short."""
-    existing = partial.stat().st_size if partial.exists() else 0
-    if expected_size is not None and existing > expected_size:
-        partial.unlink()
-        existing = 0
-    if expected_size is not None and existing == expected_size:
-        return
-    try:
-        response = _open(url, retry, {"Range": f"bytes={existing}-"} if existing else None)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and existing:  # nothing after byte `existing`: the file is (over)complete
-            error.close()
-            if expected_size is None:
-                return
-            partial.unlink()
-            raise _TransientError(f"the server refused to resume at byte {existing}") from error
-        raise
-    with response:
-        resumed = existing > 0 and response.status == 206
-        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {existing}-"):
-            partial.unlink()
-            raise _TransientError(f"unexpected Content-Range {response.headers.get('Content-Range')!r}")
-        if existing and not resumed:
-            print(f"{partial.name}: the server cannot resume (HTTP {response.status}); downloading from the "
-                  "start", flush=True)
-            existing = 0
-        length = response.headers.get("Content-Length")
-        total = existing + int(length) if length is not None else expected_size
-        with partial.open("ab" if resumed else "wb") as output, progress_bar(
-            total=total, initial=existing, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=partial.name.removesuffix(".part"),
-        ) as progress:
-            while chunk := response.read(CHUNK_BYTES):
-                output.write(chunk)
-                progress.update(len(chunk))
-    received = partial.stat().st_size
-    if total is not None and received < total:
-        raise _TransientError(f"connection closed after {received} of {total} bytes")
-
-
-def download_file(url: str, partial: Path, expected_size: int | None, retry: RetryPolicy) -> None:
-    """Download ``url`` into ``partial``, resuming what is there; retries with backoff."""
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    _with_retries(lambda: _download_once(url, partial, expected_size, retry), url, retry,
-                  f" to resume from the partial file {partial}")
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as stream:
-        while block := stream.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Unpacking
-
-
-def unsafe_member_reason(member: zipfile.ZipInfo) -> str | None:
-    """Why unpacking ``member`` could write outside the target folder, or None when it is safe."""
-    name = member.filename.replace("\\", "/")
-    if stat.S_ISLNK(member.external_attr >> 16):
-        return "is a symbolic link"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "has an absolute path"
-    if ".." in name.split("/"):
-        return "contains '..'"
-    if "\x00" in name:
-        return "contains a NUL character"
-    return None
-
-
-def _check_members(archive_path: Path, members: list[zipfile.ZipInfo]) -> None:
-    for member in members:
-        reason = unsafe_member_reason(member)
-        if reason:
-            raise DataError(f"refusing to unpack {archive_path}: member {member.filename!r} {reason} and "
-                            "could be written outside the dataset folder; nothing was unpacked. A genuine "
-                            f"DCASE archive has no such member: delete it and check where ${BASE_URL_ENV} "
-                            "points")
-
-
-def _require_free_space(folder: Path, needed_bytes: int, what: str) -> None:
-    free = shutil.disk_usage(folder).free
-    if needed_bytes > free:
-        raise DataError(f"not enough disk space in {folder} for {what}: it needs {_human(needed_bytes)}, "
-                        f"{_human(free)} are free; free some space or choose another --dataset_directory")
-
-
-def _extract(archive_path: Path, members: list[zipfile.ZipInfo], zip_file: zipfile.ZipFile,
-             into: Path) -> None:
-    root = into.resolve()
-    for member in progress_bar(members, desc=f"unpack {archive_path.name}", unit="file", transient=True):
-        relative = PurePosixPath(*(part for part in member.filename.replace("\\", "/").split("/")
-                                   if part not in ("", ".")))
-        if not relative.parts:
-            continue
-        target = root.joinpath(*relative.parts)
-        if not target.resolve().is_relative_to(root):  # a symlinked parent; cannot pass the checks above
-            raise DataError(f"refusing to unpack {archive_path}: member {member.filename!r} resolves "
-                            "outside the dataset folder")
-        if member.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zip_file.open(member) as source, target.open("wb") as output:
-            shutil.copyfileobj(source, output, CHUNK_BYTES)
-
-
-def _move_into_place(unpacked: Path, raw_dir: Path) -> None:
-    """Move every ``<top>/<entry>`` of ``unpacked`` to ``raw_dir``, keeping what is already there."""
-    for top in sorted(unpacked.iterdir()):
-        if not top.is_dir():
-            if not (raw_dir / top.name).exists():
-                os.replace(top, raw_dir / top.name)
-            continue
-        (raw_dir / top.name).mkdir(parents=True, exist_ok=True)
-        # files first, folders last: a provided folder that exists is always complete
-        for entry in sorted(top.iterdir(), key=lambda path: (path.is_dir(), path.name)):
-            destination = raw_dir / top.name / entry.name
-            if not destination.exists():
-                os.replace(entry, destination)
 
 
 def unpack(archive: Archive) -> None:
@@ -411,13 +183,13 @@ def unpack(archive: Archive) -> None:
     try:
         with zipfile.ZipFile(archive.path) as zip_file:
             members = zip_file.infolist()
-            _check_members(archive.path, members)
-            _require_free_space(archive.raw_dir, sum(member.file_size for member in members),
+            check_members(archive.path, members)
+            require_free_space(archive.raw_dir, sum(member.file_size for member in members),
                                 f"unpacking {archive.name}")
             temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=archive.raw_dir))
             try:
-                _extract(archive.path, members, zip_file, temporary)
-                _move_into_place(temporary, archive.raw_dir)
+                extract_members(archive.path, members, zip_file, temporary)
+                move_into_place(temporary, archive.raw_dir)
             finally:
                 shutil.rmtree(temporary, ignore_errors=True)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
@@ -435,20 +207,9 @@ def unpack(archive: Archive) -> None:
 # Locking and the whole job
 
 
-@contextmanager
-def machine_lock(lock_path: Path, what: str) -> Iterator[None]:
-    """Exclusive flock on ``lock_path`` (never deleted, so every process locks the same inode)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for another process that is downloading {what} (lock {lock_path})", flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _say_waiting(archive: Archive) -> None:
+    print(f"waiting for another process that is downloading {archive.family} {archive.machine} "
+          f"(lock {archive.lock_path})", flush=True)
 
 
 class Downloader:
@@ -489,7 +250,7 @@ class Downloader:
         if remote.size is not None:
             already = partial.stat().st_size if partial.exists() else 0
             partial.parent.mkdir(parents=True, exist_ok=True)
-            _require_free_space(partial.parent, max(remote.size - already, 0), f"downloading {archive.name}")
+            require_free_space(partial.parent, max(remote.size - already, 0), f"downloading {archive.name}")
         started_from_partial = partial.exists() and partial.stat().st_size > 0
         while True:
             download_file(url, partial, remote.size, self.settings.retry)
@@ -513,7 +274,7 @@ class Downloader:
         """Make ``archive``'s folders present: "present", "reused" (archive on disk) or "downloaded"."""
         if archive.is_unpacked():
             return "present"
-        with machine_lock(archive.lock_path, f"{archive.family} {archive.machine}"):
+        with file_lock(archive.lock_path, lambda: _say_waiting(archive)):
             if archive.is_unpacked():  # another process finished it while we waited
                 return "present"
             try:
@@ -536,14 +297,6 @@ class Downloader:
             return outcome
 
 
-def _human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def download_part(dataset_directory: Path, family: str, part: str, machines: Sequence[str] | None = None,
                   settings: Settings | None = None) -> dict[str, str]:
     """Download and unpack one part of a dataset; returns machine -> outcome and prints a summary line."""
@@ -557,7 +310,7 @@ def download_part(dataset_directory: Path, family: str, part: str, machines: Seq
     counts = {outcome: list(outcomes.values()).count(outcome)
               for outcome in ("downloaded", "reused", "present")}
     print(f"{family} {part}: {len(archives)} archive(s): {counts['downloaded']} downloaded "
-          f"({_human(downloader.downloaded_bytes)}), {counts['reused']} unpacked from disk, "
+          f"({human_size(downloader.downloaded_bytes)}), {counts['reused']} unpacked from disk, "
           f"{counts['present']} already present; data in {archives[0].raw_dir}", flush=True)
     return outcomes
 
@@ -577,19 +330,24 @@ def ensure_machine_data(dataset_directory: Path, dataset: str, machine: str, spl
         for archive in archives:
             outcome = downloader.fetch(archive)
             print(f"{archive.name}: {outcome} -> {archive.machine_dir}", flush=True)
-    if split == "eval" and is_legacy(dataset):
-        _label_legacy_eval_set(dataset_directory, dataset, [machine])
+    if split == "eval":
+        label_eval_test_clips(dataset_directory, dataset, [machine])
 
 
-def _label_legacy_eval_set(dataset_directory: Path, dataset: str, machines: Sequence[str] | None) -> None:
-    """Legacy evaluation test clips get their labelled names in ``test_rename/``, as the public baseline does."""
-    from datasets.eval_labels import RENAMED_FOLDER, label_eval_set  # it imports this module
-
+def label_eval_test_clips(dataset_directory: Path, dataset: str, machines: Sequence[str] | None) -> None:
+    """Evaluation test clips get their labelled names in ``test_rename/`` once the organisers published them
+    (DCASE2020-2025), as the public baseline's download scripts and auto download do; a no-op otherwise."""
+    if not eval_labels.has_published_labels(dataset):
+        return
     raw_dirs = [resolve_dataset(dataset + machine, "eval").machine_dir(Path(dataset_directory))
                 for machine in machines or machine_types(dataset, "eval")]
-    if all((folder / RENAMED_FOLDER).is_dir() for folder in raw_dirs):
+    if all((folder / eval_labels.RENAMED_FOLDER).is_dir() for folder in raw_dirs):
         return
-    label_eval_set(dataset_directory, dataset, machines)
+    try:
+        eval_labels.label_eval_set(dataset_directory, dataset, machines)
+    except eval_labels.LabelsUnavailableError as error:  # the data are complete; only the labels are missing
+        print(f"warning: {error}; the evaluation test clips stay unlabelled (eval runs write scores, no AUC). "
+              f"Label them later with: python -m datasets.eval_labels {dataset}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -614,8 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--remove_archives", action="store_true",
                         help="delete each archive once it is unpacked (saves disk, loses resumability)")
     parser.add_argument("--no_eval_labels", dest="eval_labels", action="store_false",
-                        help="legacy datasets (DCASE2020-2022): do not fetch the evaluation labels list and "
-                             "build test_rename/ after the eval part (python -m datasets.eval_labels does it)")
+                        help="do not fetch the evaluation labels list (published for DCASE2020-2025) and build "
+                             "test_rename/ after the eval part (python -m datasets.eval_labels does it later)")
     return parser
 
 
@@ -630,8 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def download_parts() -> None:
         for part in parts:
             download_part(args.dataset_directory, args.dataset, part, args.machines, settings)
-            if part == "eval" and args.eval_labels and is_legacy(args.dataset):
-                _label_legacy_eval_set(args.dataset_directory, args.dataset, args.machines)
+            if part == "eval" and args.eval_labels:
+                label_eval_test_clips(args.dataset_directory, args.dataset, args.machines)
 
     return exit_code_of(download_parts, on_interrupt="interrupted; run the same command again to resume")
 

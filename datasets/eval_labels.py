@@ -9,8 +9,9 @@ as ``datasets/eval_data_list_<year>.csv`` and copies ``<machine>/test/<anonymous
 
 This project does not ship those lists: they are fetched when a user asks to score an evaluation set, from
 ``$DCASE_LABELS_BASE_URL/eval_data_list_<year>.csv`` (default: the public baseline's repository), cached as
-``<dataset_directory>/<dataset lower>/eval_data/eval_data_list_<year>.csv``. List format: a line holding a
-machine type, then one line per clip ``anonymous name,labelled name[,0|1]`` (the 2020 list adds the label).
+``<dataset_directory>/<dataset lower>/eval_data/eval_data_list_<year>.csv`` (format: ``datasets.labels``).
+Lists exist for DCASE2020 to DCASE2025; the download scripts (``data_download_<year>eval.sh``,
+``tools/data_download_<year>.sh``) and ``--is_auto_download True`` label the test clips right after unpacking.
 
     python -m datasets.eval_labels DCASE2021T2 [--dataset_directory data] [--machines fan ...]
     python -m datasets.eval_labels DCASE2021T2 --list_file my_list.csv     # a local list, no network
@@ -22,8 +23,6 @@ its files are hard links to the test clips (copies where the file system refuses
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import shutil
 import sys
@@ -32,7 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets.download import RetryPolicy, download_file
+from datasets.http_fetch import RetryPolicy, download_file
+from datasets.labels import LabelEntry, parse_label_list
 from datasets.legacy_layout import (
     MERGED_TEST_FOLDER,
     link_or_copy,
@@ -40,13 +40,24 @@ from datasets.legacy_layout import (
     remove_stale_staging,
     staging_prefix,
 )
-from datasets.registry import families, machine_types, resolve_dataset
+from datasets.registry import families, is_legacy, machine_types, resolve_dataset
 from errors import DataError, exit_code_of
 
 LABELS_BASE_URL_ENV = "DCASE_LABELS_BASE_URL"
 DEFAULT_LABELS_BASE_URL = "https://raw.githubusercontent.com/nttcslab/dcase2023_task2_baseline_ae/main/datasets"
 RENAMED_FOLDER = "test_rename"
 _STAGING_KIND = "test_rename"
+# the years whose list the organisers published (the public baseline's eval_data_list_<year>.csv, v5.1)
+PUBLISHED_LABEL_YEARS = ("2020", "2021", "2022", "2023", "2024", "2025")
+
+
+def has_published_labels(family: str) -> bool:
+    """Whether the organisers published the evaluation labels of ``family`` (DCASE2020T2 to DCASE2025T2)."""
+    return family[5:9] in PUBLISHED_LABEL_YEARS
+
+
+class LabelsUnavailableError(DataError):
+    """The labels list could not be fetched (network, server): the data themselves are fine."""
 
 
 def labels_base_url() -> str:
@@ -67,70 +78,6 @@ def cached_list_path(dataset_directory: Path, family: str) -> Path:
 # The list
 
 
-@dataclass(frozen=True)
-class LabelEntry:
-    """One evaluation test clip: its anonymous name in ``test/`` and its labelled name."""
-
-    anonymous: str
-    labelled: str
-
-
-def name_label(file_name: str) -> int | None:
-    """1 anomaly, 0 normal, None when the name says neither (the rule of ``datasets.file_list``)."""
-    if "_anomaly_" in file_name or file_name.startswith("anomaly_"):
-        return 1
-    if "_normal_" in file_name or file_name.startswith("normal_"):
-        return 0
-    return None
-
-
-def _check_file_name(name: str, source: str, line: int) -> None:
-    if not name.endswith(".wav") or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
-        raise DataError(f"{source}, line {line}: {name!r} is not a plain WAV file name; the list is damaged "
-                        "(delete it to fetch it again) or not an evaluation labels list")
-
-
-def parse_label_list(text: str, source: str = "labels list") -> dict[str, list[LabelEntry]]:
-    """Machine type -> its clips, from the published list format; a DataError naming the line if malformed."""
-    entries: dict[str, list[LabelEntry]] = {}
-    machine: str | None = None
-    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        row = [field.strip() for field in row]
-        if not any(row):
-            continue
-        if len(row) == 1:
-            machine = row[0]
-            if machine in entries:
-                raise DataError(f"{source}, line {line}: machine type {machine!r} appears twice")
-            entries[machine] = []
-            continue
-        if machine is None:
-            raise DataError(f"{source}, line {line}: a clip comes before any machine type line; expected the "
-                            "published format (a machine type line, then 'anonymous name,labelled name' lines)")
-        anonymous, labelled = row[0], row[1]
-        _check_file_name(anonymous, source, line)
-        _check_file_name(labelled, source, line)
-        label = name_label(labelled)
-        if label is None:
-            raise DataError(f"{source}, line {line}: the labelled name {labelled!r} says neither normal nor "
-                            "anomaly")
-        if len(row) > 2 and row[2] and row[2] != str(label):
-            raise DataError(f"{source}, line {line}: label column {row[2]!r} contradicts the name {labelled!r}")
-        entries[machine].append(LabelEntry(anonymous, labelled))
-    if not entries:
-        raise DataError(f"{source} holds no machine type; it is not an evaluation labels list")
-    for machine, clips in entries.items():
-        if not clips:
-            raise DataError(f"{source}: machine type {machine!r} has no clip lines; it is not an evaluation labels "
-                            "list in the published format")
-        for attribute in ("anonymous", "labelled"):
-            names = [getattr(entry, attribute) for entry in clips]
-            if len(set(names)) != len(names):
-                duplicate = next(name for name in names if names.count(name) > 1)
-                raise DataError(f"{source}: {machine} lists the {attribute} name {duplicate!r} twice")
-    return entries
-
-
 def fetch_label_list(dataset_directory: Path, family: str, base_url: str | None = None,
                      retry: RetryPolicy | None = None) -> Path:
     """The cached list of ``family``, fetched first when absent (written atomically, checked before use)."""
@@ -147,9 +94,9 @@ def fetch_label_list(dataset_directory: Path, family: str, base_url: str | None 
         parse_label_list(partial.read_text(encoding="utf-8"), url)
         os.replace(partial, path)
     except DataError as error:
-        raise DataError(f"cannot get the evaluation labels list of {family} from {url}: {error}. Check the "
-                        f"connection, point ${LABELS_BASE_URL_ENV} at a copy of the lists, or pass a local "
-                        "copy with --list_file") from error
+        raise LabelsUnavailableError(
+            f"cannot get the evaluation labels list of {family} from {url}: {error}. Check the connection, point "
+            f"${LABELS_BASE_URL_ENV} at a copy of the lists, or pass a local copy with --list_file") from error
     except UnicodeDecodeError as error:
         raise DataError(f"{url} is not a text file ({error}); check ${LABELS_BASE_URL_ENV}") from error
     finally:
@@ -227,6 +174,10 @@ def label_eval_set(dataset_directory: Path, family: str, machines: Sequence[str]
     Without ``machines``, every machine type whose eval test data are present is labelled (and those absent
     are skipped); named ``machines`` must all have test data.
     """
+    if not has_published_labels(family) and list_file is None:
+        raise DataError(f"the organisers have not published the evaluation labels of {family} (published: "
+                        f"DCASE{PUBLISHED_LABEL_YEARS[0]}T2 to DCASE{PUBLISHED_LABEL_YEARS[-1]}T2); pass a "
+                        "list you have with --list_file")
     valid = machine_types(family, "eval")
     unknown = [machine for machine in machines or () if machine not in valid]
     if unknown:
@@ -242,7 +193,7 @@ def label_eval_set(dataset_directory: Path, family: str, machines: Sequence[str]
         missing = [str(folder / MERGED_TEST_FOLDER) for machine, folder in machine_dirs.items()
                    if machine not in present]
         raise DataError(f"no evaluation test data in {', '.join(missing)}: download them first "
-                        f"(bash tools/data_download_{family[5:9]}.sh, or python -m datasets.download {family} eval)")
+                        f"({_download_hint(family)}, or python -m datasets.download {family} eval)")
     if not present:
         raise DataError(f"no {family} evaluation test data under {data_dir / family.lower() / 'eval_data/raw'}; "
                         "download them first or check --dataset_directory")
@@ -266,6 +217,11 @@ def label_eval_set(dataset_directory: Path, family: str, machines: Sequence[str]
     print(f"{family} evaluation labels: {renamed} machine type(s) labelled, {len(results) - renamed} already "
           f"labelled; scored from test_rename/ by the eval-mode test stage", flush=True)
     return results
+
+
+def _download_hint(family: str) -> str:
+    year = family[5:9]
+    return f"bash tools/data_download_{year}.sh" if is_legacy(family) else f"bash data_download_{year}eval.sh"
 
 
 def _report(machine: str, result: RenameResult) -> None:

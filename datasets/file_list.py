@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.labels import clip_domain, name_label
 from datasets.legacy_layout import merge_split_test_folders
 from datasets.registry import DatasetSpec
 from errors import DataError
@@ -31,19 +32,6 @@ class Clip:
     @property
     def name(self) -> str:
         return self.path.name
-
-
-def clip_domain(file_name: str) -> str:
-    """The public baseline's rule: a clip is in the target domain when its name contains "target"."""
-    return "target" if "target" in file_name else "source"
-
-
-def _label_from_name(file_name: str) -> int | None:
-    if "_anomaly_" in file_name or file_name.startswith("anomaly_"):
-        return 1
-    if "_normal_" in file_name or file_name.startswith("normal_"):
-        return 0
-    return None
 
 
 def _missing_folder_error(spec: DatasetSpec, folder: Path) -> DataError:
@@ -84,7 +72,7 @@ def list_train_clips(spec: DatasetSpec, dataset_directory: Path, use_ids: list[i
         if not files:
             raise DataError(f"no WAV files of {spec.section_keyword} {section} in {folder} (expected names "
                             f"like {spec.section_keyword}_{section}_source_train_normal_0001_....wav)")
-        anomalies = [path.name for path in files if _label_from_name(path.name) == 1]
+        anomalies = [path.name for path in files if name_label(path.name) == 1]
         if anomalies:
             raise DataError(f"{folder} holds {len(anomalies)} anomaly clip(s), e.g. {anomalies[0]}; training "
                             "uses normal clips only: move them to the test folder or delete them")
@@ -112,9 +100,9 @@ def list_test_clips(spec: DatasetSpec, dataset_directory: Path, section: str) ->
         raise DataError(f"no WAV files of {spec.section_keyword} {section} in {folder}")
     if not labelled:
         return [Clip(path, section, clip_domain(path.name), None) for path in files], False
-    normals = [path for path in files if _label_from_name(path.name) == 0]
-    anomalies = [path for path in files if _label_from_name(path.name) == 1]
-    unlabelled = [path.name for path in files if _label_from_name(path.name) is None]
+    normals = [path for path in files if name_label(path.name) == 0]
+    anomalies = [path for path in files if name_label(path.name) == 1]
+    unlabelled = [path.name for path in files if name_label(path.name) is None]
     if unlabelled:
         raise DataError(f"{folder}/{unlabelled[0]}: a labelled test clip needs 'normal' or 'anomaly' in "
                         f"its name ({len(unlabelled)} such file(s)); rename or remove them")

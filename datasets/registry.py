@@ -69,6 +69,16 @@ def is_legacy(family: str) -> bool:
     return bool(_registry().get(family, {}).get("legacy", False))
 
 
+def is_stereo(family: str) -> bool:
+    """True where the clips have two channels (DCASE2026T2: near microphone left, far microphone right)."""
+    return bool(_registry().get(family, {}).get("stereo", False))
+
+
+def script_flags(family: str) -> list[str]:
+    """train.py flags the numbered scripts pass for this family before the user's own (which win)."""
+    return [str(flag) for flag in _registry().get(family, {}).get("script_flags", [])]
+
+
 def machine_types(family: str, split: str) -> list[str]:
     """Machine types of ``family`` in ``split`` ("dev" or "eval"), in the order the scripts run them."""
     if family not in _registry():
@@ -117,8 +127,13 @@ def main() -> None:
                         help="print one line '<machine type> <section id>' per model the scripts train")
     parser.add_argument("--machines", default="",
                         help="only these machine types (separated by spaces or commas); an unknown one is an error")
+    parser.add_argument("--script_flags", action="store_true",
+                        help="print the train.py flags the scripts pass for this family, one per line")
     args = parser.parse_args()
     try:
+        if args.script_flags:
+            print("\n".join(script_flags(args.family)))
+            return
         known = machine_types(args.family, args.split)
         wanted = args.machines.replace(",", " ").split()
         unknown = [machine for machine in wanted if machine not in known]

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from datasets.audio import read_clip
+from datasets.audio import MONO, ChannelRule, read_clip
 from datasets.file_list import Clip, list_train_clips
 from datasets.registry import DatasetSpec, machine_types, resolve_dataset
 from datasets.stacked_clips import StackedClips, file_fingerprint, load_stacked_rows
@@ -148,14 +148,14 @@ def _clip_lengths(paths: Sequence[Path]) -> tuple[np.ndarray, int]:
     return np.asarray(lengths, dtype=np.int64), common
 
 
-def _write_samples(stream, paths: Sequence[Path], lengths: np.ndarray, description: str) -> None:
+def _write_samples(stream, paths: Sequence[Path], lengths: np.ndarray, description: str, rule: ChannelRule) -> None:
     """The ``.npy`` of all clips' int16 samples, written clip by clip."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<i2")), "fortran_order": False,
               "shape": (int(lengths.sum()),)}
     np.lib.format.write_array_header_1_0(stream, header)
     progress = progress_bar(total=len(paths), desc=description, unit="clip", transient=True)
     for path, expected in zip(paths, lengths, strict=True):
-        signal, _ = read_clip(Path(path))
+        signal, _ = read_clip(Path(path), rule)
         if len(signal) != expected:
             raise DataError(f"{path}: holds {len(signal)} samples but its header says {expected}; re-download "
                             "the dataset or delete the file")
@@ -165,12 +165,13 @@ def _write_samples(stream, paths: Sequence[Path], lengths: np.ndarray, descripti
 
 
 def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: str,
-                            description: str = "waveforms") -> tuple[Waveforms, bool]:
+                            description: str = "waveforms", rule: ChannelRule = MONO) -> tuple[Waveforms, bool]:
     """Waveforms of ``paths`` (in that order) from ``cache_dir`` if valid, else read and cached. Returns
-    ``(waveforms, was_cached)``. Two processes asking for the same cache build it once."""
+    ``(waveforms, was_cached)``. Two processes asking for the same cache build it once. ``rule``: which
+    channel of a clip (``--mono``/``--channel``); each channel choice has its own cache."""
     if not paths:
         raise DataError(f"no clips to read ({description})")
-    stem = f"{cache_name}_wave_int16"
+    stem = f"{cache_name}_wave_int16" + ("" if rule.mono else f"_channel{rule.channel}")
     npy_path = Path(cache_dir) / f"{stem}.npy"
     manifest_path = Path(cache_dir) / f"{stem}.json"
     fingerprint = file_fingerprint(paths)
@@ -180,17 +181,18 @@ def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: 
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         manifest = {"version": CACHE_FORMAT_VERSION, "files": fingerprint, "offsets": offsets.tolist(),
                     "sample_rate": sample_rate}
-        return lambda stream: _write_samples(stream, paths, lengths, description), manifest, None
+        return lambda stream: _write_samples(stream, paths, lengths, description, rule), manifest, None
 
     return load_or_build_cache(npy_path, manifest_path, lambda: _load_cached(npy_path, manifest_path, fingerprint),
                                read_headers, "waveform")
 
 
-def read_waveforms(paths: Sequence[Path]) -> tuple[list[np.ndarray], int]:
-    """Float32 signals of ``paths`` (no cache: test clips are read once per test run) and their rate."""
+def read_waveforms(paths: Sequence[Path], rule: ChannelRule = MONO) -> tuple[list[np.ndarray], int]:
+    """Float32 signals of ``paths`` (no cache: test clips are read once per test run) and their rate;
+    ``rule`` picks the channel as for the log-mel features (``FeatureParams.channel_rule``)."""
     signals, rates = [], []
     for path in paths:
-        signal, rate = read_clip(Path(path))
+        signal, rate = read_clip(Path(path), rule)
         signals.append(signal)
         rates.append(rate)
     for path, rate in zip(paths, rates, strict=True):
@@ -281,21 +283,22 @@ def training_cache_name(spec: DatasetSpec, clips: Sequence[Clip]) -> str:
     return f"{spec.section_keyword}_{'_'.join(sorted({clip.section for clip in clips}))}"
 
 
-def load_machine_training_waveforms(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path) -> Waveforms:
+def load_machine_training_waveforms(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path,
+                                    rule: ChannelRule = MONO) -> Waveforms:
     waves, cached = load_or_build_waveforms([clip.path for clip in clips],
                                             spec.processed_dir(Path(dataset_directory)) / "train",
-                                            training_cache_name(spec, clips), f"{spec.name} train waveforms")
+                                            training_cache_name(spec, clips), f"{spec.name} train waveforms", rule)
     if not cached:
         tqdm.write(f"{spec.name}: {len(clips)} training clips cached as int16 waveforms")
     return waves
 
 
 def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
-                             dataset_directory: Path) -> FamilyTrainingSet:
+                             dataset_directory: Path, rule: ChannelRule = MONO) -> FamilyTrainingSet:
     """Waveforms (cached per machine type) and attributes of the clips of ``list_family_training_clips``."""
     machines, waveforms, clips_all, attributes, clip_machine, clip_index = [], [], [], [], [], []
     for number, (spec, clips) in enumerate(listing):
-        waves = load_machine_training_waveforms(spec, clips, dataset_directory)
+        waves = load_machine_training_waveforms(spec, clips, dataset_directory, rule)
         machines.append(spec.machine)
         waveforms.append(waves)
         clips_all += clips
@@ -346,20 +349,21 @@ class MachineClips:
                 yield ids, self.read(ids)
 
 
-def cached_machine_clips(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path) -> MachineClips:
+def cached_machine_clips(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path,
+                         rule: ChannelRule = MONO) -> MachineClips:
     """A machine type's training clips, read from (and cached as) int16 waveforms."""
-    waves = load_machine_training_waveforms(spec, clips, dataset_directory)
+    waves = load_machine_training_waveforms(spec, clips, dataset_directory, rule)
     return MachineClips(spec.machine, list(clips), waves.rows_per_clip(), waves.sample_rate,
                         lambda ids: np.stack([waves.clip(int(i)) for i in ids]))
 
 
-def machine_clips_from_files(machine: str, clips: Sequence[Clip]) -> MachineClips:
+def machine_clips_from_files(machine: str, clips: Sequence[Clip], rule: ChannelRule = MONO) -> MachineClips:
     """Clips read from their files only when a batch needs them (test clips: read once per test run)."""
     paths = [clip.path for clip in clips]
     lengths, sample_rate = _clip_lengths(paths)
 
     def read(ids: np.ndarray) -> np.ndarray:
-        signals, _ = read_waveforms([paths[int(i)] for i in ids])
+        signals, _ = read_waveforms([paths[int(i)] for i in ids], rule)
         return np.stack(signals)
 
     return MachineClips(machine, list(clips), lengths, sample_rate, read)

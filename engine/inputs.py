@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from datasets.audio import ChannelRule
 from datasets.dcase_data import load_test_set, load_train_set
 from datasets.features import FeatureParams
 from datasets.file_list import Clip, list_test_clips, list_train_clips
@@ -51,6 +52,11 @@ class TestSection:
         return np.array([clip.domain == "target" for clip in self.clips], dtype=bool)
 
 
+def _channel_rule(config: Namespace) -> ChannelRule:
+    """Which channel of a clip a waveform model reads: the same rule as the log-mel features' (--mono, --channel)."""
+    return FeatureParams.from_config(config).channel_rule
+
+
 def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device) -> tuple[VectorSet, int]:
     params = FeatureParams.from_config(config)
     train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
@@ -65,7 +71,7 @@ def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace
         return _machine_vectors(spec, config, device)
     listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory), config.use_ids,
                                          required=spec.machine)
-    data = load_family_training_set(listing, Path(config.dataset_directory))
+    data = load_family_training_set(listing, Path(config.dataset_directory), _channel_rule(config))
     if data.n_clips < 2:
         raise DataError(f"{spec.family} ({spec.split}) has {data.n_clips} training clip(s); the model needs at "
                         "least two")
@@ -81,7 +87,7 @@ def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespac
     if model_class.inputs == "vectors":
         return _machine_vectors(spec, config, device)[0]
     clips = list_train_clips(spec, Path(config.dataset_directory), config.use_ids)
-    return cached_machine_clips(spec, clips, Path(config.dataset_directory))
+    return cached_machine_clips(spec, clips, Path(config.dataset_directory), _channel_rule(config))
 
 
 def test_section(model_class: type[Model], spec: DatasetSpec, config: Namespace, section: str,
@@ -93,5 +99,5 @@ def test_section(model_class: type[Model], spec: DatasetSpec, config: Namespace,
         data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
         return TestSection(clip_set.clips, clip_set.labelled, data, clip_set.features.sample_rate)
     clips, labelled = list_test_clips(spec, Path(config.dataset_directory), section)
-    data = machine_clips_from_files(spec.machine, clips)
+    data = machine_clips_from_files(spec.machine, clips, _channel_rule(config))
     return TestSection(clips, labelled, data, data.sample_rate)

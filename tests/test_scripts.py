@@ -1,5 +1,5 @@
 """The numbered shell scripts: argument checking, then train / test MSE / test MAHALA / summary over every
-DCASE2024 development machine type of the tiny dataset."""
+DCASE2024 development machine type of the tiny dataset; the DCASE2026 scripts on stereo clips; demo.sh --year."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from datasets.registry import machine_types
+from datasets.registry import machine_types, script_flags
+from datasets.synthetic import generate_dataset
 from tests.conftest import REPO_ROOT, run_script
 
-SCRIPTS = ["01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh",
-           "01_train_2023t2.sh", "02a_test_2023t2.sh", "02b_test_2023t2.sh"]
+YEARS = ("2026", "2025", "2024", "2023")
+SCRIPTS = [f"{stage}_{year}t2.sh" for year in YEARS for stage in ("01_train", "02a_test", "02b_test")]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -24,9 +25,15 @@ def test_anything_but_dev_or_eval_prints_usage_and_exits_1(script: str, argument
 
 
 def test_scripts_differ_only_in_their_dataset(tmp_path: Path) -> None:
-    for stage in ("01_train", "02a_test", "02b_test"):
-        text_2024 = (REPO_ROOT / f"{stage}_2024t2.sh").read_text()
-        assert (REPO_ROOT / f"{stage}_2023t2.sh").read_text() == text_2024.replace("2024", "2023")
+    stages = ("01_train_{}t2.sh", "02a_test_{}t2.sh", "02b_test_{}t2.sh", "data_download_{}dev.sh",
+              "data_download_{}add.sh", "data_download_{}eval.sh")
+    for stage in stages:
+        text_2024 = (REPO_ROOT / stage.format("2024")).read_text()
+        for year in YEARS:
+            assert (REPO_ROOT / stage.format(year)).read_text() == text_2024.replace("2024", year), year
+    # what differs between the years lives in datasets/machine_types.yaml: 2026 passes --mono False
+    assert script_flags("DCASE2026T2") == ["--mono", "False"]
+    assert script_flags("DCASE2025T2") == script_flags("DCASE2024T2") == []
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +84,28 @@ def test_summary_script_prints_the_compact_table(workflow_run: Path) -> None:
     summary_dir = workflow_run / "results/dev_data/baseline/summarize/DCASE2024T2"
     assert (summary_dir / "DCASE2024T2_auc_pauc.csv").is_file()
     assert (summary_dir / "DCASE2024T2_auc_pauc_extract.csv").is_file()
+
+
+def test_2026_scripts_read_stereo_clips_and_a_mono_flag_fails_clearly(workflow_run: Path,
+                                                                     tmp_path: Path) -> None:
+    generate_dataset(tmp_path, ["fan"], dataset="DCASE2026T2", n_train_source=6, n_train_target=2,
+                     n_test_per_group=2, duration=1.0, seed=3, workers=1)
+    flags = ["--machines", "fan", "--epochs", "1", "--batch_size", "64", "--num_workers", "1",
+             "--dataset_directory", str(tmp_path)]
+    env = {"PYTHONPATH": str(workflow_run)}
+    for script in ("01_train_2026t2.sh", "02a_test_2026t2.sh"):
+        result = run_script(script, "-d", *flags, cwd=workflow_run, env=env)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    roc = workflow_run / "results/dev_data/baseline_MSE/result_DCASE2026T2fan_test_seed13711_id(0_)_roc.csv"
+    assert roc.is_file()
+    result = run_script("01_train_2026t2.sh", "-d", *flags, "--mono", "True", "--export_dir", "mono", cwd=workflow_run,
+                        env=env)
+    assert result.returncode == 1
+    assert "has 2 channels; DCASE2026 clips are stereo: use --mono False [--channel 0|1|mean]" in result.stdout
+
+
+@pytest.mark.parametrize("year", ["2022", "20x", ""])
+def test_demo_refuses_a_year_it_does_not_know(year: str) -> None:
+    result = run_script("demo.sh", "--year", *([year] if year else []))
+    assert result.returncode == 1
+    assert f"--year '{year}' is not a year the demo knows; choose 2023, 2024, 2025 or 2026" in result.stderr

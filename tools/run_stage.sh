@@ -48,6 +48,13 @@ fi
 runs_text=$("$PYTHON" -m datasets.registry "$family" "$split" --runs ${machine_filter[@]+"${machine_filter[@]}"}) \
     || exit 1
 mapfile -t runs <<< "$runs_text"
+# the family's own flags (machine_types.yaml script_flags, e.g. --mono False for the stereo DCASE2026 clips)
+# go before the user's, so that a flag given on the command line wins
+family_flags_text=$("$PYTHON" -m datasets.registry "$family" "$split" --script_flags) || exit 1
+family_flags=()
+if [ -n "$family_flags_text" ]; then
+    mapfile -t family_flags <<< "$family_flags_text"
+fi
 
 case "$stage" in
     train) stage_flags=(--train_only) ;;
@@ -80,7 +87,7 @@ for run in "${runs[@]}"; do
     log="$log_dir/${stage}_${log_name}.log"
     echo "== $stage $name (log: $log)"
     if "$PYTHON" train.py --dataset="${family}${machine}" "$mode" -tag="$tag" --use_ids "$id" \
-        "${stage_flags[@]}" "$@" < /dev/null 2>&1 | tee "$log"; then
+        "${stage_flags[@]}" ${family_flags[@]+"${family_flags[@]}"} "$@" < /dev/null 2>&1 | tee "$log"; then
         n_done=$((n_done + 1))
     else
         failed+=("$name")

@@ -6,6 +6,7 @@ from functools import cache
 
 from datasets.synthetic.dev_machines import DEV_MODELS
 from datasets.synthetic.generic_machines import generic_model
+from datasets.synthetic.layouts import hides_attributes_2025, nearest_model_name
 from datasets.synthetic.model import MachineModel
 
 DEV_MACHINES_2024 = ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
@@ -22,8 +23,9 @@ HIDDEN_ATTRIBUTES_2024 = frozenset({"gearbox", "slider", "ToyTrain", "AirCompres
 @cache
 def machine_model(name: str) -> MachineModel:
     """The sound model of machine type ``name`` (a dedicated one, or a generic parametric machine)."""
-    return DEV_MODELS.get(name) or generic_model(name)
+    return DEV_MODELS.get(nearest_model_name(name)) or generic_model(name)
 
 
 def hides_attributes(dataset: str, machine: str) -> bool:
-    return dataset.upper() == "DCASE2024T2" and machine in HIDDEN_ATTRIBUTES_2024
+    hidden_2024 = dataset.upper() == "DCASE2024T2" and machine in HIDDEN_ATTRIBUTES_2024
+    return hidden_2024 or hides_attributes_2025(dataset, machine)

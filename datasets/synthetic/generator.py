@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets.synthetic.catalog import DEV_MACHINES_2024, hides_attributes
+from datasets.synthetic.layouts import has_supplemental, is_stereo
 from datasets.synthetic.plan import (
     ClipPlan,
     attributes_rows,
     correspondence_rows,
     ground_truth_rows,
     plan_machine,
+    plan_supplemental,
 )
 from datasets.synthetic.worker import ClipJob, write_clip
 from errors import ConfigError, DataError
@@ -69,14 +71,22 @@ def generate_dataset(
     seed: int = 0,
     workers: int | None = None,
     overwrite: bool = False,
+    n_supplemental: int = 5,
 ) -> GenerationSummary:
-    """Generate (or keep) every machine type's tree under ``<root>/<dataset lower>/<split>_data/raw/``."""
+    """Generate (or keep) every machine type's tree under ``<root>/<dataset lower>/<split>_data/raw/``.
+
+    DCASE2025 evaluation folders also get ``supplemental/`` with ``n_supplemental`` clips of the machine
+    alone and as many of the background alone; DCASE2026 clips are stereo (``datasets.synthetic.layouts``)."""
     machines = list(machines)
     settings = {
         "generator_version": GENERATOR_VERSION, "dataset": dataset, "split": split,
         "n_train_source": n_train_source, "n_train_target": n_train_target,
         "n_test_per_group": n_test_per_group, "duration": duration, "sample_rate": sample_rate, "seed": seed,
     }
+    if has_supplemental(dataset, split):  # only where it applies, so older trees' settings still match
+        settings["n_supplemental"] = n_supplemental
+    if is_stereo(dataset):
+        settings["channels"] = 2
     _check_settings(machines, settings)
     data_dir = Path(root) / dataset.lower() / f"{split}_data"
     raw_dir = data_dir / "raw"
@@ -115,8 +125,8 @@ def _check_settings(machines: list[str], settings: dict) -> None:
         if not _MACHINE_PATTERN.match(machine):
             raise ConfigError(f"synthetic data: machine type {machine!r} is not a valid folder name; "
                               "use letters, digits, '-' and '_'")
-    for key in ("n_train_source", "n_train_target", "n_test_per_group"):
-        if settings[key] < 0 or settings[key] > 9999:
+    for key in ("n_train_source", "n_train_target", "n_test_per_group", "n_supplemental"):
+        if not 0 <= settings.get(key, 0) <= 9999:
             raise ConfigError(f"synthetic data: {key}={settings[key]} must be between 0 and 9999")
     if settings["n_train_source"] + settings["n_train_target"] == 0:
         raise ConfigError("synthetic data: n_train_source and n_train_target are both 0; a machine type "
@@ -147,9 +157,11 @@ def _check_existing(folder: Path, wanted: dict) -> None:
 
 
 def _plans(machine: str, settings: dict) -> list[ClipPlan]:
-    return plan_machine(settings["dataset"], settings["split"], machine,
-                        n_train_source=settings["n_train_source"], n_train_target=settings["n_train_target"],
-                        n_test_per_group=settings["n_test_per_group"], seed=settings["seed"])
+    plans = plan_machine(settings["dataset"], settings["split"], machine,
+                         n_train_source=settings["n_train_source"], n_train_target=settings["n_train_target"],
+                         n_test_per_group=settings["n_test_per_group"], seed=settings["seed"])
+    return plans + plan_supplemental(settings["dataset"], settings["split"], machine,
+                                     n_per_kind=settings.get("n_supplemental", 0), seed=settings["seed"])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -165,11 +177,11 @@ def _render_all(raw_dir: Path, data_dir: Path, pending: dict[str, list[ClipPlan]
     for machine, plans in pending.items():
         _remove_stale_staging(raw_dir, machine)
         folder = raw_dir / f".{machine}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        (folder / "train").mkdir(parents=True)
-        (folder / "test").mkdir()
+        for sub_folder in ("train", "test", *sorted({plan.folder for plan in plans})):
+            (folder / sub_folder).mkdir(parents=True, exist_ok=True)
         staging[machine] = folder
-        jobs += [ClipJob(plan, str(folder / plan.relative_path), settings["duration"], settings["sample_rate"])
-                 for plan in plans]
+        jobs += [ClipJob(plan, str(folder / plan.relative_path), settings["duration"], settings["sample_rate"],
+                         is_stereo(settings["dataset"])) for plan in plans]
     remaining = {machine: len(plans) for machine, plans in pending.items()}
     written: list[Path] = []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets.synthetic.catalog import hides_attributes, machine_model
+from datasets.synthetic.layouts import SUPPLEMENTAL_FOLDER, SUPPLEMENTAL_KINDS, supplemental_file_name
 from datasets.synthetic.model import stable_hash
 from datasets.synthetic.recording import HALLS
 
@@ -95,6 +96,21 @@ def plan_machine(dataset: str, split: str, machine: str, *, n_train_source: int,
     return plans
 
 
+def plan_supplemental(dataset: str, split: str, machine: str, *, n_per_kind: int, seed: int) -> list[ClipPlan]:
+    """The ``supplemental/`` clips of one machine type (DCASE2025 eval): ``n_per_kind`` of the machine alone
+    and as many of the background alone, in the source domain's hall and operating conditions."""
+    combos = machine_model(machine).combinations("source")
+    plans = []
+    for kind in SUPPLEMENTAL_KINDS:
+        for number in range(n_per_kind):
+            entropy = _entropy(seed, dataset, split, machine, SUPPLEMENTAL_FOLDER, kind, number)
+            rng = np.random.default_rng(np.random.SeedSequence([*entropy, 0]))
+            name = supplemental_file_name(kind, number)
+            plans.append(ClipPlan(machine, SUPPLEMENTAL_FOLDER, "source", kind, number, combos[number % len(combos)],
+                                  None, 0.0, float(rng.uniform(*HALLS["source"].snr_db)), entropy, name, None, name))
+    return plans
+
+
 def _anonymise_test_clips(plans: list[ClipPlan], entropy: tuple[int, ...]) -> list[ClipPlan]:
     """Evaluation test clips get anonymous names ``section_00_NNNN.wav`` in a shuffled order."""
     train = [plan for plan in plans if plan.folder == "train"]
@@ -115,7 +131,8 @@ def _with_written_name(plan: ClipPlan, name: str) -> ClipPlan:
 # ----------------------------------------------------------------------------------------------------
 def attributes_rows(plans: list[ClipPlan], machine: str, hidden: bool) -> list[list[str]]:
     """``attributes_00.csv``: one row per clip with a visible name (evaluation test clips are left out)."""
-    listed = [plan for plan in plans if plan.written_name in (plan.labelled_name, plan.hidden_name)]
+    listed = [plan for plan in plans if plan.written_name in (plan.labelled_name, plan.hidden_name)
+              and plan.folder != SUPPLEMENTAL_FOLDER]
     width = 1 if hidden else max((len(plan.attributes) for plan in listed), default=1)
     header = ["file_name"] + [f"d{i}{part}" for i in range(1, width + 1) for part in ("p", "v")]
     rows = [header]

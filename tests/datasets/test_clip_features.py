@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from datasets.audio import read_clip
+from datasets.audio import ChannelRule, read_clip
 from datasets.clip_features import cache_key, extract_features, load_or_extract
 from datasets.features import FeatureParams, log_mel_spectrogram
 from errors import DataError
@@ -55,19 +55,22 @@ def test_parallel_extraction_equals_serial(tmp_path: Path) -> None:
     np.testing.assert_array_equal(serial.offsets, parallel.offsets)
 
 
-def test_stereo_is_averaged_to_mono(tmp_path: Path) -> None:
+def test_stereo_is_averaged_with_channel_mean_and_refused_as_mono(tmp_path: Path) -> None:
     left, right = np.full(1000, 0.25), np.full(1000, -0.125)
     path = tmp_path / "stereo.wav"
     soundfile.write(path, np.stack([left, right], axis=1), 16000, subtype="FLOAT")
-    signal, _ = read_clip(path)
+    signal, _ = read_clip(path, ChannelRule(mono=False, channel="mean"))
     np.testing.assert_allclose(signal, 0.0625)
+    with pytest.raises(DataError, match="has 2 channels"):  # the public baseline v5: --mono True needs mono
+        read_clip(path)
 
 
 def test_every_feature_parameter_changes_the_cache_key() -> None:
     base = FeatureParams()
     changed = [FeatureParams(n_mels=64), FeatureParams(frames=4), FeatureParams(frame_hop_length=2),
                FeatureParams(n_fft=2048), FeatureParams(hop_length=256), FeatureParams(power=1.0),
-               FeatureParams(fmin=10.0), FeatureParams(fmax=7000.0), FeatureParams(win_length=512)]
+               FeatureParams(fmin=10.0), FeatureParams(fmax=7000.0), FeatureParams(win_length=512),
+               FeatureParams(mono=False), FeatureParams(mono=False, channel="1")]
     keys = {cache_key(params) for params in changed}
     assert len(keys) == len(changed) and cache_key(base) not in keys
 

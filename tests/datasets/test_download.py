@@ -22,9 +22,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from datasets import download
+from datasets import download, eval_labels, http_fetch, safe_unzip
 from datasets.download import RetryPolicy, Settings, archives_for, download_part, ensure_machine_data
 from errors import DataError
+from tests.datasets.test_eval_labels import StaticServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST_RETRY = RetryPolicy(attempts=4, first_delay_s=0.01, max_delay_s=0.05, timeout_s=10)
@@ -154,6 +155,14 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake() -> Iterator[FakeZenodo]:
     with FakeZenodo() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def no_labels_list(monkeypatch: pytest.MonkeyPatch) -> Iterator[StaticServer]:
+    """The evaluation labels lists come from a local server that has none (HTTP 404), never from GitHub."""
+    with StaticServer({}) as server:
+        monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, server.url)
         yield server
 
 
@@ -306,7 +315,7 @@ def test_unsafe_member_reason() -> None:
     def reason(name: str, mode: int = 0o644) -> str | None:
         info = zipfile.ZipInfo(name)
         info.external_attr = mode << 16
-        return download.unsafe_member_reason(info)
+        return safe_unzip.unsafe_member_reason(info)
 
     assert reason("fan/train/x.wav") is None
     assert reason("fan/x..y.wav") is None
@@ -327,8 +336,8 @@ def test_corrupt_zip_is_deleted_with_a_clear_error(fake: FakeZenodo, tmp_path: P
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(DataError,
-                       match="unknown dataset 'DCASE2099T2'; valid datasets: DCASE2024T2, DCASE2023T2"):
+    with pytest.raises(DataError, match="unknown dataset 'DCASE2099T2'; valid datasets: DCASE2026T2, DCASE2025T2, "
+                                        "DCASE2024T2, DCASE2023T2"):
         archives_for(tmp_path, "DCASE2099T2", "dev")
     with pytest.raises(DataError, match="unknown part 'test' of DCASE2024T2; valid parts: dev, add, eval"):
         archives_for(tmp_path, "DCASE2024T2", "test")
@@ -355,8 +364,8 @@ def test_archive_names_and_urls_match_zenodo(tmp_path: Path) -> None:
 def test_parse_record_files_reads_both_zenodo_layouts() -> None:
     listed = {"files": [{"key": "a.zip", "size": 3, "checksum": "md5:ABC"}]}
     entries = {"files": {"entries": {"a.zip": {"key": "a.zip", "size": 3, "checksum": "md5:abc"}}}}
-    expected = {"a.zip": download.RemoteFile(3, "abc")}
-    assert download.parse_record_files(listed) == download.parse_record_files(entries) == expected
+    expected = {"a.zip": http_fetch.RemoteFile(3, "abc")}
+    assert http_fetch.parse_record_files(listed) == http_fetch.parse_record_files(entries) == expected
 
 
 def test_missing_metadata_stops_unless_no_verify(fake: FakeZenodo, tmp_path: Path) -> None:
@@ -460,13 +469,24 @@ def test_wrapper_script_end_to_end(fake: FakeZenodo, tmp_path: Path) -> None:
     test = machine_members("ToyDrone", ("test",))
     fake.add("7830345", "eval_data_ToyDrone_train.zip", make_zip(train))
     fake.add("7860847", "eval_data_ToyDrone_test.zip", make_zip(test))
-    env = {**os.environ, "PYTHON": sys.executable, "DCASE_DOWNLOAD_BASE_URL": fake.url + "/"}
-    for script in ("data_download_2023add.sh", "data_download_2023eval.sh"):
-        # run from another folder: the default ./data is relative to where the user stands
-        result = _run_wrapper(script, "--machines", "ToyDrone", env=env, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        assert "1 archive(s): 1 downloaded" in result.stdout.splitlines()[-1]
-    assert_tree(tmp_path / "data/dcase2023t2/eval_data/raw/ToyDrone", {**test, **train})
+    anonymous = sorted(name.split("/")[-1] for name in test if name.endswith(".wav"))
+    labelled = [f"section_00_target_test_anomaly_{index:04d}_a_1.wav" for index in range(len(anonymous))]
+    listing = "ToyDrone\n" + "".join(f"{a},{b}\n" for a, b in zip(anonymous, labelled, strict=True))
+    with StaticServer({"/eval_data_list_2023.csv": listing.encode()}) as labels:
+        env = {**os.environ, "PYTHON": sys.executable, "DCASE_DOWNLOAD_BASE_URL": fake.url + "/",
+               eval_labels.LABELS_BASE_URL_ENV: labels.url}
+        for script in ("data_download_2023add.sh", "data_download_2023eval.sh"):
+            # run from another folder: the default ./data is relative to where the user stands
+            result = _run_wrapper(script, "--machines", "ToyDrone", env=env, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            assert any("1 archive(s): 1 downloaded" in line for line in result.stdout.splitlines())
+        assert labels.requests == ["/eval_data_list_2023.csv"]  # after the eval part only
+    machine_dir = tmp_path / "data/dcase2023t2/eval_data/raw/ToyDrone"
+    assert_tree(machine_dir, {**test, **train})
+    # DCASE2023 evaluation test clips get their labelled names, as in the public baseline from v3.3.0 on
+    for anonymous_name, labelled_name in zip(anonymous, labelled, strict=True):
+        assert (machine_dir / "test_rename" / labelled_name).read_bytes() == \
+            (machine_dir / "test" / anonymous_name).read_bytes()
 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["--machines", "fann"]])

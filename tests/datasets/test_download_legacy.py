@@ -45,14 +45,14 @@ def test_archives_are_the_published_ones(family: str, split: str, tmp_path: Path
         {tmp_path / family.lower() / f"{split}_data" / "raw" / machine}
 
 
-def _clip_members(machine: str, folder: str, names: list[str]) -> dict[str, bytes]:
+def clip_members(machine: str, folder: str, names: list[str]) -> dict[str, bytes]:
     return {f"{machine}/{folder}/{name}": f"{folder}/{name}".encode() for name in names}
 
 
 def test_2021_split_test_folders_are_merged_after_unpacking(fake: FakeZenodo, tmp_path: Path) -> None:
-    members = {**_clip_members("pump", "train", ["section_00_source_train_normal_0000.wav"]),
-               **_clip_members("pump", "source_test", ["section_00_source_test_normal_0000.wav"]),
-               **_clip_members("pump", "target_test", ["section_00_target_test_anomaly_0000.wav"])}
+    members = {**clip_members("pump", "train", ["section_00_source_train_normal_0000.wav"]),
+               **clip_members("pump", "source_test", ["section_00_source_test_normal_0000.wav"]),
+               **clip_members("pump", "target_test", ["section_00_target_test_anomaly_0000.wav"])}
     fake.add("4562016", "dev_data_pump.zip", make_zip(members))
     assert download_part(tmp_path, "DCASE2021T2", "dev", ["pump"], fake.settings()) == {"pump": "downloaded"}
     machine_dir = tmp_path / "dcase2021t2" / "dev_data" / "raw" / "pump"
@@ -62,19 +62,27 @@ def test_2021_split_test_folders_are_merged_after_unpacking(fake: FakeZenodo, tm
         b"target_test/section_00_target_test_anomaly_0000.wav"
 
 
+def auto_download_with_labels(fake: FakeZenodo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, family: str,
+                              machine: str, listing: str, times: int = 1) -> None:
+    """``--is_auto_download`` of an eval machine type ``times`` times, the labels list served locally: the
+    list is fetched once."""
+    name = f"/eval_data_list_{family[5:9]}.csv"
+    with StaticServer({name: listing.encode()}) as labels:
+        monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, labels.url)
+        for _ in range(times):
+            ensure_machine_data(tmp_path, family, machine, "eval", settings=fake.settings())
+        assert labels.requests == [name]
+
+
 def test_auto_download_of_a_legacy_eval_set_labels_it(fake: FakeZenodo, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     fake.add("3727685", "eval_data_train_ToyConveyor.zip",
-             make_zip(_clip_members("ToyConveyor", "train", ["normal_id_04_00000000.wav"])))
+             make_zip(clip_members("ToyConveyor", "train", ["normal_id_04_00000000.wav"])))
     fake.add("3841772", "eval_data_test_ToyConveyor.zip",
-             make_zip(_clip_members("ToyConveyor", "test", ["id_04_00000000.wav", "id_04_00000001.wav"])))
+             make_zip(clip_members("ToyConveyor", "test", ["id_04_00000000.wav", "id_04_00000001.wav"])))
     listing = ("ToyConveyor\nid_04_00000000.wav,anomaly_id_04_00000007.wav,1\n"
                "id_04_00000001.wav,normal_id_04_00000003.wav,0\n")
-    with StaticServer({"/eval_data_list_2020.csv": listing.encode()}) as labels:
-        monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, labels.url)
-        ensure_machine_data(tmp_path, "DCASE2020T2", "ToyConveyor", "eval", settings=fake.settings())
-        ensure_machine_data(tmp_path, "DCASE2020T2", "ToyConveyor", "eval", settings=fake.settings())
-        assert labels.requests == ["/eval_data_list_2020.csv"]
+    auto_download_with_labels(fake, tmp_path, monkeypatch, "DCASE2020T2", "ToyConveyor", listing, times=2)
     renamed = tmp_path / "dcase2020t2" / "eval_data" / "raw" / "ToyConveyor" / "test_rename"
     assert (renamed / "anomaly_id_04_00000007.wav").read_bytes() == b"test/id_04_00000000.wav"
     assert (renamed / "normal_id_04_00000003.wav").read_bytes() == b"test/id_04_00000001.wav"
@@ -83,7 +91,7 @@ def test_auto_download_of_a_legacy_eval_set_labels_it(fake: FakeZenodo, tmp_path
 def test_command_line_eval_part_labels_unless_told_not_to(fake: FakeZenodo, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     fake.add("6586456", "eval_data_bearing_test.zip",
-             make_zip(_clip_members("bearing", "test", ["section_03_0000.wav"])))
+             make_zip(clip_members("bearing", "test", ["section_03_0000.wav"])))
     monkeypatch.setattr(download, "base_url_from_environment", lambda: fake.url)
     listing = "bearing\nsection_03_0000.wav,section_03_source_test_normal_0000_vel_21.wav\n"
     with StaticServer({"/eval_data_list_2022.csv": listing.encode()}) as labels:

@@ -7,14 +7,17 @@ import sys
 import librosa
 import numpy as np
 import pytest
+import scipy.signal
 
 from datasets.features import (
     FeatureParams,
+    analysis_window,
     count_stft_frames,
     count_vectors,
     frames_to_vectors,
     log_mel_spectrogram,
     mel_filterbank,
+    power_spectrogram,
 )
 
 
@@ -47,6 +50,28 @@ def test_log_mel_matches_librosa(params: FeatureParams) -> None:
     assert ours.dtype == np.float32
     assert ours.shape == reference.shape
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("n_fft", "win_length"), [(1024, None), (512, 400), (2048, 1023), (400, None)])
+def test_analysis_window_is_librosas_to_the_last_bit(n_fft: int, win_length: int | None) -> None:
+    """librosa takes scipy.signal.get_window("hann", N, fftbins=True) and centres it with pad_center."""
+    length = win_length or n_fft
+    reference = librosa.util.pad_center(scipy.signal.get_window("hann", length, fftbins=True), size=n_fft)
+    np.testing.assert_array_equal(analysis_window(n_fft, win_length), reference)
+    np.testing.assert_array_equal(analysis_window(n_fft, win_length),
+                                  librosa.util.pad_center(librosa.filters.get_window("hann", length), size=n_fft))
+    textbook = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)  # the formula used before
+    assert np.max(np.abs(textbook - reference[(n_fft - length) // 2:][:length])) < 1e-15
+
+
+@pytest.mark.parametrize("params", [FeatureParams(), FeatureParams(n_mels=64, n_fft=512, hop_length=160)])
+def test_power_spectrogram_and_log_mel_equal_librosas_bit_for_bit(params: FeatureParams) -> None:
+    signal = machine_like_signal(2.0, seed=3)
+    reference = np.abs(librosa.stft(signal, n_fft=params.n_fft, hop_length=params.hop_length, center=True,
+                                    pad_mode="constant")) ** 2
+    np.testing.assert_array_equal(power_spectrogram(signal, params.n_fft, params.hop_length, None, 2.0), reference.T)
+    np.testing.assert_array_equal(log_mel_spectrogram(signal, 16000, params),
+                                  librosa_reference(signal, 16000, params))
 
 
 def test_mel_filterbank_matches_librosa() -> None:
