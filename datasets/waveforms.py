@@ -220,6 +220,7 @@ class FamilyTrainingSet:
     attributes: list[str]
     sample_rate: int
     data_digest: str  # changes when any training file changes
+    run_machine: str = ""  # the machine type the run that loaded the set is for (a model of one machine type)
 
     @property
     def is_target(self) -> np.ndarray:

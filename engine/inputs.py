@@ -66,12 +66,15 @@ def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device)
 
 def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace,
                   device: torch.device) -> tuple[Any, int]:
-    """``(data, sample rate)`` a model trains on: its machine type's clips, or its family's."""
+    """``(data, sample rate)`` a model trains on: its machine type's vectors, or the waveforms of every machine
+    type of the family (a family model's data; a waveform model of one machine type, e.g. one trained with
+    outlier exposure, finds its own machine type as ``run_machine``)."""
     if model_class.inputs == "vectors":
         return _machine_vectors(spec, config, device)
     listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory), config.use_ids,
                                          required=spec.machine)
     data = load_family_training_set(listing, Path(config.dataset_directory), _channel_rule(config))
+    data.run_machine = spec.machine  # a waveform model of one machine type tells its own clips from the others'
     if data.n_clips < 2:
         raise DataError(f"{spec.family} ({spec.split}) has {data.n_clips} training clip(s); the model needs at "
                         "least two")
@@ -80,9 +83,9 @@ def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace
 
 def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device,
                    trained_on: Any = None) -> Any:
-    """One machine type's training clips for ``fit_reference``: the training data itself for a model of one
-    machine type (so that its baseline-exact draws continue), the machine's own clips for a family model."""
-    if model_class.scope == "machine" and trained_on is not None:
+    """One machine type's training clips for ``fit_reference``: the training vectors themselves when the model
+    was just trained on them (so that the autoencoder's baseline-exact draws continue), else read anew."""
+    if model_class.inputs == "vectors" and trained_on is not None:
         return trained_on
     if model_class.inputs == "vectors":
         return _machine_vectors(spec, config, device)[0]
