@@ -64,12 +64,18 @@ def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device)
     return data, train_set.features.sample_rate
 
 
+def reads_family(model_class: type[Model]) -> bool:
+    """Whether the model trains on every machine type's clips (waveform models: a family model, or one trained
+    with the other machine types as outliers), so that all of them must be there to train it."""
+    return model_class.inputs == "waveforms"
+
+
 def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace,
                   device: torch.device) -> tuple[Any, int]:
     """``(data, sample rate)`` a model trains on: its machine type's vectors, or the waveforms of every machine
     type of the family (a family model's data; a waveform model of one machine type, e.g. one trained with
     outlier exposure, finds its own machine type as ``run_machine``)."""
-    if model_class.inputs == "vectors":
+    if not reads_family(model_class):
         return _machine_vectors(spec, config, device)
     listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory), config.use_ids,
                                          required=spec.machine)

@@ -163,7 +163,7 @@ def run(config: Namespace) -> None:
     if config.is_auto_download:
         from datasets.download import ensure_machine_data
 
-        family_wide = model_class.scope == "family" and not config.test_only
+        family_wide = inputs.reads_family(model_class) and not config.test_only
         for machine in machine_types(spec.family, spec.split) if family_wide else [spec.machine]:
             ensure_machine_data(Path(config.dataset_directory), spec.family, machine, spec.split)
     paths = RunPaths.from_config(config)
