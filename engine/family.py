@@ -21,7 +21,7 @@ from datasets.waveforms import family_listing_digest, list_family_training_clips
 from engine import inputs
 from engine.checkpoint import read_model_info, run_fingerprint
 from engine.paths import RunPaths
-from engine.saved_model import check_description, file_sha256, how_to_train, load_model
+from engine.saved_model import check_description, file_sha256, how_to_train, load_model, not_found
 from engine.train_loop import save_trained, train
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
@@ -53,7 +53,7 @@ def load_family_model(model_class: type[Model], options: ModelOptions, config: N
     paths = family_paths(config, spec)
     info = read_model_info(paths.model_info)
     again = how_to_train(config, spec)
-    missing = f"trained family model {paths.model_weights} not found. T{how_to_train(config, spec, 'first')[1:]}"
+    missing = not_found("trained family model", paths.model_weights, config, spec)
     saved = dict((info or {}).get("fingerprint") or {})
     expected = run_fingerprint(config, options, dataset=spec.family, data=saved.get("data"))
     check_description(info, paths.model_info, expected, missing, again)

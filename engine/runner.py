@@ -27,6 +27,7 @@ from engine.saved_model import (
     how_to_train,
     load_model,
     load_reference,
+    not_found,
     save_reference,
 )
 from engine.test_loop import evaluate
@@ -128,7 +129,7 @@ def load_machine_model(model_class: type[Model], options: ModelOptions, config: 
                    "loaded without checking its settings")
         return load_model(model_class, options, {"shape": foreign_shape, "weights_sha256": None},
                           paths.model_weights, device, again, config.model), 0
-    missing = f"trained model {paths.model_weights} not found. T{how_to_train(config, spec, 'first')[1:]}"
+    missing = not_found("trained model", paths.model_weights, config, spec)
     info = check_description(info, paths.model_info, run_fingerprint(config, options, with_reference=True), missing,
                              again)
     model = load_model(model_class, options, info, Path(info.get("weights", paths.model_weights)), device, again,

@@ -57,6 +57,11 @@ def how_to_train(config: Namespace, spec: DatasetSpec, when: str = "again") -> s
             f"{stage_script(spec.family, '01_train')} {split}{overlays}), with the same --export_dir, -tag and --seed")
 
 
+def not_found(what: str, path: Path, config: Namespace, spec: DatasetSpec) -> str:
+    """The message for a model that was never trained: what is missing and the command that trains it."""
+    return f"{what} {path} not found. T{how_to_train(config, spec, 'first')[1:]}"
+
+
 def save_reference(path: Path, arrays: dict[str, np.ndarray]) -> None:
     def write(stream: io.BufferedWriter) -> None:
         np.savez(stream, **arrays)
