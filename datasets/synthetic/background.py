@@ -32,11 +32,11 @@ class Hall:
     blowoff_rate_hz: float  # compressed-air blow-off bursts per second
 
 
-HALLS = {
+HALLS = {  # two halls of the same kind of plant: the target one is noisier, more reverberant, brighter
     "source": Hall("source", (-6.0, 6.0), 0.35, (-4.5, -2.0), 50.0, 900.0, (24.7, 29.3, 47.5, 12.4), 0.4,
                    0.08, 0.15),
-    "target": Hall("target", (-9.0, 3.0), 0.7, (-2.5, 0.0), 60.0, 2600.0, (19.6, 35.8, 58.3, 16.1), 1.0,
-                   0.15, 0.3),
+    "target": Hall("target", (-8.0, 4.0), 0.5, (-3.5, -1.0), 60.0, 2600.0, (19.6, 35.8, 58.3, 16.1), 0.8,
+                   0.12, 0.25),
 }
 
 
