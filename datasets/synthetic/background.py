@@ -62,14 +62,13 @@ def neighbour_machines(rng: np.random.Generator, hall: Hall, n: int, sr: int) ->
         shaft_hz = float(shaft_hz) * rng.uniform(0.97, 1.03)
         turns = c.cycles_of(c.wobbly_frequency(rng, n, sr, shaft_hz, 0.003), sr)
         passes = int(rng.integers(3, 13))  # blades, vanes, teeth or poles
-        tones = c.harmonic_series(rng, turns * passes, passes * shaft_hz, sr, c.decaying_amplitudes(4, 6.0, rng, 3.0))
-        tones += 0.5 * c.harmonic_series(rng, turns, shaft_hz, sr, c.decaying_amplitudes(6, 3.0, rng, 3.0))
-        running = np.ones(n)
-        if rng.random() < 0.3:  # starts or stops somewhere in the clip
-            switch = int(rng.integers(0, n))
-            running = c.gate(n, np.array([0 if rng.random() < 0.5 else switch]),
-                             np.array([switch if rng.random() < 0.5 else n]), sr, ramp_s=0.5)
-        total += float(c.db_to_gain(rng.uniform(-12.0, 0.0))) * c.unit_rms(tones) * running
+        tones = c.harmonic_series(rng, turns * passes, passes * shaft_hz, sr, c.decaying_amplitudes(5, 5.0, rng, 3.0))
+        level = float(c.db_to_gain(rng.uniform(-12.0, 0.0)))
+        if rng.random() < 0.3:  # starts or stops somewhere in the clip, within half a second
+            running = np.clip((np.arange(n) - rng.integers(0, n)) / (0.5 * sr), 0.0, 1.0)
+            total += level * c.unit_rms(tones) * (running if rng.random() < 0.5 else 1.0 - running)
+        else:
+            total += level * c.unit_rms(tones)
     return total
 
 

@@ -10,6 +10,7 @@ background sources, lower SNRs, none of which the source domain ever shows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,15 +35,23 @@ def room_for(machine: str, domain: str, attrs: Mapping[str, str], sr: int) -> np
                            float(rng.uniform(0.2, 0.5)), float(rng.uniform(0.15, 0.35)))
 
 
-def microphone_response(machine: str, domain: str, attrs: Mapping[str, str], freqs: np.ndarray) -> np.ndarray:
-    """Magnitude response of the microphone (fixed per machine, domain and microphone attributes):
-    a tilt and a few broad peaks and dips."""
-    rng = np.random.default_rng(stable_hash(f"mic/{machine}/{domain}/{_session(attrs, MIC_KEYS)}"))
+def microphone_response(machine: str, domain: str, attrs: Mapping[str, str], n: int, sr: int) -> np.ndarray:
+    """Magnitude response of the microphone on the rfft bins of ``n`` samples (fixed per machine, domain
+    and microphone attributes): a tilt and a few broad peaks and dips."""
+    return _microphone_response(machine, domain, _session(attrs, MIC_KEYS), n, sr)
+
+
+@lru_cache(maxsize=64)
+def _microphone_response(machine: str, domain: str, position: str, n: int, sr: int) -> np.ndarray:
+    rng = np.random.default_rng(stable_hash(f"mic/{machine}/{domain}/{position}"))
+    freqs = c.rfft_freqs(n, sr)
     level_db = c.tilt(freqs, rng.uniform(-1.5, 1.5), 1000.0)
     response_db = 20.0 * np.log10(level_db)
     for centre in np.exp(rng.uniform(np.log(150.0), np.log(7000.0), 3)):
         response_db = response_db + rng.uniform(-MIC_RIPPLE_DB, MIC_RIPPLE_DB) * c.log_band(freqs, centre, 0.5)
-    return np.asarray(c.db_to_gain(response_db))
+    response = np.asarray(c.db_to_gain(response_db))
+    response.flags.writeable = False
+    return response
 
 
 def record(rng: np.random.Generator, dry: np.ndarray, machine: str, domain: str, attrs: Mapping[str, str],
@@ -53,7 +62,7 @@ def record(rng: np.random.Generator, dry: np.ndarray, machine: str, domain: str,
     wet = c.through_room(dry, room_for(machine, domain, attrs, sr))
     background = plant_background(rng, HALLS[domain], len(dry), sr)
     mixed = wet + NOMINAL_RMS * c.db_to_gain(-snr_db) * background
-    mixed = c.apply_magnitude(mixed, microphone_response(machine, domain, attrs, c.rfft_freqs(len(dry), sr)))
+    mixed = c.apply_magnitude(mixed, microphone_response(machine, domain, attrs, len(dry), sr))
     mixed *= c.db_to_gain(-headroom_db)
     peak = float(np.max(np.abs(mixed)))
     if peak > PEAK_LIMIT:  # what a recordist's gain setting would do: scale the whole clip down
