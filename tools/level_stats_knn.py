@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.clip_features import extract_features
+from datasets.clip_features import ClipFeatures, extract_features
 from datasets.features import FeatureParams
 from datasets.file_list import list_test_clips, list_train_clips
 from datasets.registry import families, machine_types, resolve_dataset
@@ -36,7 +36,7 @@ SCORE = "KNN"
 DECISION_QUANTILE = 0.9
 
 
-def _frames(features: object) -> list[np.ndarray]:
+def _frames(features: ClipFeatures) -> list[np.ndarray]:
     return [features.clip_frames(index) for index in range(len(features.offsets) - 1)]
 
 
