@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datasets.synthetic.background import HALLS
 from datasets.synthetic.catalog import hides_attributes, machine_model
 from datasets.synthetic.layouts import SUPPLEMENTAL_FOLDER, SUPPLEMENTAL_KINDS, supplemental_file_name
 from datasets.synthetic.model import stable_hash
-from datasets.synthetic.recording import HALLS
 
 SECTION = "00"
 DOMAINS = ("source", "target")

@@ -20,8 +20,10 @@ import soundfile as sf
 from datasets.synthetic import DEV_MACHINES_2024, GenerationSummary, generate_dataset
 from datasets.synthetic import generator as generator_module
 from datasets.synthetic.__main__ import main as cli_main
+from datasets.synthetic.background import HALLS, plant_background
 from datasets.synthetic.catalog import machine_model
 from datasets.synthetic.plan import plan_machine
+from datasets.synthetic.recording import microphone_response, room_for
 from datasets.synthetic.worker import render_clip
 from errors import ConfigError, DataError
 
@@ -244,6 +246,60 @@ def test_anomalies_change_the_log_mel_spectrogram(machine: str) -> None:
         strong_change, weak_change = np.abs(strong - normal), np.abs(weak - normal)
         assert np.percentile(strong_change, 99) > 3.0, f"{machine} {kind}: no 3 dB change anywhere"
         assert strong_change.mean() > weak_change.mean(), f"{machine} {kind}: severity has no effect"
+
+
+def _band_means(audio: np.ndarray) -> np.ndarray:
+    return _log_mel(audio).mean(axis=1)
+
+
+@pytest.mark.parametrize("machine", DEV_MACHINES_2024)
+def test_operating_conditions_change_the_sound_more_than_moderate_faults(machine: str) -> None:
+    """Another source-domain attribute combination (same run, same background) moves the clip's mean
+    log-mel spectrum more than a fault of severity 0.3 does, for the median fault kind; the faults of the
+    planned test clips are mostly below the level of the normal recording (background included)."""
+    plans = plan_machine("DCASE2024T2", "dev", machine, n_train_source=0, n_train_target=0, n_test_per_group=4,
+                         seed=0)
+    normal = next(plan for plan in plans if plan.domain == "source" and plan.label == "normal")
+    combos = [combo for combo in machine_model(machine).combinations("source") if combo != normal.attributes]
+    base = _band_means(render_clip(normal, DURATION, SR))
+    attribute_change = np.mean(np.abs(_band_means(render_clip(replace(normal, attributes=combos[-1]), DURATION,
+                                                              SR)) - base))
+    fault_changes = [np.mean(np.abs(_band_means(render_clip(
+        replace(normal, label="anomaly", anomaly=kind, severity=0.3), DURATION, SR)) - base))
+        for kind in machine_model(machine).anomalies]
+    assert attribute_change > np.median(fault_changes), (machine, attribute_change, fault_changes)
+    ratios = []
+    for plan in (plan for plan in plans if plan.label == "anomaly"):
+        anomalous = render_clip(plan, DURATION, SR)
+        clean = render_clip(replace(plan, label="normal", anomaly=None, severity=0.0), DURATION, SR)
+        ratios.append(np.sqrt(np.mean((anomalous - clean) ** 2) / np.mean(clean**2)))
+    assert np.mean(np.array(ratios) < 0.5) >= 0.75, ratios
+
+
+def test_background_differs_between_clips_and_halls() -> None:
+    """The plant background of two clips differs in spectral envelope by decibels (several sources at
+    random levels, not one stationary noise), drifts within a clip, and the halls' spectra differ."""
+    n = int(DURATION * SR)
+    spectra = {domain: np.array([_band_means(plant_background(np.random.default_rng(seed), HALLS[domain], n, SR))
+                                 for seed in range(6)]) for domain in ("source", "target")}
+    for domain, bands in spectra.items():
+        assert np.median(bands.std(axis=0)) > 1.0, domain
+    frame_levels = _log_mel(plant_background(np.random.default_rng(0), HALLS["source"], 4 * n, SR)).mean(axis=0)
+    assert frame_levels.std() > 0.5
+    assert np.max(np.abs(spectra["source"].mean(axis=0) - spectra["target"].mean(axis=0))) > 3.0
+
+
+def test_rooms_per_session_and_microphones_per_position() -> None:
+    """Each attribute combination is its own session (room), a microphone is fixed per position and
+    domain, and the target domain's microphone differs from the source's."""
+    first, second = {"car": "A1", "spd": "28V", "mic": "1"}, {"car": "A2", "spd": "28V", "mic": "1"}
+    assert not np.array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", second, SR))
+    np.testing.assert_array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", first, SR))
+    np.testing.assert_array_equal(microphone_response("ToyCar", "source", first, 1024, SR),
+                                  microphone_response("ToyCar", "source", second, 1024, SR))
+    change_db = 20 * np.log10(microphone_response("ToyCar", "target", first, 1024, SR)
+                              / microphone_response("ToyCar", "source", first, 1024, SR))
+    assert np.max(np.abs(change_db)) > 1.0
 
 
 # ----------------------------------------------------------------------------------------------------
