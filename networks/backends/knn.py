@@ -23,6 +23,17 @@ def cosine_distances(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - unit_rows(queries) @ unit_rows(references).T, 0.0, 2.0)
 
 
+def euclidean_distances(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """Euclidean distance between every query and every reference row: (n_queries, n_references)."""
+    queries, references = np.asarray(queries, np.float64), np.asarray(references, np.float64)
+    squared = (np.sum(queries**2, axis=1)[:, None] + np.sum(references**2, axis=1)[None, :]
+               - 2.0 * queries @ references.T)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+DISTANCES = {"cosine": cosine_distances, "euclidean": euclidean_distances}
+
+
 def knn_distance(distances: np.ndarray, k: int) -> np.ndarray:
     """Mean of the ``k`` smallest finite values of each row (fewer when a row has fewer); inf if none."""
     distances = np.asarray(distances, dtype=np.float64)
@@ -37,7 +48,8 @@ def knn_distance(distances: np.ndarray, k: int) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
 
 
-def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: int) -> tuple[float, float]:
+def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: int,
+                  metric: str = "cosine") -> tuple[float, float]:
     """Typical k-NN distance among the source and among the target references: the mean over a domain's
     references of their leave-one-out k-NN distance. A domain of fewer than two references takes the
     other's scale (1.0 if neither has two)."""
@@ -48,7 +60,7 @@ def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: in
         if len(members) < 2:
             scales.append(np.nan)
             continue
-        distances = cosine_distances(members, members)
+        distances = DISTANCES[metric](members, members)
         np.fill_diagonal(distances, np.inf)
         scales.append(max(float(knn_distance(distances, k).mean()), 1e-12))
     source, target = scales
@@ -60,20 +72,22 @@ def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: in
 
 
 def selective_knn_scores(queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray,
-                         k: int, query_is_reference: np.ndarray | None = None, normalise: bool = True) -> np.ndarray:
+                         k: int, query_is_reference: np.ndarray | None = None, normalise: bool = True,
+                         metric: str = "cosine") -> np.ndarray:
     """KNN score of every query: min over the source and the target references of the k-NN distance divided
-    by the domain's scale (``domain_scales``; ``normalise=False``: the plain distances).
+    by the domain's scale (``domain_scales``; ``normalise=False``: the plain distances). ``metric``: "cosine"
+    (1 - cos, for embeddings) or "euclidean".
 
     ``query_is_reference[j]`` (optional) is the row of ``references`` that query j is itself, or -1: that
     row is left out of query j's neighbours (leave-one-out scores of the training clips). A domain without
     references (no target clips) is ignored; a query with no reference at all is an error.
     """
     reference_is_target = np.asarray(reference_is_target, dtype=bool)
-    distances = cosine_distances(queries, references)
+    distances = DISTANCES[metric](queries, references)
     if query_is_reference is not None:
         rows = np.flatnonzero(np.asarray(query_is_reference) >= 0)
         distances[rows, np.asarray(query_is_reference)[rows]] = np.inf
-    scales = domain_scales(references, reference_is_target, k) if normalise else (1.0, 1.0)
+    scales = domain_scales(references, reference_is_target, k, metric) if normalise else (1.0, 1.0)
     per_domain = [knn_distance(distances[:, reference_is_target == domain], k) / scale
                   for domain, scale in zip((False, True), scales, strict=True)]
     scores = np.minimum(*per_domain)
