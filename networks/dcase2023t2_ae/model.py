@@ -43,22 +43,13 @@ def clip_mse(recon: torch.Tensor, x: torch.Tensor) -> float:
     return F.mse_loss(recon, x.view(recon.shape), reduction="none").mean().item()
 
 
-def per_batch_domain_means(errors: list[torch.Tensor], is_target: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Mean of each batch's source and of its target errors (0 for a batch without such vectors), computed
-    once per epoch instead of a handful of small operations per batch."""
-    n_batches = len(errors)
-    if n_batches == 0:
-        return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
-    values, targets = torch.cat(errors), torch.cat(is_target)
-    sizes = torch.tensor([len(part) for part in errors], device=values.device)
-    batch_of = torch.repeat_interleave(torch.arange(n_batches, device=values.device), sizes)
-    means = []
-    for mask in (~targets, targets):
-        sums = torch.zeros(n_batches, dtype=values.dtype, device=values.device).index_add_(
-            0, batch_of[mask], values[mask])
-        counts = torch.bincount(batch_of[mask], minlength=n_batches).clamp_min(1)
-        means.append((sums / counts).double().cpu())
-    return tuple(means)
+def domain_means(errors: torch.Tensor, is_target: torch.Tensor) -> torch.Tensor:
+    """The batch's mean error of its source and of its target vectors (0 without target vectors), each a float32
+    sum over that domain's vectors divided by their number, as the baseline reduces them (log.csv's bits)."""
+    n_target = int(is_target.sum())
+    source = torch.sum(errors[~is_target]) / (errors.shape[0] - n_target)
+    target = torch.sum(errors[is_target]) / n_target if n_target > 0 else torch.zeros_like(source)
+    return torch.stack([source, target])
 
 
 def sequential_sum(values: torch.Tensor) -> float:
@@ -147,7 +138,7 @@ class AutoencoderModel(Model):
     def train_batches(self, train_batches: Iterable[Batch], n_train_batches: int,
                        valid_batches: Iterable[Batch], n_valid_batches: int) -> EpochResult:
         self.net.train()
-        batch_losses, batch_errors, batch_is_target = [], [], []
+        batch_losses, batch_domain_means = [], []
         for batch in train_batches:
             if batch.x.shape[0] <= 1:
                 continue  # BatchNorm cannot train on one vector; the baseline skips such a batch too
@@ -158,20 +149,19 @@ class AutoencoderModel(Model):
             loss.backward()
             self.optimizer.step()
             batch_losses.append(loss.detach())
-            batch_errors.append(errors.detach())
-            batch_is_target.append(batch.is_target)
+            batch_domain_means.append(domain_means(errors.detach(), batch.is_target))
         valid_losses = self._validation_losses(valid_batches)
         # quirk (kept on purpose): means are over all batches, counting a skipped batch of one vector
         n_train = max(n_train_batches, 1)
         losses = torch.stack(batch_losses) if batch_losses else torch.zeros(0)
-        source_means, target_means = per_batch_domain_means(batch_errors, batch_is_target)
+        means = torch.stack(batch_domain_means) if batch_domain_means else torch.zeros(0, 2)
         train_loss = sequential_sum(losses) / n_train
         log = {
             "loss": train_loss,
-            "val_loss": float(valid_losses.sum()) / max(n_valid_batches, 1),
+            "val_loss": sequential_sum(valid_losses) / max(n_valid_batches, 1),
             "recon_loss": train_loss,
-            "recon_loss_source": sequential_sum(source_means) / n_train,
-            "recon_loss_target": sequential_sum(target_means) / n_train,
+            "recon_loss_source": sequential_sum(means[:, 0]) / n_train,
+            "recon_loss_target": sequential_sum(means[:, 1]) / n_train,
         }
         # quirk (kept on purpose): the MSE threshold is fitted on per-batch mean losses
         calibration = np.concatenate([losses.cpu().numpy(), valid_losses.cpu().numpy()]).astype(np.float64)

@@ -11,7 +11,7 @@ import torch
 
 from errors import ConfigError
 from networks import registry
-from networks.dcase2023t2_ae.model import AutoencoderModel, Batch
+from networks.dcase2023t2_ae.model import AutoencoderModel, Batch, domain_means
 from networks.dcase2023t2_ae.network import AENet
 from networks.dcase2023t2_ae.options import AutoencoderOptions
 
@@ -137,6 +137,21 @@ def test_train_epoch_logs_and_calibration() -> None:
     assert len(result.calibration["MSE"]) == 3 + 1  # trained batches + validation batches
     mean_batch_loss = result.calibration["MSE"][:3].sum() / 4  # quirk: divided by all 4 batches
     assert result.log["loss"] == pytest.approx(mean_batch_loss, rel=1e-6)
+    with torch.no_grad():  # the network is as it was for the validation pass
+        x = valid[0].x
+        expected_val_loss = float(torch.nn.functional.mse_loss(detector.net(x)[0], x, reduction="none").mean())
+    assert result.log["val_loss"] == expected_val_loss / 1
+
+
+def test_domain_means_are_float32_sums_divided_by_counts() -> None:
+    errors = torch.rand(37) * 10
+    is_target = torch.arange(37) % 4 == 0
+    means = domain_means(errors, is_target)
+    assert means[0].item() == (torch.sum(errors[~is_target]) / 27).item()
+    assert means[1].item() == (torch.sum(errors[is_target]) / 10).item()
+    numpy_errors = errors.numpy()
+    assert means[0].item() == pytest.approx(float(np.sum(numpy_errors[~is_target.numpy()]) / np.float32(27)), rel=1e-6)
+    assert domain_means(errors, torch.zeros(37, dtype=torch.bool))[1].item() == 0.0
 
 
 def test_registry_error_lists_valid_names() -> None:
