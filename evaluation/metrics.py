@@ -19,14 +19,23 @@ TWO_DOMAIN_COLUMNS = ("AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "
 
 
 def roc_curve_points(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(false positive rates, true positive rates) at every distinct threshold, from (0, 0) to (1, 1)."""
+    """(false positive rates, true positive rates) from (0, 0) to (1, 1), at every distinct threshold where
+    the curve turns, as scikit-learn's ``roc_curve`` (``drop_intermediate=True``) gives them.
+
+    quirk (kept on purpose): collinear points are dropped, since the trapezoid sum over fewer points rounds
+    differently and the baseline's AUC bytes come from scikit-learn's curve.
+    """
     y_true = np.asarray(y_true, dtype=bool)
     y_score = np.asarray(y_score, dtype=np.float64)
     order = np.argsort(-y_score, kind="mergesort")
     sorted_scores, sorted_true = y_score[order], y_true[order]
     last_of_each_score = np.r_[np.flatnonzero(np.diff(sorted_scores)), len(sorted_scores) - 1]
-    true_positives = np.cumsum(sorted_true)[last_of_each_score]
+    true_positives = np.cumsum(sorted_true, dtype=np.float64)[last_of_each_score]
     false_positives = (last_of_each_score + 1) - true_positives
+    if len(false_positives) > 2:
+        turns = np.logical_or(np.diff(false_positives, 2), np.diff(true_positives, 2))
+        keep = np.flatnonzero(np.r_[True, turns, True])
+        false_positives, true_positives = false_positives[keep], true_positives[keep]
     fpr = np.r_[0.0, false_positives / max(false_positives[-1], 1)]
     tpr = np.r_[0.0, true_positives / max(true_positives[-1], 1)]
     return fpr, tpr
@@ -73,10 +82,10 @@ def precision_recall_f1(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, 
 
 
 def harmonic_mean(values: np.ndarray, axis: int | None = 0) -> np.ndarray | float:
-    """Harmonic mean of ``values`` floored at machine epsilon, as the baseline and the evaluator do."""
+    """Harmonic mean of ``values`` floored at machine epsilon, as the baseline and the evaluator do, computed
+    as ``scipy.stats.hmean`` computes it (one over the mean of the reciprocals), to the last bit."""
     floored = np.maximum(np.asarray(values, dtype=np.float64), EPS)
-    count = floored.size if axis is None else floored.shape[axis]
-    return count / np.sum(1.0 / floored, axis=axis)
+    return 1.0 / np.mean(1.0 / floored, axis=axis)
 
 
 def section_metrics(y_true: np.ndarray, y_score: np.ndarray, decisions: np.ndarray, is_target: np.ndarray,

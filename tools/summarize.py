@@ -24,6 +24,7 @@ import pandas as pd
 from datasets.registry import DatasetSpec, families, machine_types, resolve_dataset, stage_script
 from errors import ASDError, ConfigError, DataError
 from evaluation.ground_truth import default_ground_truth_dir, evaluate_system
+from evaluation.merged_roc import write_merged_rocs
 from evaluation.run_results import DEFAULT_SCORES, RunFilter
 from evaluation.summary import (
     SummaryPaths,
@@ -145,7 +146,9 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     paths = SummaryPaths(args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0],
                                                             args.family), args.family)
     compact = write_summaries(paths, systems, machine_names, split, plots=not args.no_plots)
+    merged = write_merged_rocs(paths.folder, systems)
     print(f"wide summary -> {paths.wide_csv}")
+    print(f"merged ROC CSVs ({len(merged)}) -> {paths.folder}/<system>/")
     print(f"compact summary -> {paths.compact_csv}")
     print(format_compact_table(compact))
     print(f"official score (TOTAL score h-mean) of {args.family} {split} data: {official_scores(systems)}")

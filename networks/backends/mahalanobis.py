@@ -3,6 +3,9 @@
 The reconstruction error ``x - recon`` of a feature vector is seen as ``frames`` blocks of ``n_mels``
 values. Source and target domains each get a covariance of these blocks; a clip is scored against
 both and keeps the smaller score ("selective").
+
+Everything is computed in float32 with the baseline's own expressions and reduction order, so that a score is
+the same float32 value as the baseline's (its CSVs hold the ``repr`` of that value).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ def centred_scatter(blocks: torch.Tensor) -> torch.Tensor:
     """``C^T C`` with ``C`` the rows of ``blocks`` minus their own mean (zero for no rows)."""
     if blocks.shape[0] == 0:
         return blocks.new_zeros(blocks.shape[1], blocks.shape[1])
-    centred = blocks - blocks.mean(dim=0, keepdim=True)
+    # quirk (kept on purpose): the mean is taken along dim 1 of the transposed blocks, as the baseline does (same bits)
+    centred = blocks - torch.mean(blocks.t(), 1)
     return centred.T @ centred
 
 
@@ -44,8 +48,8 @@ def covariance_from_scatter(scatter_sum: torch.Tensor, n_vectors: int) -> torch.
 
 
 def inverse_covariance(covariance: torch.Tensor) -> torch.Tensor:
-    """Inverse computed and returned in float64; the pseudo-inverse (with a warning) when singular."""
-    matrix = covariance.double()
+    """Float32 inverse, as the baseline computes it; the pseudo-inverse (with a warning) when singular."""
+    matrix = covariance.float()
     try:
         inverse = torch.linalg.inv(matrix)
         if not torch.isfinite(inverse).all():
@@ -57,23 +61,23 @@ def inverse_covariance(covariance: torch.Tensor) -> torch.Tensor:
     return inverse
 
 
-def block_mean_difference(recon: torch.Tensor, x: torch.Tensor, block_size: int) -> torch.Tensor:
-    """Mean over each vector's blocks of ``recon - x``: (vectors, block_size)."""
-    return (recon - x).reshape(recon.shape[0], -1, block_size).mean(dim=1)
+def block_differences(recon: torch.Tensor, x: torch.Tensor, block_size: int) -> torch.Tensor:
+    """``recon - x`` of one clip (or batch) as rows of ``block_size``: (vectors * frames, block_size)."""
+    return recon.reshape(-1, block_size) - x.reshape(-1, block_size)
 
 
-def mahalanobis_quadratic(difference: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
-    """``d^T P d`` for each row ``d`` of ``difference`` (rows, block_size) -> (rows,)."""
-    return ((difference @ precision) * difference).sum(dim=1)
+def mahalanobis_mean(blocks: torch.Tensor, precision: torch.Tensor) -> torch.Tensor:
+    """``sum(mean(D P D^T, dim=1)) / rows`` of the block differences ``D``, a float32 scalar tensor.
 
-
-def selective_mahalanobis_score(mean_difference: torch.Tensor, precision_source: torch.Tensor,
-                                precision_target: torch.Tensor) -> torch.Tensor:
-    """The smaller of the source and target scores ``d^T P d`` of each row.
-
-    quirk (kept on purpose): ``d`` is the mean of ``recon - x`` over all of a clip's blocks;
-    the baseline writes this as the mean of the blocks-by-blocks matrix ``D P D^T``, which is equal.
+    quirk (kept on purpose): the full rows-by-rows matrix is formed, as the baseline forms it; the cheaper
+    ``d_mean^T P d_mean`` is the same number in exact arithmetic but not the same float32 bits.
     """
-    source = mahalanobis_quadratic(mean_difference, precision_source)
-    target = mahalanobis_quadratic(mean_difference, precision_target)
-    return torch.minimum(source, target)
+    matrix = (blocks @ precision) @ blocks.t()
+    return torch.sum(torch.mean(matrix, dim=1)) / blocks.shape[0]
+
+
+def selective_mahalanobis_score(blocks: torch.Tensor, precision_source: torch.Tensor,
+                                precision_target: torch.Tensor) -> float:
+    """The smaller of the source and the target score of one clip's (or batch's) block differences, as a
+    Python float holding the float32 value."""
+    return min(mahalanobis_mean(blocks, precision_target).item(), mahalanobis_mean(blocks, precision_source).item())

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from datasets.vector_data import VectorSet, batch_slices, dataloader_pass_draw, epoch_order, split_train_validation
 from networks.backends.mahalanobis import (
     batch_error_scatter,
-    block_mean_difference,
+    block_differences,
     covariance_from_scatter,
     inverse_covariance,
     selective_mahalanobis_score,
@@ -34,22 +34,22 @@ def per_vector_mse(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(recon, x.view(recon.shape), reduction="none").mean(dim=1)
 
 
-def per_batch_domain_means(errors: list[torch.Tensor], is_target: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Mean of each batch's source and of its target errors (0 for a batch without such vectors), computed
-    once per epoch instead of a handful of small operations per batch."""
-    n_batches = len(errors)
-    if n_batches == 0:
-        return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
-    values, targets = torch.cat(errors), torch.cat(is_target)
-    sizes = torch.tensor([len(part) for part in errors], device=values.device)
-    batch_of = torch.repeat_interleave(torch.arange(n_batches, device=values.device), sizes)
-    means = []
-    for mask in (~targets, targets):
-        sums = torch.zeros(n_batches, dtype=values.dtype, device=values.device).index_add_(
-            0, batch_of[mask], values[mask])
-        counts = torch.bincount(batch_of[mask], minlength=n_batches).clamp_min(1)
-        means.append((sums / counts).double().cpu())
-    return tuple(means)
+def joined(parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def clip_mse(recon: torch.Tensor, x: torch.Tensor) -> float:
+    """One clip's MSE score: the float32 mean over all its vectors' squared errors at once, as a Python float."""
+    return F.mse_loss(recon, x.view(recon.shape), reduction="none").mean().item()
+
+
+def domain_means(errors: torch.Tensor, is_target: torch.Tensor) -> torch.Tensor:
+    """The batch's mean error of its source and of its target vectors (0 without target vectors), each a float32
+    sum over that domain's vectors divided by their number, as the baseline reduces them (log.csv's bits)."""
+    n_target = int(is_target.sum())
+    source = torch.sum(errors[~is_target]) / (errors.shape[0] - n_target)
+    target = torch.sum(errors[is_target]) / n_target if n_target > 0 else torch.zeros_like(source)
+    return torch.stack([source, target])
 
 
 def sequential_sum(values: torch.Tensor) -> float:
@@ -138,7 +138,7 @@ class AutoencoderModel(Model):
     def train_batches(self, train_batches: Iterable[Batch], n_train_batches: int,
                        valid_batches: Iterable[Batch], n_valid_batches: int) -> EpochResult:
         self.net.train()
-        batch_losses, batch_errors, batch_is_target = [], [], []
+        batch_losses, batch_domain_means = [], []
         for batch in train_batches:
             if batch.x.shape[0] <= 1:
                 continue  # BatchNorm cannot train on one vector; the baseline skips such a batch too
@@ -149,20 +149,19 @@ class AutoencoderModel(Model):
             loss.backward()
             self.optimizer.step()
             batch_losses.append(loss.detach())
-            batch_errors.append(errors.detach())
-            batch_is_target.append(batch.is_target)
+            batch_domain_means.append(domain_means(errors.detach(), batch.is_target))
         valid_losses = self._validation_losses(valid_batches)
         # quirk (kept on purpose): means are over all batches, counting a skipped batch of one vector
         n_train = max(n_train_batches, 1)
         losses = torch.stack(batch_losses) if batch_losses else torch.zeros(0)
-        source_means, target_means = per_batch_domain_means(batch_errors, batch_is_target)
+        means = torch.stack(batch_domain_means) if batch_domain_means else torch.zeros(0, 2)
         train_loss = sequential_sum(losses) / n_train
         log = {
             "loss": train_loss,
-            "val_loss": float(valid_losses.sum()) / max(n_valid_batches, 1),
+            "val_loss": sequential_sum(valid_losses) / max(n_valid_batches, 1),
             "recon_loss": train_loss,
-            "recon_loss_source": sequential_sum(source_means) / n_train,
-            "recon_loss_target": sequential_sum(target_means) / n_train,
+            "recon_loss_source": sequential_sum(means[:, 0]) / n_train,
+            "recon_loss_target": sequential_sum(means[:, 1]) / n_train,
         }
         # quirk (kept on purpose): the MSE threshold is fitted on per-batch mean losses
         calibration = np.concatenate([losses.cpu().numpy(), valid_losses.cpu().numpy()]).astype(np.float64)
@@ -187,7 +186,8 @@ class AutoencoderModel(Model):
         pass and a validation pass (each call of a pass is a fresh draw, as the baseline's loaders)."""
         self.net.eval()
         size = self.block_size
-        scatter_source = torch.zeros(size, size, dtype=torch.float64, device=self.device)
+        # quirk (kept on purpose): the scatter is summed in float32, as the baseline sums it
+        scatter_source = torch.zeros(size, size, dtype=torch.float32, device=self.device)
         scatter_target = torch.zeros_like(scatter_source)
         n_source = n_target = 0
         for batch in train_pass():
@@ -195,26 +195,25 @@ class AutoencoderModel(Model):
                 continue
             recon, _ = self.net(batch.x)
             source, target = batch_error_scatter(batch.x - recon, batch.is_target, size)
-            scatter_source += source.double()
-            scatter_target += target.double()
+            scatter_source += source
+            scatter_target += target
             n_batch_target = int(batch.is_target.sum())
             n_target += n_batch_target
             n_source += batch.x.shape[0] - n_batch_target
         cov_source = covariance_from_scatter(scatter_source, n_source)
         cov_target = covariance_from_scatter(scatter_target, n_target) if n_target > 0 else cov_source.clone()
-        self.net.cov_source.copy_(cov_source.float())
-        self.net.cov_target.copy_(cov_target.float())
+        self.net.cov_source.copy_(cov_source)
+        self.net.cov_target.copy_(cov_target)
 
-        precision_source, precision_target = (p.float() for p in self._precisions())
+        precision_source, precision_target = self._precisions()
         scores = []
         for batches in (train_pass(), valid_pass()):
             for batch in batches:
                 recon, _ = self.net(batch.x)
-                batch_mean = block_mean_difference(recon, batch.x, size).mean(dim=0, keepdim=True)
                 # quirk (kept on purpose): the MAHALA threshold is fitted on per-batch scores
-                scores.append(selective_mahalanobis_score(batch_mean, precision_source, precision_target))
-        calibration = torch.cat(scores).cpu().numpy().astype(np.float64) if scores else np.zeros(0)
-        return {"MAHALA": calibration}
+                scores.append(selective_mahalanobis_score(block_differences(recon, batch.x, size),
+                                                          precision_source, precision_target))
+        return {"MAHALA": np.array(scores, dtype=np.float64)}
 
     def _precisions(self) -> tuple[torch.Tensor, torch.Tensor]:
         return inverse_covariance(self.net.cov_source), inverse_covariance(self.net.cov_target)
@@ -230,20 +229,27 @@ class AutoencoderModel(Model):
     @torch.no_grad()
     def score_vectors(self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray) -> dict[str, np.ndarray]:
         """Scores of clips whose vectors ``vector_chunks`` yields in order; clip c owns vectors
-        ``clip_bounds[c]:clip_bounds[c + 1]``."""
+        ``clip_bounds[c]:clip_bounds[c + 1]``. Several clips go through the network at once (a vector's
+        reconstruction does not depend on the others in the pass), but each clip's reductions are computed on
+        that clip alone, in float32, as the baseline's one-clip batch computes them."""
         self.net.eval()
-        squared_errors, mean_differences = [], []
+        precisions = self._precisions()
+        mse, mahala = [], []
+        pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x, recon) of clips not complete yet
+        clip, n_clips = 0, len(clip_bounds) - 1
         for x in vector_chunks:
-            recon, _ = self.net(x)
-            squared_errors.append(per_vector_mse(recon, x).cpu().double())
-            mean_differences.append(block_mean_difference(recon, x, self.block_size).cpu().double())
-        starts, counts = clip_bounds[:-1], np.diff(clip_bounds)
-        vector_mse = torch.cat(squared_errors).numpy()
-        clip_mse = np.add.reduceat(vector_mse, starts) / counts
-        clip_difference = np.add.reduceat(torch.cat(mean_differences).numpy(), starts, axis=0) / counts[:, None]
-        precision_source, precision_target = (p.cpu() for p in self._precisions())
-        mahala = selective_mahalanobis_score(torch.from_numpy(clip_difference), precision_source, precision_target)
-        return {"MSE": clip_mse, "MAHALA": mahala.numpy()}
+            pending.append((x, self.net(x)[0]))
+            x_all, recon_all = (joined(parts) for parts in zip(*pending, strict=True))
+            offset = int(clip_bounds[clip])
+            while clip < n_clips and clip_bounds[clip + 1] - offset <= len(x_all):
+                part = slice(int(clip_bounds[clip]) - offset, int(clip_bounds[clip + 1]) - offset)
+                mse.append(clip_mse(recon_all[part], x_all[part]))
+                mahala.append(selective_mahalanobis_score(
+                    block_differences(recon_all[part], x_all[part], self.block_size), *precisions))
+                clip += 1
+            consumed = int(clip_bounds[clip]) - offset
+            pending = [(x_all[consumed:], recon_all[consumed:])]
+        return {"MSE": np.array(mse, dtype=np.float64), "MAHALA": np.array(mahala, dtype=np.float64)}
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()

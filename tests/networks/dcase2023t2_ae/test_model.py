@@ -11,7 +11,7 @@ import torch
 
 from errors import ConfigError
 from networks import registry
-from networks.dcase2023t2_ae.model import AutoencoderModel, Batch
+from networks.dcase2023t2_ae.model import AutoencoderModel, Batch, domain_means
 from networks.dcase2023t2_ae.network import AENet
 from networks.dcase2023t2_ae.options import AutoencoderOptions
 
@@ -49,14 +49,14 @@ def test_covariance_pass_matches_numpy() -> None:
 
     calibration = detector.fit_covariances(lambda: iter(batches), lambda: iter(batches[:1]))
 
-    sums = {False: np.zeros((4, 4)), True: np.zeros((4, 4))}
+    sums = {False: np.zeros((4, 4), np.float32), True: np.zeros((4, 4), np.float32)}
     counts = {False: 0, True: 0}
     detector.net.eval()
     with torch.no_grad():
         for batch in batches:
             if len(batch.x) <= 1:
                 continue
-            error = (batch.x - detector.net(batch.x)[0]).numpy().astype(np.float64)
+            error = (batch.x - detector.net(batch.x)[0]).numpy()  # float32, summed in float32 below
             for domain in (False, True):
                 rows = error[batch.is_target.numpy() == domain]
                 counts[domain] += len(rows)
@@ -64,6 +64,7 @@ def test_covariance_pass_matches_numpy() -> None:
                     blocks = rows.reshape(-1, 4)
                     centred = blocks - blocks.mean(axis=0)  # centred on this batch's own mean
                     sums[domain] += centred.T @ centred
+    assert sums[False].dtype == np.float32 and detector.net.cov_source.dtype == torch.float32
     np.testing.assert_allclose(detector.net.cov_source.numpy(), sums[False] / (counts[False] - 1), rtol=1e-5)
     np.testing.assert_allclose(detector.net.cov_target.numpy(), sums[True] / (counts[True] - 1), rtol=1e-5)
     assert len(calibration["MAHALA"]) == len(batches) + 1  # every train batch (none skipped) + validation
@@ -77,21 +78,53 @@ def test_target_covariance_copies_source_without_target_clips() -> None:
     assert torch.count_nonzero(detector.net.cov_source) > 0
 
 
-def test_clip_scores_equal_direct_per_clip_computation() -> None:
+def fitted_detector() -> AutoencoderModel:
     detector = tiny_detector()
     detector.fit_covariances(lambda: iter([Batch(torch.randn(50, 8), torch.arange(50) % 5 == 0)]), lambda: iter([]))
+    detector.net.eval()
+    return detector
+
+
+def test_clip_scores_are_the_float32_per_clip_recipe() -> None:
+    """Each clip's scores, from chunks that do not follow clip bounds, have the bits of a one-clip pass
+    with the baseline's expressions, and agree with a numpy float32 computation."""
+    detector = fitted_detector()
     x = torch.randn(9, 8)
     bounds = np.array([0, 4, 9])
-    scores = detector.score_vectors(iter([x[:3], x[3:]]), bounds)  # chunks need not follow clip bounds
-    detector.net.eval()
-    with torch.no_grad():
-        recon = detector.net(x)[0].double()
-    precisions = [torch.linalg.inv(c.double()).numpy() for c in (detector.net.cov_source, detector.net.cov_target)]
+    scores = detector.score_vectors(iter([x[:3], x[3:]]), bounds)
+    precisions = [torch.inverse(c.float()) for c in (detector.net.cov_source, detector.net.cov_target)]
     for clip, (start, stop) in enumerate(itertools.pairwise(bounds)):
-        difference = (recon[start:stop] - x[start:stop].double()).numpy()
-        assert scores["MSE"][clip] == pytest.approx(np.mean(difference**2), rel=1e-6)
-        d = difference.reshape(-1, 4).mean(axis=0)
-        assert scores["MAHALA"][clip] == pytest.approx(min(d @ p @ d for p in precisions), rel=1e-4)
+        clip_x = x[start:stop].clone()
+        with torch.no_grad():
+            recon = detector.net(clip_x)[0]  # the baseline's batch: one clip
+            mse = torch.nn.functional.mse_loss(recon, clip_x, reduction="none").mean().item()
+            d = recon.view(-1, 4) - clip_x.view(-1, 4)
+            per_domain = [(torch.sum(torch.mean(torch.matmul(torch.matmul(d, p), d.t()), dim=1)) / d.shape[0]).item()
+                          for p in precisions]
+        assert scores["MSE"][clip] == mse
+        assert scores["MAHALA"][clip] == min(per_domain)
+        difference = (recon - clip_x).numpy()
+        assert scores["MSE"][clip] == pytest.approx(np.mean(difference**2, dtype=np.float32), rel=1e-6)
+        blocks = difference.reshape(-1, 4)
+        numpy_scores = [np.sum(np.mean(blocks @ p.numpy() @ blocks.T, axis=1)) / np.float32(len(blocks))
+                        for p in precisions]
+        assert scores["MAHALA"][clip] == pytest.approx(float(min(numpy_scores)), rel=1e-5)
+
+
+def test_chunked_forward_pass_gives_the_one_clip_bits() -> None:
+    detector = fitted_detector()
+    net = AENet(640, 128).eval()
+    x = torch.randn(700, 640)
+    with torch.no_grad():
+        together = net(x)[0]
+        for start, stop in ((0, 309), (309, 618), (618, 700)):
+            assert torch.equal(together[start:stop], net(x[start:stop].clone())[0])
+    bounds = np.array([0, 5, 6, 20])
+    y = torch.randn(20, 8)
+    whole = detector.score_vectors(iter([y]), bounds)
+    split = detector.score_vectors(iter([y[:2], y[2:13], y[13:]]), bounds)
+    for mode in ("MSE", "MAHALA"):
+        assert np.array_equal(whole[mode], split[mode])
 
 
 def test_train_epoch_logs_and_calibration() -> None:
@@ -104,6 +137,21 @@ def test_train_epoch_logs_and_calibration() -> None:
     assert len(result.calibration["MSE"]) == 3 + 1  # trained batches + validation batches
     mean_batch_loss = result.calibration["MSE"][:3].sum() / 4  # quirk: divided by all 4 batches
     assert result.log["loss"] == pytest.approx(mean_batch_loss, rel=1e-6)
+    with torch.no_grad():  # the network is as it was for the validation pass
+        x = valid[0].x
+        expected_val_loss = float(torch.nn.functional.mse_loss(detector.net(x)[0], x, reduction="none").mean())
+    assert result.log["val_loss"] == expected_val_loss / 1
+
+
+def test_domain_means_are_float32_sums_divided_by_counts() -> None:
+    errors = torch.rand(37) * 10
+    is_target = torch.arange(37) % 4 == 0
+    means = domain_means(errors, is_target)
+    assert means[0].item() == (torch.sum(errors[~is_target]) / 27).item()
+    assert means[1].item() == (torch.sum(errors[is_target]) / 10).item()
+    numpy_errors = errors.numpy()
+    assert means[0].item() == pytest.approx(float(np.sum(numpy_errors[~is_target.numpy()]) / np.float32(27)), rel=1e-6)
+    assert domain_means(errors, torch.zeros(37, dtype=torch.bool))[1].item() == 0.0
 
 
 def test_registry_error_lists_valid_names() -> None:
