@@ -149,8 +149,10 @@ def test_machine(model: Model, model_class: type[Model], spec: DatasetSpec, conf
                             f"{test_set.clips[0].path}); resample them or train on clips of their rate")
         return test_set
 
-    evaluate(lambda section: model.score(section.model_input)[config.score], spec.sections, load_section, config,
-             paths)
+    def score_section(section: inputs.TestSection) -> np.ndarray:
+        return model.score(section.model_input, (config.score,))[config.score]
+
+    evaluate(score_section, spec.sections, load_section, config, paths)
 
 
 def run(config: Namespace) -> None:

@@ -21,6 +21,7 @@ import dataclasses
 import types
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -112,8 +113,9 @@ class Model(ABC):
         one machine type's training data; return per score mode the samples its threshold is fitted on."""
 
     @abstractmethod
-    def score(self, test_data: Any) -> dict[str, np.ndarray]:
-        """Anomaly score of every clip of a test section in every score mode (higher: more anomalous)."""
+    def score(self, test_data: Any, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Anomaly score of every clip of a test section in the score modes ``modes`` (None: every mode; a
+        model may return more modes than asked for when they cost nothing extra). Higher: more anomalous."""
 
     def reference_state(self) -> dict[str, np.ndarray]:
         """The fitted reference as arrays, saved per machine type (nothing when it lives in the weights)."""

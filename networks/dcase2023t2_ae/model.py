@@ -6,7 +6,7 @@ same seed visits the same vectors in the same order and log.csv and every score 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -218,22 +218,24 @@ class AutoencoderModel(Model):
     def _precisions(self) -> tuple[torch.Tensor, torch.Tensor]:
         return inverse_covariance(self.net.cov_source), inverse_covariance(self.net.cov_target)
 
-    def score(self, test_data: VectorSet) -> dict[str, np.ndarray]:
+    def score(self, test_data: VectorSet, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """MSE: mean squared error over all of a clip's vectors; MAHALA: selective Mahalanobis distance of
         the clip's mean block difference."""
         device = test_data.frames.device
         chunks = (test_data.gather(torch.arange(part.start, part.stop, device=device))
                   for part in batch_slices(test_data.n_vectors, SCORING_CHUNK))
-        return self.score_vectors(chunks, test_data.clip_bounds())
+        return self.score_vectors(chunks, test_data.clip_bounds(), modes)
 
     @torch.no_grad()
-    def score_vectors(self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray) -> dict[str, np.ndarray]:
+    def score_vectors(self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray,
+                      modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Scores of clips whose vectors ``vector_chunks`` yields in order; clip c owns vectors
         ``clip_bounds[c]:clip_bounds[c + 1]``. Several clips go through the network at once (a vector's
         reconstruction does not depend on the others in the pass), but each clip's reductions are computed on
         that clip alone, in float32, as the baseline's one-clip batch computes them."""
         self.net.eval()
-        precisions = self._precisions()
+        with_mahala = modes is None or "MAHALA" in modes  # its float32 per-clip matrices cost 6x the MSE
+        precisions = self._precisions() if with_mahala else None
         mse, mahala = [], []
         pending: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x, recon) of clips not complete yet
         clip, n_clips = 0, len(clip_bounds) - 1
@@ -244,12 +246,16 @@ class AutoencoderModel(Model):
             while clip < n_clips and clip_bounds[clip + 1] - offset <= len(x_all):
                 part = slice(int(clip_bounds[clip]) - offset, int(clip_bounds[clip + 1]) - offset)
                 mse.append(clip_mse(recon_all[part], x_all[part]))
-                mahala.append(selective_mahalanobis_score(
-                    block_differences(recon_all[part], x_all[part], self.block_size), *precisions))
+                if precisions is not None:
+                    mahala.append(selective_mahalanobis_score(
+                        block_differences(recon_all[part], x_all[part], self.block_size), *precisions))
                 clip += 1
             consumed = int(clip_bounds[clip]) - offset
             pending = [(x_all[consumed:], recon_all[consumed:])]
-        return {"MSE": np.array(mse, dtype=np.float64), "MAHALA": np.array(mahala, dtype=np.float64)}
+        scores = {"MSE": np.array(mse, dtype=np.float64)}
+        if precisions is not None:
+            scores["MAHALA"] = np.array(mahala, dtype=np.float64)
+        return scores
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()

@@ -82,7 +82,7 @@ class LevelStatsModel(Model):
     def load_reference_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.reference = {**arrays, "is_target": arrays["is_target"].astype(bool)}
 
-    def score(self, test_data: VectorSet) -> dict[str, np.ndarray]:
+    def score(self, test_data: VectorSet, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         return {"KNN": selective_knn_scores(self._standardised(test_data), self.reference["bank"],
                                             self.reference["is_target"], self.options.level_stats_k,
                                             metric="euclidean")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -208,7 +209,7 @@ class STgramMFNModel(Model):
     def load_reference_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.reference = {"embeddings": arrays["embeddings"], "is_target": arrays["is_target"].astype(bool)}
 
-    def score(self, test_data: MachineClips) -> dict[str, np.ndarray]:
+    def score(self, test_data: MachineClips, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         embeddings, logits = self.embed_clips(test_data, f"{test_data.machine} test embeddings")
         knn = selective_knn_scores(embeddings, self.reference["embeddings"], self.reference["is_target"],
                                    self.options.knn_k)

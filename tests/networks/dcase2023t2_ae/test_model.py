@@ -127,6 +127,18 @@ def test_chunked_forward_pass_gives_the_one_clip_bits() -> None:
         assert np.array_equal(whole[mode], split[mode])
 
 
+def test_asking_for_one_mode_gives_its_bits_and_skips_the_other() -> None:
+    """02a asks for MSE only: the same values as scoring both modes, without the Mahalanobis matrices."""
+    detector = fitted_detector()
+    y = torch.randn(20, 8)
+    bounds = np.array([0, 5, 6, 20])
+    both = detector.score_vectors(iter([y]), bounds)
+    mse_only = detector.score_vectors(iter([y[:7], y[7:]]), bounds, modes=("MSE",))
+    assert set(mse_only) == {"MSE"}
+    assert np.array_equal(mse_only["MSE"], both["MSE"])
+    assert np.array_equal(detector.score_vectors(iter([y]), bounds, modes=("MAHALA",))["MAHALA"], both["MAHALA"])
+
+
 def test_train_epoch_logs_and_calibration() -> None:
     detector = tiny_detector()
     batches = [Batch(torch.randn(16, 8), torch.arange(16) < 4) for _ in range(3)] + [Batch(torch.randn(1, 8),
