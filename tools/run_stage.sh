@@ -91,10 +91,14 @@ for run in "${runs[@]}"; do
 done
 # one pass without seed flags, or one per seed: seed S runs with --seed S --export_dir <export_dir>_seedS
 seed_passes=("")
-export_dir=""
+declare -A seed_export_dirs=()
 if [ ${#seeds[@]} -gt 0 ]; then
-    export_dir=$(PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m tools.launch export-dir "$mode" \
-        ${family_flags[@]+"${family_flags[@]}"} "$@") || exit 1
+    export_dirs_text=$(PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m tools.launch seed-export-dirs \
+        --seeds "${seeds[@]}" -- "$mode" ${family_flags[@]+"${family_flags[@]}"} "$@") || exit 1
+    mapfile -t export_dirs <<< "$export_dirs_text"
+    for index in "${!seeds[@]}"; do
+        seed_export_dirs[${seeds[$index]}]=${export_dirs[$index]}
+    done
     seed_passes=("${seeds[@]}")
 fi
 tasks_file=""
@@ -107,7 +111,7 @@ n_done=0
 for seed in "${seed_passes[@]}"; do
     seed_flags=()
     if [ -n "$seed" ]; then
-        seed_flags=(--seed "$seed" --export_dir "${export_dir}_seed$seed")
+        seed_flags=(--seed "$seed" --export_dir "${seed_export_dirs[$seed]}")
     fi
     for run in "${runs[@]}"; do
         read -r machine id <<< "$run"
@@ -144,7 +148,7 @@ if [ ${#runs[@]} -ne "$n_machines" ]; then
     what="runs (one per section of $n_machines machine type(s))"
 fi
 if [ ${#seeds[@]} -gt 0 ]; then
-    what="$what x ${#seeds[@]} seeds"
+    what="runs (${#runs[@]} per seed, ${#seeds[@]} seeds)"
 fi
 if [ "$launcher" = slurm ]; then
     PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m tools.launch submit --tasks "$tasks_file" \

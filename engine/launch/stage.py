@@ -2,7 +2,8 @@
 
 Each submission is recorded in ``<log folder>/slurm/<stage>_<export_dir>.json`` (job ids, task file, what the end
 line needs): a test stage submitted while the training arrays of the same export folder are still queued waits
-for them (``--dependency=afterok``), and ``03_summarize_results.sh --wait`` waits for the recorded arrays.
+for them (``--dependency=afterok``), and ``03_summarize_results.sh --wait`` waits for the recorded arrays of the
+folders it summarises.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from engine.launch.slurm import (
 from errors import ConfigError, DataError
 from safe_io import atomic_write_text
 
+STAGES = ("train", "test-first", "test-second")  # tools/run_stage.sh's
 MAX_POLL_S = 10.0  # squeue is asked every second at first, then less often (it loads the controller)
 
 
@@ -171,12 +173,12 @@ def wait_and_report(records: Sequence[StageRecord]) -> bool:
     return all_finished
 
 
-def wait_for_stages(log_dir: Path) -> bool:
-    """Wait for every recorded stage under ``log_dir`` that still has queued tasks; True if none failed."""
-    records = [record for path in sorted((Path(log_dir) / EXIT_FOLDER).glob("*.json"))
-               if (record := read_record(path)) is not None]
-    waiting = [record for record in records if queued_jobs(record.jobs)]
-    if not waiting:
-        print(f"no Slurm array of {log_dir} is queued: nothing to wait for")
+def wait_for_stages(log_dir: Path, export_dirs: Sequence[str]) -> bool:
+    """Wait for the last recorded stages of ``export_dirs`` under ``log_dir`` (those still queued), then print
+    their end lines; True if none failed."""
+    paths = [record_path(log_dir, stage, export_dir) for export_dir in dict.fromkeys(export_dirs) for stage in STAGES]
+    records = [record for path in paths if (record := read_record(path)) is not None]
+    if not records:
+        print(f"no Slurm array of {', '.join(export_dirs)} recorded in {log_dir}: nothing to wait for")
         return True
-    return wait_and_report(waiting)
+    return wait_and_report(records)
