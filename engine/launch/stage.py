@@ -131,7 +131,11 @@ def submit(tasks_file: Path, script: str, stage: str, what: str, family: str, sp
     rest = [task.index for task in tasks if task.index not in firsts]
     if rest:
         record.jobs.append(_submit_array(settings, record, rest, [*after, *record.jobs]))
-    atomic_write_text(record_path(record.log_dir, stage, config.export_dir), json.dumps(asdict(record), indent=1))
+    path = record_path(record.log_dir, stage, config.export_dir)
+    previous = read_record(path)
+    if previous is not None and not queued_jobs(previous.jobs):  # its task file is no longer read
+        Path(previous.tasks_file).unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(asdict(record), indent=1))
     parts = [part for part in (firsts, rest) if part]
     job_of = {index: job for job, part in zip(record.jobs, parts, strict=True) for index in part}
     for task in tasks:

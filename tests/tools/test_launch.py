@@ -28,6 +28,16 @@ SLURM = ("--launcher", "slurm")
 LOG_DIR = Path("logs/stages/DCASE2024T2_dev")
 
 
+@pytest.mark.parametrize(("arguments", "message"), [
+    (("--launcher", "pbs"), "01_train_2024t2.sh: --launcher 'pbs' is not a launcher; choose local or slurm"),
+    (("--seeds", "--epochs", "1"),
+     "01_train_2024t2.sh: --seeds needs one or more integer seeds, e.g. --seeds 13711 1 2"),
+])
+def test_a_bad_launcher_or_seed_list_is_one_line_and_exit_1(arguments: tuple[str, ...], message: str) -> None:
+    result = run_script("01_train_2024t2.sh", "-d", *arguments)
+    assert result.returncode == 1 and result.stderr.strip() == message
+
+
 @dataclass(frozen=True)
 class Runs:
     local: Path
