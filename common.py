@@ -126,6 +126,27 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option("validation_split", ("--validation_split",), "float", 0.1, "share of vectors held out"),
 )
 
+# Settings of the stage scripts' Slurm launcher (--launcher slurm, engine/launch): read from the same yaml files and
+# flags, never by train.py's runs, and left out of their args.json
+LAUNCHER_OPTIONS: tuple[Option, ...] = (
+    Option("slurm_partition", ("--slurm_partition",), "str", "", "Slurm: partition of the job arrays (sbatch "
+           "--partition; empty: the cluster's default)", fingerprint=RUN),
+    Option("slurm_time", ("--slurm_time",), "str", "", "Slurm: time limit of one task, e.g. 04:00:00 (sbatch --time)",
+           fingerprint=RUN),
+    Option("slurm_cpus_per_task", ("--slurm_cpus_per_task",), "int", 0, "Slurm: CPUs per task (sbatch "
+           "--cpus-per-task; 0: not given)", fingerprint=RUN),
+    Option("slurm_mem", ("--slurm_mem",), "str", "", "Slurm: memory per task, e.g. 16G (sbatch --mem)",
+           fingerprint=RUN),
+    Option("slurm_gres", ("--slurm_gres",), "str", "", "Slurm: generic resources per task, e.g. gpu:1 (sbatch --gres)",
+           fingerprint=RUN),
+    Option("slurm_account", ("--slurm_account",), "str", "", "Slurm: account charged (sbatch --account)",
+           fingerprint=RUN),
+    Option("slurm_options", ("--slurm_options",), "str", "", "Slurm: further sbatch options, one string, e.g. "
+           "'--qos=long --constraint=a100'", fingerprint=RUN),
+    Option("slurm_wait", ("--slurm_wait",), "bool", True, "Slurm: wait for the array, then print the end line "
+           "(False: submit and return)", fingerprint=RUN),
+)
+
 
 
 @functools.cache
@@ -134,7 +155,7 @@ def all_options() -> tuple[Option, ...]:
     declare the same option must agree on its type and default)."""
     from networks import registry  # the models import nothing from here; importing them here makes no cycle
 
-    options = {option.dest: option for option in CORE_OPTIONS}
+    options = {option.dest: option for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
     for model, item, kind in registry.option_fields():
         declared = Option(item.name, (f"--{item.name}",), kind, item.default, item.metadata.get("help", ""),
                           fingerprint=item.metadata.get("fingerprint", "weights"))
@@ -317,8 +338,10 @@ def validate_config(config: argparse.Namespace) -> None:
 
 
 def save_config(path: Path, config: argparse.Namespace) -> None:
-    """Write a run's merged configuration as JSON next to its outputs (args.json)."""
-    atomic_write_text(Path(path), json.dumps(vars(config), indent=2, ensure_ascii=False) + "\n")
+    """Write a run's merged configuration as JSON next to its outputs (args.json), the launcher's settings left out."""
+    launcher = {option.dest for option in LAUNCHER_OPTIONS}
+    settings = {name: value for name, value in vars(config).items() if name not in launcher}
+    atomic_write_text(Path(path), json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
 
 
 def split_flag(config: argparse.Namespace) -> str:

@@ -8,13 +8,16 @@ complete file or the new complete file, never a mix, even after kill -9.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import fnmatch
 import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -105,27 +108,145 @@ def remove_stale_temporaries(path: Path) -> int:
     return removed
 
 
+# The lock holds on one host through flock, which the kernel releases when its holder dies, and across hosts on a
+# shared filesystem (NFS: flock there may be local to a client, or refused) through an owner file next to the lock
+# file, created complete by link(2), which is atomic on NFS too. The owner file names its holder (host, pid) and
+# is touched every LOCK_HEARTBEAT_S while held; it is stale, and removed by the next process that wants the lock,
+# when its holder is a dead process of this host, or when it has not been touched for LOCK_STALE_S (its holder died
+# on another host; the limit covers the heartbeat, NFS attribute caching, up to a minute, and clock differences).
+LOCK_HEARTBEAT_S = 10.0
+LOCK_STALE_S = 300.0
+LOCK_POLL_S = 0.5
+
+
+def _owner_file(lock_path: Path) -> Path:
+    return lock_path.with_name(f"{lock_path.name}.owner")
+
+
+def _try_own(owner: Path, record: str) -> bool:
+    """Create ``owner`` holding ``record`` unless it exists: link a complete private file to it (open(2)'s
+    NFS-safe recipe: a lost reply of a link that succeeded shows as a link count of 2)."""
+    handle, private = tempfile.mkstemp(prefix=f".{owner.name}.", suffix=".tmp", dir=owner.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(record)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            os.link(private, owner)
+        except FileExistsError:
+            return False
+        except OSError:
+            return os.stat(private).st_nlink == 2
+        return True
+    finally:
+        os.unlink(private)
+
+
+def _read_owner(owner: Path) -> tuple[str, float] | None:
+    """The owner file's record and how long ago it was last touched; None when there is none."""
+    try:
+        handle = os.open(owner, os.O_RDONLY)  # opening revalidates NFS's cached attributes
+    except FileNotFoundError:
+        return None
+    with os.fdopen(handle, encoding="utf-8", errors="replace") as stream:
+        return stream.read(), time.time() - os.fstat(stream.fileno()).st_mtime
+
+
+def _is_stale(record: str, age_s: float) -> bool:
+    try:
+        holder = json.loads(record)
+    except json.JSONDecodeError:
+        holder = {}
+    pid = holder.get("pid") if isinstance(holder, dict) and holder.get("host") == socket.gethostname() else None
+    return (isinstance(pid, int) and not process_alive(pid)) or age_s > LOCK_STALE_S
+
+
+def _remove_stale(owner: Path, record: str) -> None:
+    """Move the stale owner file aside and delete it; if it turns out to be a new holder's, put it back."""
+    aside = owner.with_name(f"{owner.name}.stale.{socket.gethostname()}.{os.getpid()}")
+    try:
+        os.rename(owner, aside)
+    except FileNotFoundError:
+        return
+    with contextlib.suppress(FileExistsError):
+        if aside.read_text(encoding="utf-8", errors="replace") != record:
+            os.link(aside, owner)
+    aside.unlink()
+
+
+@contextlib.contextmanager
+def _owning(lock_path: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    owner = _owner_file(lock_path)
+    record = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
+    while not _try_own(owner, record):
+        held = _read_owner(owner)
+        if held is not None and _is_stale(*held):
+            _remove_stale(owner, held[0])
+            continue
+        on_wait()
+        time.sleep(LOCK_POLL_S)
+    released = threading.Event()
+
+    def heartbeat() -> None:
+        while not released.wait(LOCK_HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(owner)
+
+    beating = threading.Thread(target=heartbeat, name=f"lock heartbeat {owner.name}", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        released.set()
+        beating.join()
+        held = _read_owner(owner)
+        if held is not None and held[0] == record:
+            owner.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if needed, never deleted) for the ``with`` block.
+    """Hold an exclusive lock on ``path`` (created if needed, never deleted) for the ``with`` block, against
+    processes of this host and of other hosts sharing the folder (see LOCK_STALE_S above).
 
-    ``on_wait`` is called once if another process holds the lock, before blocking on it. The kernel
-    releases the lock when the holder dies, even by kill -9 (child processes forked while it is held
-    share it: they must not outlive the holder, see ``datasets.clip_features``).
+    ``on_wait`` is called once if another process holds the lock, before blocking on it. A holder killed by
+    kill -9 loses the lock at once on this host (child processes forked while it is held share its flock: they
+    must not outlive the holder, see ``datasets.clip_features``), after LOCK_STALE_S on another host.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    waited = False
+
+    def say_waiting() -> None:
+        nonlocal waited
+        if on_wait is not None and not waited:
+            on_wait()
+        waited = True
+
     with open(path, "a+b") as stream:
+        local = _flock(stream.fileno(), say_waiting)
         try:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(stream.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
+            with _owning(path, say_waiting):
+                yield
         finally:
-            fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+            if local:
+                fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+
+
+def _flock(descriptor: int, on_wait: Callable[[], None]) -> bool:
+    """flock ``descriptor``, waiting if needed; False where the filesystem refuses flock (some NFS mounts)."""
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+    except OSError as error:
+        if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return False
+        raise
+    return True
 
 
 def process_alive(pid: int) -> bool:

@@ -223,6 +223,11 @@ class SummaryPaths:
     def compact_png(self) -> Path:
         return self.folder / f"{self.dataset}_auc_pauc_extract.png"
 
+    @property
+    def seeds_csv(self) -> Path:
+        """The seed sweep's table (``seed_statistics``)."""
+        return self.folder / f"{self.dataset}_auc_pauc_seeds.csv"
+
 
 def summary_folder(result_directory: Path, split: str, export_dir: str, family: str) -> Path:
     return Path(result_directory) / f"{split}_data" / export_dir / SUMMARY_DIR_NAME / family
@@ -241,6 +246,30 @@ def write_summaries(paths: SummaryPaths, systems: Sequence[SystemResults], machi
         plot_summary_table(paths.compact_png, labels, list(compact.columns), compact.to_numpy(),
                            f"{paths.dataset} {split} data summary\n(TOTAL score h-mean = official score)")
     return compact
+
+
+# ----------------------------------------------------------------------------------------------------------
+# seed sweeps (the stage scripts' --seeds): seed S of export folder X is the export folder X_seedS
+def seed_export_dir(export_dir: str, seed: int) -> str:
+    """The export folder of one seed of a sweep: ``baseline`` -> ``baseline_seed13711``."""
+    return f"{export_dir}_seed{seed}"
+
+
+def seed_system(system: str, seed: int) -> str:
+    """A system's result folder for one seed: ``baseline_MSE`` -> ``baseline_seed13711_MSE``."""
+    export_dir, _, score = system.rpartition("_")
+    return f"{seed_export_dir(export_dir, seed)}_{score}" if export_dir else seed_export_dir(system, seed)
+
+
+def seed_statistics(compact_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Rows (System, metric); columns: each seed's h-mean (of the compact table), their mean and sample standard
+    deviation. The TOTAL score's row holds the official score of every seed."""
+    columns = [table[HARMONIC_MEAN].rename(f"seed{seed}") for seed, table in compact_by_seed.items()]
+    frame = pd.concat(columns, axis=1)
+    per_seed = frame.to_numpy(dtype=np.float64)
+    frame["mean"] = per_seed.mean(axis=1)
+    frame["std"] = per_seed.std(axis=1, ddof=1) if per_seed.shape[1] > 1 else np.nan
+    return frame
 
 
 def official_scores(systems: Sequence[SystemResults]) -> str:

@@ -1,10 +1,12 @@
-"""Atomic writes, stale temporary files and the fault-injection pause of safe_io."""
+"""Atomic writes, stale temporary files, the fault-injection pause and the cross-host lock of safe_io."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -125,3 +127,74 @@ def test_a_cache_that_does_not_load_after_building_is_an_error(tmp_path: Path) -
     cache.load = lambda: None  # e.g. the input files changed while it was built
     with pytest.raises(DataError, match="changed while it was built"):
         cache.get(keep_in_memory=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# file_lock across hosts: the owner file next to the lock file
+def _hold_in_thread(path: Path, entered: threading.Event, leave: threading.Event,
+                    waited: threading.Event | None = None) -> threading.Thread:
+    def hold() -> None:
+        with safe_io.file_lock(path, on_wait=waited.set if waited else None):
+            entered.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_owner_file_alone_excludes_a_second_holder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on an NFS mount that refuses flock: the owner file, created by link(2), is the lock."""
+    monkeypatch.setattr(safe_io, "_flock", lambda descriptor, on_wait: False)
+    monkeypatch.setattr(safe_io, "LOCK_POLL_S", 0.02)
+    lock = tmp_path / "cache.lock"
+    first_in, first_out, second_in, second_out, second_waited = (threading.Event() for _ in range(5))
+    first = _hold_in_thread(lock, first_in, first_out)
+    assert first_in.wait(10)
+    owner = json.loads((tmp_path / "cache.lock.owner").read_text())
+    assert owner["host"] == socket.gethostname() and owner["pid"] == os.getpid()
+    second = _hold_in_thread(lock, second_in, second_out, second_waited)
+    assert second_waited.wait(10) and not second_in.wait(0.3)
+    first_out.set()
+    assert second_in.wait(10)
+    second_out.set()
+    first.join(10)
+    second.join(10)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache.lock"]
+
+
+def test_a_dead_holders_owner_file_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    owner = tmp_path / "cache.lock.owner"
+    owner.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "since": time.time()}))
+    waits: list[int] = []
+    with safe_io.file_lock(tmp_path / "cache.lock", on_wait=lambda: waits.append(1)):
+        assert json.loads(owner.read_text())["pid"] == os.getpid()
+    assert waits == [] and not owner.exists()
+
+
+def test_another_hosts_owner_file_holds_until_it_is_older_than_the_stale_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(safe_io, "LOCK_POLL_S", 0.02)
+    owner = tmp_path / "cache.lock.owner"
+    owner.write_text(json.dumps({"host": "another-node", "pid": os.getpid(), "since": time.time()}))
+    entered, leave, waited = threading.Event(), threading.Event(), threading.Event()
+    holder = _hold_in_thread(tmp_path / "cache.lock", entered, leave, waited)
+    assert waited.wait(10) and not entered.wait(0.5)
+    last_heartbeat = time.time() - safe_io.LOCK_STALE_S - 1
+    os.utime(owner, (last_heartbeat, last_heartbeat))
+    assert entered.wait(10)
+    assert json.loads(owner.read_text())["host"] == socket.gethostname()
+    leave.set()
+    holder.join(10)
+
+
+def test_the_holder_keeps_its_owner_file_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(safe_io, "LOCK_HEARTBEAT_S", 0.05)
+    owner = tmp_path / "cache.lock.owner"
+    with safe_io.file_lock(tmp_path / "cache.lock"):
+        long_ago = time.time() - 3600
+        os.utime(owner, (long_ago, long_ago))
+        time.sleep(0.5)
+        assert time.time() - owner.stat().st_mtime < 5

@@ -6,6 +6,9 @@
 # --use_ids <n> -tag id(<n>_) for every section n, so a one-section dataset (2023, 2024) gets one run per
 # machine type tagged id(0_), and a legacy one (2020-2022) one run per section.
 # --machines M1,M2 (taken out of the train.py flags) runs only those machine types.
+# --launcher local|slurm: run them here one after the other (the default), or submit them as one Slurm job array
+# (tools/launch.py, engine/launch/: one task per run, each running the same train.py command).
+# --seeds S1 S2 ...: run every machine type once per seed, seed S into the export folder <export_dir>_seedS.
 set -uo pipefail
 stage=$1 family=$2 script=$3
 shift 3
@@ -30,13 +33,27 @@ shift
 
 train_flags=()
 only_machines=""
+launcher=local
+seeds=()
+seeds_given=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --machines) only_machines=${2:-}; shift; shift || true ;;
         --machines=*) only_machines=${1#--machines=}; shift ;;
+        --launcher) launcher=${2:-}; shift; shift || true ;;
+        --launcher=*) launcher=${1#--launcher=}; shift ;;
+        --seeds) seeds_given=true; shift; while [ $# -gt 0 ] && [[ "$1" =~ ^-?[0-9]+$ ]]; do seeds+=("$1"); shift; done ;;
         *) train_flags+=("$1"); shift ;;
     esac
 done
+case "$launcher" in
+    local|slurm) ;;
+    *) echo "$script: --launcher '$launcher' is not a launcher; choose local or slurm" >&2; exit 1 ;;
+esac
+if $seeds_given && [ ${#seeds[@]} -eq 0 ]; then
+    echo "$script: --seeds needs one or more integer seeds, e.g. --seeds 13711 1 2" >&2
+    exit 1
+fi
 set -- ${train_flags[@]+"${train_flags[@]}"}
 
 source "$(dirname "${BASH_SOURCE[0]}")/python_env.sh"
@@ -72,34 +89,74 @@ for run in "${runs[@]}"; do
     read -r machine _ <<< "$run"
     n_sections[$machine]=$(( ${n_sections[$machine]:-0} + 1 ))
 done
+# one pass without seed flags, or one per seed: seed S runs with --seed S --export_dir <export_dir>_seedS
+seed_passes=("")
+declare -A seed_export_dirs=()
+if [ ${#seeds[@]} -gt 0 ]; then
+    export_dirs_text=$(PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m tools.launch seed-export-dirs \
+        --seeds "${seeds[@]}" -- "$mode" ${family_flags[@]+"${family_flags[@]}"} "$@") || exit 1
+    mapfile -t export_dirs <<< "$export_dirs_text"
+    for index in "${!seeds[@]}"; do
+        seed_export_dirs[${seeds[$index]}]=${export_dirs[$index]}
+    done
+    seed_passes=("${seeds[@]}")
+fi
+tasks_file=""
+if [ "$launcher" = slurm ]; then
+    mkdir -p "$log_dir/slurm"
+    tasks_file=$(mktemp "$log_dir/slurm/${stage}.XXXXXX.tasks") || exit 1
+fi
 failed=()
 n_done=0
-for run in "${runs[@]}"; do
-    read -r machine id <<< "$run"
-    # the public baseline's tag: the evaluator and the summary find the files by it
-    tag="id(${id}_)"
-    name="${family}${machine}"
-    log_name="$name"
-    if [ "${n_sections[$machine]}" -gt 1 ]; then
-        name="$name $tag"
-        log_name="${log_name}_$tag"
+for seed in "${seed_passes[@]}"; do
+    seed_flags=()
+    if [ -n "$seed" ]; then
+        seed_flags=(--seed "$seed" --export_dir "${seed_export_dirs[$seed]}")
     fi
-    log="$log_dir/${stage}_${log_name}.log"
-    echo "== $stage $name (log: $log)"
-    if "$PYTHON" train.py --dataset="${family}${machine}" "$mode" -tag="$tag" --use_ids "$id" \
-        "${stage_flags[@]}" ${family_flags[@]+"${family_flags[@]}"} "$@" < /dev/null 2>&1 | tee "$log"; then
-        n_done=$((n_done + 1))
-    else
-        failed+=("$name")
-    fi
+    for run in "${runs[@]}"; do
+        read -r machine id <<< "$run"
+        # the public baseline's tag: the evaluator and the summary find the files by it
+        tag="id(${id}_)"
+        name="${family}${machine}"
+        log_name="$name"
+        if [ "${n_sections[$machine]}" -gt 1 ]; then
+            name="$name $tag"
+            log_name="${log_name}_$tag"
+        fi
+        if [ -n "$seed" ]; then
+            name="$name seed$seed"
+            log_name="${log_name}_seed$seed"
+        fi
+        log="$log_dir/${stage}_${log_name}.log"
+        command=("$PYTHON" train.py --dataset="${family}${machine}" "$mode" -tag="$tag" --use_ids "$id"
+                 "${stage_flags[@]}" ${family_flags[@]+"${family_flags[@]}"} "$@" ${seed_flags[@]+"${seed_flags[@]}"})
+        if [ "$launcher" = slurm ]; then
+            printf '%s\t%s\t%s\n' "$name" "$log" "$(printf '%q ' "${command[@]}")" >> "$tasks_file"
+            continue
+        fi
+        echo "== $stage $name (log: $log)"
+        if "${command[@]}" < /dev/null 2>&1 | tee "$log"; then
+            n_done=$((n_done + 1))
+        else
+            failed+=("$name")
+        fi
+    done
 done
 n_machines=${#n_sections[@]}
 what="machine types"
 if [ ${#runs[@]} -ne "$n_machines" ]; then
     what="runs (one per section of $n_machines machine type(s))"
 fi
+if [ ${#seeds[@]} -gt 0 ]; then
+    what="runs (${#runs[@]} per seed, ${#seeds[@]} seeds)"
+fi
+if [ "$launcher" = slurm ]; then
+    PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m tools.launch submit --tasks "$tasks_file" \
+        --stage "$stage" --script "$script" --family "$family" --split "$split" --what "$what"
+fi
+n_runs=$(( ${#runs[@]} * ${#seed_passes[@]} ))
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "$script: $stage finished for $n_done of ${#runs[@]} $what; FAILED: ${failed[*]} (see $log_dir/)" >&2
+    echo "$script: $stage finished for $n_done of $n_runs $what; FAILED: ${failed[*]} (see $log_dir/)" >&2
     exit 1
 fi
 echo "$script: $stage finished for all $n_done $what of $family ($split); logs in $log_dir/"

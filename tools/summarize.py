@@ -25,15 +25,20 @@ from datasets.registry import DatasetSpec, families, machine_types, resolve_data
 from errors import ASDError, ConfigError, DataError
 from evaluation.ground_truth import default_ground_truth_dir, evaluate_system
 from evaluation.merged_roc import write_merged_rocs
+from evaluation.official_score import TOTAL_SCORE
 from evaluation.run_results import DEFAULT_SCORES, RunFilter
 from evaluation.summary import (
     SummaryPaths,
     collect_system,
     format_compact_table,
     official_scores,
+    seed_export_dir,
+    seed_statistics,
+    seed_system,
     summary_folder,
     write_summaries,
 )
+from safe_io import atomic_write_text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,6 +85,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="eval mode: where the demo data's ground truth is looked for (default: data)")
     parser.add_argument("--max_fpr", type=float, default=0.1, help="pAUC's FPR limit when scoring ground truth")
     parser.add_argument("--no_plots", action="store_true", help="write no pictures")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+                        help="summarise a seed sweep (the stage scripts' --seeds): each seed's <export_dir>_seed<SEED> "
+                             "folders, then every system's h-means over the seeds, their mean and standard deviation")
+    parser.add_argument("--wait", action="store_true",
+                        help="first wait for the stage scripts' Slurm job arrays of this dataset (--launcher slurm) "
+                             "still queued, and print their end lines")
     return parser
 
 
@@ -113,8 +124,7 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     machines = _check_machines(args.family, split, args.machines)
     machine_names = [spec.machine for spec in machines]
     split_dir = args.result_directory / f"{split}_data"
-    names = args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
-    folders = [split_dir / name for name in names]
+    folders = [split_dir / name for name in _system_names(args)]
     existing = [folder for folder in folders if folder.is_dir()]
     absent = [folder for folder in folders if not folder.is_dir()]
     if not existing:
@@ -155,6 +165,41 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     return compact
 
 
+def _system_names(args: argparse.Namespace) -> list[str]:
+    return args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
+
+
+def _export_dirs(args: argparse.Namespace) -> list[str]:
+    """The export folders of the systems summarised (each seed's, for a seed sweep)."""
+    exports = [name.rpartition("_")[0] or name for name in _system_names(args)]
+    return [seed_export_dir(export, seed) for export in exports for seed in args.seeds] if args.seeds else exports
+
+
+def summarise_seeds(args: argparse.Namespace) -> pd.DataFrame:
+    """Summarise each seed's folders, then write and print every system's h-means over the seeds."""
+    names = _system_names(args)
+    split = "eval" if args.eval else "dev"
+    paths = SummaryPaths(args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0],
+                                                            args.family), args.family)
+    compact_by_seed = {}
+    for seed in args.seeds:
+        print(f"== seed {seed}")
+        folders = {seed_system(name, seed): name for name in names}
+        seed_args = argparse.Namespace(**{
+            **vars(args), "seeds": None, "seed": seed, "systems": list(folders),
+            "export_dir": [seed_export_dir(export, seed) for export in args.export_dir],
+            "summary_dir": args.summary_dir / f"seed{seed}" if args.summary_dir else None})
+        compact_by_seed[seed] = summarise(seed_args).rename(index=folders, level="System")
+    table = seed_statistics(compact_by_seed)
+    atomic_write_text(paths.seeds_csv, table.to_csv())
+    print(f"\nh-means over the seeds {' '.join(map(str, args.seeds))} -> {paths.seeds_csv}")
+    print(format_compact_table(table))
+    totals = [(system, row) for (system, metric), row in table.iterrows() if metric.startswith(TOTAL_SCORE)]
+    print(f"official score of {args.family} {split} data over {len(args.seeds)} seeds (mean ± std): "
+          + ", ".join(f"{system} {row['mean']:.4f} ± {row['std']:.4f}" for system, row in totals))
+    return table
+
+
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -162,7 +207,13 @@ def _warn(message: str) -> None:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     try:
-        summarise(args)
+        if args.wait:
+            from engine.launch.stage import wait_for_stages
+
+            split = "eval" if args.eval else "dev"
+            if not wait_for_stages(Path("logs/stages") / f"{args.family}_{split}", _export_dirs(args)):
+                _warn("some Slurm tasks failed (their end lines above): the summary covers what finished")
+        summarise_seeds(args) if args.seeds else summarise(args)
     except ASDError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -327,3 +327,39 @@ def test_end_to_end_train_test_and_summarise(tmp_path: Path, monkeypatch: pytest
         total = compact.loc[system]
         assert total.loc["TOTAL score (partial: 2 of 7 machine types)", "h-mean"] == pytest.approx(expected)
     assert "TOTAL score (partial: 2 of 7 machine types)" in completed.stdout
+
+
+def test_a_seed_sweep_reports_each_system_s_mean_and_std_over_seeds(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    results, seeds = tmp_path / "results", (13711, 1, 2)
+    official: dict[str, list[float]] = {"baseline_MSE": [], "baseline_MAHALA": []}
+    target_auc_hmeans = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for system, separation in (("baseline_MSE", 0.8), ("baseline_MAHALA", 1.5)):
+            folder = results / "dev_data" / system.replace("_", f"_seed{seed}_")
+            paths = [write_result(folder, f"DCASE2024T2{machine}", {"00": random_section(rng, separation)},
+                                  suffix=f"seed{seed}_id(0_)") for machine in ("fan", "valve")]
+            sections = pd.concat(read_sections(path) for path in paths)
+            official[system].append(floored_hmean(sections[["AUC (source)", "AUC (target)", "pAUC"]].to_numpy()))
+            if system == "baseline_MSE":
+                target_auc_hmeans.append(floored_hmean(sections["AUC (target)"]))
+    arguments = ["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan", "valve", "--no_plots",
+                 "--seeds", *map(str, seeds)]
+    assert summarize.main(arguments) == 0
+
+    summary = results / "dev_data/baseline/summarize/DCASE2024T2"
+    table = pd.read_csv(summary / "DCASE2024T2_auc_pauc_seeds.csv").set_index(["System", "metric"])
+    assert list(table.columns) == ["seed13711", "seed1", "seed2", "mean", "std"]
+    for system, scores in official.items():
+        row = table.loc[(system, "TOTAL score")]
+        np.testing.assert_allclose(row[["seed13711", "seed1", "seed2"]], scores, rtol=1e-12)
+        assert row["mean"] == pytest.approx(np.mean(scores), rel=1e-12)
+        assert row["std"] == pytest.approx(np.std(scores, ddof=1), rel=1e-12)
+    target_row = table.loc[("baseline_MSE", "AUC (target)")]
+    np.testing.assert_allclose(target_row[["seed13711", "seed1", "seed2"]], target_auc_hmeans, rtol=1e-12)
+    assert target_row["std"] == pytest.approx(np.std(target_auc_hmeans, ddof=1), rel=1e-12)
+    for seed in seeds:  # each seed also has the public baseline's two summaries of its own folders
+        assert (results / f"dev_data/baseline_seed{seed}/summarize/DCASE2024T2/DCASE2024T2_auc_pauc.csv").is_file()
+    mse = official["baseline_MSE"]
+    assert f"baseline_MSE {np.mean(mse):.4f} ± {np.std(mse, ddof=1):.4f}" in capsys.readouterr().out
