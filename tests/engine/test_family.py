@@ -21,7 +21,6 @@ from engine.checkpoint import save_torch
 from engine.family import load_family_model
 from engine.paths import RunPaths
 from networks import registry
-from networks.stgram_mfn.model import epoch_batches
 from tests.conftest import REPO_ROOT, read_rows, run_train
 
 TINY = ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16", "--crop_seconds",
@@ -184,25 +183,3 @@ def test_eval_mode_writes_sorted_scores_without_a_result_table(tiny_data_dir: Pa
     assert [row[0] for row in rows] == sorted(p.name for p in test_dir.glob("*.wav"))
     assert not list(result_dir.glob("result_*"))
     assert (tmp_path / "models/saved_model/stgram" / "STgram-MFN_DCASE2024T2_id(0_)_Eval_seed13711.pth").is_file()
-
-
-def test_epoch_batches_cover_every_clip_once_without_weights() -> None:
-    rng = np.random.default_rng(0)
-    for weights in (None, np.ones(37)):
-        batches = epoch_batches(37, 8, True, rng, weights)
-        assert [len(batch) for batch in batches] == [8, 8, 8, 8, 5]
-        assert sorted(np.concatenate(batches).tolist()) == list(range(37))
-
-
-def test_target_weight_draws_target_clips_as_often_as_it_says() -> None:
-    is_target = np.zeros(1000, dtype=bool)
-    is_target[:50] = True
-    weights = np.where(is_target, 5.0, 1.0)
-    rng = np.random.default_rng(1)
-    drawn = np.concatenate([np.concatenate(epoch_batches(1000, 32, True, rng, weights))
-                            for _ in range(40)])
-    expected = 50 * 5.0 / (50 * 5.0 + 950)  # share of target draws: 0.208
-    share = is_target[drawn].mean()
-    assert len(drawn) == 40 * 1000 and abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / len(drawn))
-    counts = np.bincount(drawn, minlength=1000)
-    assert abs(counts[is_target].mean() / counts[~is_target].mean() - 5.0) < 0.3

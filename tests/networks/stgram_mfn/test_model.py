@@ -18,7 +18,7 @@ from engine.checkpoint import load_torch, save_torch
 from errors import ConfigError
 from networks import registry
 from networks.backends.knn import selective_knn_scores
-from networks.stgram_mfn.model import STgramMFNModel, learning_rate_at
+from networks.stgram_mfn.model import STgramMFNModel, epoch_batches, learning_rate_at
 from networks.stgram_mfn.network import ArcFaceHead, NetworkShape, STgramMFN, scaled
 from networks.stgram_mfn.options import StgramOptions
 from networks.stgram_mfn.scores import section_nll
@@ -194,3 +194,25 @@ def test_a_trained_model_separates_a_planted_anomaly_better_than_chance() -> Non
     nll = section_nll(test_logits, np.array([True, False, False]))
     assert roc_auc_score(truth, knn) > 0.75
     assert roc_auc_score(truth, nll) > 0.6
+
+
+def test_epoch_batches_cover_every_clip_once_without_weights() -> None:
+    rng = np.random.default_rng(0)
+    for weights in (None, np.ones(37)):
+        batches = epoch_batches(37, 8, True, rng, weights)
+        assert [len(batch) for batch in batches] == [8, 8, 8, 8, 5]
+        assert sorted(np.concatenate(batches).tolist()) == list(range(37))
+
+
+def test_target_weight_draws_target_clips_as_often_as_it_says() -> None:
+    is_target = np.zeros(1000, dtype=bool)
+    is_target[:50] = True
+    weights = np.where(is_target, 5.0, 1.0)
+    rng = np.random.default_rng(1)
+    drawn = np.concatenate([np.concatenate(epoch_batches(1000, 32, True, rng, weights))
+                            for _ in range(40)])
+    expected = 50 * 5.0 / (50 * 5.0 + 950)  # share of target draws: 0.208
+    share = is_target[drawn].mean()
+    assert len(drawn) == 40 * 1000 and abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / len(drawn))
+    counts = np.bincount(drawn, minlength=1000)
+    assert abs(counts[is_target].mean() / counts[~is_target].mean() - 5.0) < 0.3
