@@ -137,6 +137,12 @@ class Model(ABC):
     @abstractmethod
     def load_optimizer_state(self, state: dict[str, Any]) -> None: ...
 
+    def scoring_graph(self, frame_hop: int) -> torch.nn.Module | None:
+        """A torch module from one clip's log-mel frames (frames, n_mels) to its score in every mode (one output
+        per mode, in ``score_modes`` order; vectors every ``frame_hop`` frames), built from operations ONNX can
+        export; None: the model's scoring is no such graph."""
+        return None
+
     def describe(self) -> str:
         """A few words for the training log line (device, precision)."""
         return str(self.device)
