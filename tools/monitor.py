@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     watcher.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged")
     watcher.add_argument("--once", action="store_true", help="score what is there, then stop")
     _scoring_options(watcher)
-    export = commands.add_parser("export", help="write the network and its scoring as an ONNX graph", allow_abbrev=False)
+    export = commands.add_parser("export", help="write the network and its scoring as an ONNX graph",
+                                 allow_abbrev=False)
     export.add_argument("bundle", type=Path)
     export.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
     return parser

@@ -69,7 +69,8 @@ def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 600.0, faul
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m datasets.synthetic.monitor_demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m datasets.synthetic.monitor_demo",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("machine_dir", type=Path, help="a machine folder of the synthetic data (train/ and test/)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write normal/, day/ and long/ into")
     parser.add_argument("--step", type=float, default=600.0, help="seconds between two recordings")

@@ -179,13 +179,13 @@ def _build_model(path: Path, manifest: dict[str, Any], device: torch.device) -> 
     return model
 
 
-def load_bundle(path: Path, device: torch.device = torch.device("cpu")) -> Bundle:
+def load_bundle(path: Path, device: torch.device | None = None) -> Bundle:
     """The bundle at ``path``, every file checked; DataError naming the file and what to do otherwise."""
     path = Path(path)
     manifest = read_manifest(path)
     verify_files(path, manifest)
     try:
-        model = _build_model(path, manifest, device)
+        model = _build_model(path, manifest, device or torch.device("cpu"))
         params = FeatureParams(**manifest["features"])
         quantile = float(manifest["decision_threshold"])
         thresholds = {mode: load_threshold(bundle_paths(path).score_distribution(mode), quantile)

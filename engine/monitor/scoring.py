@@ -99,8 +99,9 @@ def file_windows(path: Path, bundle: Bundle, window_s: float, hop_s: float) -> t
     _check_channels(path, bundle)
     signal, rate = read_clip(path, bundle.params.channel_rule)
     if rate != bundle.sample_rate:
-        raise DataError(f"{path} is sampled at {rate} Hz but the bundle {bundle.path} was fitted on {bundle.sample_rate}"
-                        " Hz recordings; resample the file or fit a bundle on recordings of its rate")
+        raise DataError(f"{path} is sampled at {rate} Hz but the bundle {bundle.path} was fitted on "
+                        f"{bundle.sample_rate} Hz recordings; resample the file or fit a bundle on recordings of that "
+                        "rate")
     params = bundle.params
     if count_stft_frames(len(signal), params.n_fft, params.hop_length) < params.frames:
         needed = (params.frames - 1) * params.hop_length / rate

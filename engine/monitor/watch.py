@@ -44,13 +44,14 @@ def complete_rows(rows: list[list[str]]) -> list[list[str]]:
         first -= 1
     group = rows[first:]
     try:
-        whole = [int(row[1]) for row in group] == list(range(1, int(group[0][2]) + 1))
+        whole = [int(row[1]) for row in group] == list(range(1, int(group[0][2]) + 1)) \
+            and all(row[2] == group[0][2] for row in group)
     except (IndexError, ValueError):
         whole = False
     return rows if whole else rows[:first]
 
 
-def open_results(path: Path) -> set[str]:
+def open_results(path: Path, report: Callable[[str], None] = print) -> set[str]:
     """The files the results CSV ``path`` already scores; creates it (header only) when missing, and drops the
     rows a crash left incomplete."""
     header = list(CSV_COLUMNS)
@@ -67,7 +68,7 @@ def open_results(path: Path) -> set[str]:
     body = complete_rows(rows[1:])
     if csv_text([header, *body]) != text:
         atomic_write_text(path, csv_text([header, *body]))
-        print(f"{path}: dropped the rows of a write cut short (the file is scored again)")
+        report(f"{path}: dropped the rows of a write cut short (the file is scored again)")
     return {row[0] for row in body}
 
 
@@ -155,7 +156,7 @@ def watch(bundle: Bundle, folder: Path, results: Path, settings: dict, interval:
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; give the folder the recorder writes into")
     stop = stop or threading.Event()
-    done = open_results(results)
+    done = open_results(results, report)
     readiness, counts = Readiness(folder, settle), WatchCounts()
     report(f"watching {folder} ({len(done)} files already in {results}); Ctrl-C stops")
     with stop_on_signals(stop):

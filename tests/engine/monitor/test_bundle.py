@@ -18,7 +18,7 @@ from engine.monitor import bundle as files
 from engine.monitor.bundle import load_bundle
 from engine.monitor.scoring import score_files
 from errors import DataError
-from tests.engine.monitor.conftest import copy_bundle
+from tests.monitor_data import copy_bundle
 
 
 def sha256(path: Path) -> str:
@@ -118,7 +118,7 @@ def test_damaged_or_foreign_bundles_are_refused(ae_bundle: Path, tmp_path: Path,
 
 
 def test_a_missing_bundle_folder_is_named(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="bundle .*nothing not found"):
+    with pytest.raises(DataError, match=r"bundle .*nothing not found"):
         load_bundle(tmp_path / "nothing")
 
 

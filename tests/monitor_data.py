@@ -1,5 +1,6 @@
-"""A machine's recordings as a recorder leaves them (datasets.synthetic.monitor_demo on a small synthetic fan set)
-and bundles fitted on them once per session. Shared: copy a bundle before changing it."""
+"""Fixtures of the monitoring tests (registered in tests/conftest.py): a machine's recordings as a recorder leaves
+them (datasets.synthetic.monitor_demo on a small synthetic fan set) and bundles fitted on them once per session.
+Shared: copy a bundle before changing it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import soundfile
 from datasets.synthetic import generate_dataset
 from datasets.synthetic.monitor_demo import write_monitor_demo
 from engine.monitor.fit import fit_bundle
-from tests.conftest import REPO_ROOT
 
 TINY_FIT = ["--epochs", "2", "--batch_size", "64", "--num_workers", "1", "--use_cuda", "False"]
 CLIP_SECONDS = 2.0
 SAMPLE_RATE = 16000
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
