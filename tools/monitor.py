@@ -3,7 +3,7 @@
     python -m tools.monitor fit NORMAL_DIR --out BUNDLE [--model DCASE2023T2-AE] [--config demo.yaml]
                                 [--domains domains.csv] [any train.py option, e.g. --epochs 20 --seed 1]
     python -m tools.monitor score BUNDLE FILES_OR_DIRS... [--csv scores.csv] [--json] [--plot scores.png]
-                                [--threshold X] [--score MSE|MAHALA] [--window SECONDS --hop SECONDS]
+                                [--threshold X|pNN] [--score MSE|MAHALA] [--window SECONDS --hop SECONDS]
     python -m tools.monitor watch BUNDLE DIR [--csv DIR/monitor_scores.csv] [--interval 2] [--settle 2] [--once]
     python -m tools.monitor export BUNDLE --onnx model.onnx
 
@@ -24,7 +24,14 @@ from common import parse_bool
 from engine.monitor.bundle import Bundle, load_bundle
 from engine.monitor.export import export_onnx
 from engine.monitor.fit import fit_bundle, list_wavs
-from engine.monitor.scoring import CSV_COLUMNS, ScoreRow, resolve_mode, score_files, timeline
+from engine.monitor.scoring import (
+    CSV_COLUMNS,
+    ScoreRow,
+    resolve_mode,
+    resolve_threshold,
+    score_files,
+    timeline,
+)
 from engine.monitor.watch import csv_text, watch
 from errors import ConfigError, DataError, exit_code_of
 from evaluation.plots import plot_score_timeline
@@ -39,7 +46,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", default=None, help="score mode (default: the one the bundle was fitted with)")
-    parser.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the bundle's)")
+    parser.add_argument("--threshold", default=None,
+                        help="decision threshold: a score, or pNN, the NN-th percentile of the training clips' scores "
+                             "(default: the bundle's gamma threshold)")
     parser.add_argument("--window", type=float, default=None,
                         help="window length in s for long recordings (default: the training clips' length)")
     parser.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
@@ -84,7 +93,8 @@ def _load(args: argparse.Namespace) -> tuple[Bundle, dict]:
     mode = resolve_mode(bundle, args.score)
     window = bundle.clip_seconds if args.window is None else args.window
     hop = window / 2 if args.hop is None else args.hop
-    return bundle, {"mode": mode, "window_s": window, "hop_s": hop, "threshold": args.threshold}
+    threshold = resolve_threshold(bundle, mode, args.threshold)
+    return bundle, {"mode": mode, "window_s": window, "hop_s": hop, "threshold": threshold}
 
 
 def _collect_files(paths: Sequence[Path]) -> list[Path]:

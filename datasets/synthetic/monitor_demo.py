@@ -1,8 +1,10 @@
 """Recordings as a recorder on one machine would leave them, made from a machine type of the synthetic DCASE data:
 
-    <out>/normal/2026-11-29T00-00-00.wav ...   the training clips, one every ``step`` seconds the day before
+    <out>/normal/2026-11-29T15-40-00.wav ...   the training clips, one every ``step`` seconds the days before
+    <out>/domains.csv                          which of them are target-domain clips (tools.monitor fit --domains)
     <out>/day/2026-11-30T00-00-00.wav ...      the source-domain test clips of a day: normal ones, then, from
-                                               ``fault_after`` of the day on, the anomalies among the other normals
+                                               ``fault_after`` of the day on, 12 anomalies among the other normals
+                                               (a fault that comes and goes)
     <out>/long/2026-12-01T00-00-00.wav         one long recording: normal test clips, then anomalous ones
 
     python -m datasets.synthetic.monitor_demo data/dcase2024t2/dev_data/raw/fan --out monitor_demo
@@ -13,13 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
 from datasets.labels import clip_domain, name_label
-from errors import DataError
+from errors import DataError, exit_code_of
 
 NAME_FORMAT = "%Y-%m-%dT%H-%M-%S"
 DAY_START = datetime.datetime(2026, 11, 30)
@@ -46,8 +49,8 @@ def write_long_recording(path: Path, clips: list[Path]) -> None:
     soundfile.write(str(path), np.concatenate(signals), rate, subtype="PCM_16")
 
 
-def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 600.0, fault_after: float = 0.6,
-                       n_anomalies: int = 4, long_clips: tuple[int, int] = (8, 3)) -> dict[str, int]:
+def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 1500.0, fault_after: float = 0.6,
+                       n_anomalies: int = 12, long_clips: tuple[int, int] = (8, 3)) -> dict[str, int]:
     """Write the three folders (see the module text) from ``machine_dir``'s ``train`` and ``test`` clips."""
     machine_dir, out = Path(machine_dir), Path(out)
     train = sorted((machine_dir / "train").glob("*.wav"))
@@ -58,27 +61,35 @@ def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 600.0, faul
         raise DataError(f"{machine_dir} needs train/ clips and, in test/, at least {long_clips[0]} normal and "
                         f"{max(n_anomalies, long_clips[1])} anomalous source clips; generate more with "
                         "python -m datasets.synthetic")
-    for folder, clips, start in (("normal", train, DAY_START - datetime.timedelta(days=1)),
+    normal_start = DAY_START - datetime.timedelta(seconds=len(train) * step_s)
+    for folder, clips, start in (("normal", train, normal_start),
                                  ("day", day_order(normals, anomalies[:n_anomalies], fault_after), DAY_START)):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for index, clip in enumerate(clips):
             shutil.copyfile(clip, out / folder / recorder_name(start, index, step_s))
+    targets = [recorder_name(normal_start, index, step_s) for index, clip in enumerate(train)
+               if clip_domain(clip.name) == "target"]
+    (out / "domains.csv").write_text("file,domain\n" + "".join(f"{name},target\n" for name in targets))
     long_name = recorder_name(DAY_START + datetime.timedelta(days=1), 0, 0)
     write_long_recording(out / "long" / long_name, normals[:long_clips[0]] + anomalies[-long_clips[1]:])
-    return {"normal": len(train), "day": len(normals) + n_anomalies, "long": sum(long_clips)}
+    return {"normal": len(train), "target": len(targets), "day": len(normals) + n_anomalies, "long": sum(long_clips)}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datasets.synthetic.monitor_demo",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("machine_dir", type=Path, help="a machine folder of the synthetic data (train/ and test/)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write normal/, day/ and long/ into")
-    parser.add_argument("--step", type=float, default=600.0, help="seconds between two recordings")
+    parser.add_argument("--step", type=float, default=1500.0, help="seconds between two recordings")
     args = parser.parse_args(argv)
-    counts = write_monitor_demo(args.machine_dir, args.out, args.step)
-    print(f"monitor demo: {counts['normal']} normal recordings, a day of {counts['day']}, one long recording of "
-          f"{counts['long']} clips -> {args.out}")
+
+    def write() -> None:
+        counts = write_monitor_demo(args.machine_dir, args.out, args.step)
+        print(f"monitor demo: {counts['normal']} normal recordings ({counts['target']} of the target domain), a day "
+              f"of {counts['day']}, one long recording of {counts['long']} clips -> {args.out}")
+
+    return exit_code_of(write, on_interrupt="interrupted", error_code=2)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

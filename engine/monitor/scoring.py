@@ -117,7 +117,7 @@ def check_windowing(window_s: float, hop_s: float) -> None:
         raise ConfigError(f"--window ({window_s}) and --hop ({hop_s}) must be positive numbers of seconds")
 
 
-def _score_frames(bundle: Bundle, mode: str, frames: Sequence[np.ndarray], names: Sequence[str]) -> np.ndarray:
+def score_frames(bundle: Bundle, mode: str, frames: Sequence[np.ndarray], names: Sequence[str]) -> np.ndarray:
     """The model's ``mode`` score of each block of log-mel frames, through the engine's vector set."""
     offsets = np.concatenate([[0], np.cumsum([len(block) for block in frames])])
     features = ClipFeatures(offsets=offsets, names=list(names), sample_rate=bundle.sample_rate,
@@ -140,6 +140,26 @@ def resolve_mode(bundle: Bundle, mode: str | None) -> str:
     return mode
 
 
+def resolve_threshold(bundle: Bundle, mode: str, text: str | None) -> float | None:
+    """``--threshold``: None (the bundle's gamma threshold), a score, or ``pNN``: the NN-th percentile (linear
+    interpolation) of the training clips' scores."""
+    if text is None:
+        return None
+    try:
+        if text.lower().startswith("p"):
+            percentile = float(text[1:])
+            if not 0 <= percentile <= 100:
+                raise ValueError(text)
+            return float(np.percentile(bundle.training_scores[mode], percentile))
+        value = float(text)
+        if not np.isfinite(value):
+            raise ValueError(text)
+        return value
+    except ValueError as error:
+        raise ConfigError(f"--threshold {text}: give a score (e.g. 9.5) or a percentile of the training clips' "
+                          "scores (e.g. p99)") from error
+
+
 def score_files(bundle: Bundle, paths: Iterable[Path], mode: str, window_s: float, hop_s: float,
                 threshold: float | None = None, labels: Sequence[str] | None = None) -> Iterator[list[ScoreRow]]:
     """The rows of each file of ``paths`` in turn (one per window), scored ``FILES_PER_PASS`` files at a time;
@@ -153,7 +173,7 @@ def score_files(bundle: Bundle, paths: Iterable[Path], mode: str, window_s: floa
         windows = [(label, file_windows(path, bundle, window_s, hop_s)) for path, label in batch]
         frames = [block for _, (_, blocks) in windows for block in blocks]
         names = [label for label, (bounds, _) in windows for _ in bounds]
-        scores = iter(_score_frames(bundle, mode, frames, names))
+        scores = iter(score_frames(bundle, mode, frames, names))
         for label, (bounds, _) in windows:
             start = recording_start(label)
             rows = []

@@ -24,8 +24,10 @@ def test_day_order_puts_anomalies_among_the_last_normals() -> None:
 
 def test_demo_folders(recordings: Path) -> None:
     names = sorted(path.name for path in (recordings / "normal").glob("*.wav"))
-    assert len(names) == 20 and names[0] == "2026-11-29T00-00-00.wav"
+    assert len(names) == 20 and names[0] == "2026-11-29T15-40-00.wav"  # 20 recordings 25 minutes apart
+    assert names[-1] == "2026-11-29T23-35-00.wav"
+    assert (recordings / "domains.csv").read_text() == "file,domain\n"  # the fixture's set has no target clips
     day = sorted(path.name for path in (recordings / "day").glob("*.wav"))
-    assert len(day) == 11 and day[-1] == "2026-11-30T01-40-00.wav"
+    assert len(day) == 11 and day[-1] == "2026-11-30T04-10-00.wav"
     [long] = (recordings / "long").glob("*.wav")
     assert long.name == "2026-12-01T00-00-00.wav" and soundfile.info(str(long)).duration == 20.0

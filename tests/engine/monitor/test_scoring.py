@@ -13,7 +13,7 @@ import soundfile
 import torch
 
 from engine.monitor.bundle import load_bundle
-from engine.monitor.scoring import recording_start, score_files, timeline, window_bounds
+from engine.monitor.scoring import recording_start, resolve_threshold, score_files, timeline, window_bounds
 from errors import ConfigError, DataError
 from tests.monitor_data import write_wav
 
@@ -127,3 +127,15 @@ def test_threshold_override_changes_the_decision_only(ae_bundle: Path, recording
     assert all(row.threshold == bundle.thresholds["MSE"] for row in default)
     assert all(row.decision == 1 for row in low)
     assert [row.decision for row in default] == [int(row.score > bundle.thresholds["MSE"]) for row in default]
+
+
+def test_threshold_as_a_percentile_of_the_training_scores(ae_bundle: Path) -> None:
+    bundle = load_bundle(ae_bundle)
+    scores = bundle.training_scores["MAHALA"]
+    assert resolve_threshold(bundle, "MAHALA", None) is None
+    assert resolve_threshold(bundle, "MAHALA", "p100") == scores.max()
+    assert resolve_threshold(bundle, "MAHALA", "p50") == pytest.approx(np.median(scores))
+    assert resolve_threshold(bundle, "MAHALA", "12.5") == 12.5
+    for bad in ("p101", "pxx", "nan", "high"):
+        with pytest.raises(ConfigError, match=f"--threshold {bad}: give a score"):
+            resolve_threshold(bundle, "MAHALA", bad)
