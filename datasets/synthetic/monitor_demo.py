@@ -5,6 +5,7 @@
     <out>/day/2026-11-30T00-00-00.wav ...      the source-domain test clips of a day: normal ones, then, from
                                                ``fault_after`` of the day on, 12 anomalies among the other normals
                                                (a fault that comes and goes)
+    <out>/day_truth.csv                        which of the day's recordings are anomalous (to check the scores)
     <out>/long/2026-12-01T00-00-00.wav         one long recording: normal test clips, then anomalous ones
 
     python -m datasets.synthetic.monitor_demo data/dcase2024t2/dev_data/raw/fan --out monitor_demo
@@ -62,11 +63,14 @@ def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 1500.0, fau
                         f"{max(n_anomalies, long_clips[1])} anomalous source clips; generate more with "
                         "python -m datasets.synthetic")
     normal_start = DAY_START - datetime.timedelta(seconds=len(train) * step_s)
-    for folder, clips, start in (("normal", train, normal_start),
-                                 ("day", day_order(normals, anomalies[:n_anomalies], fault_after), DAY_START)):
+    day = day_order(normals, anomalies[:n_anomalies], fault_after)
+    for folder, clips, start in (("normal", train, normal_start), ("day", day, DAY_START)):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for index, clip in enumerate(clips):
             shutil.copyfile(clip, out / folder / recorder_name(start, index, step_s))
+    truth = [f"{recorder_name(DAY_START, index, step_s)},{'normal' if clip in normals else 'anomaly'}\n"
+             for index, clip in enumerate(day)]
+    (out / "day_truth.csv").write_text("file,label\n" + "".join(truth))
     targets = [recorder_name(normal_start, index, step_s) for index, clip in enumerate(train)
                if clip_domain(clip.name) == "target"]
     (out / "domains.csv").write_text("file,domain\n" + "".join(f"{name},target\n" for name in targets))

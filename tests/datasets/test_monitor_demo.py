@@ -29,5 +29,8 @@ def test_demo_folders(recordings: Path) -> None:
     assert (recordings / "domains.csv").read_text() == "file,domain\n"  # the fixture's set has no target clips
     day = sorted(path.name for path in (recordings / "day").glob("*.wav"))
     assert len(day) == 11 and day[-1] == "2026-11-30T04-10-00.wav"
+    truth = (recordings / "day_truth.csv").read_text().splitlines()
+    assert truth[0] == "file,label" and [line.split(",")[0] for line in truth[1:]] == day
+    assert [line.split(",")[1] for line in truth[1:]].count("anomaly") == 3
     [long] = (recordings / "long").glob("*.wav")
     assert long.name == "2026-12-01T00-00-00.wav" and soundfile.info(str(long)).duration == 20.0
