@@ -140,12 +140,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise DataError(f"{manifest_path} is not the manifest of a model bundle (format is not {BUNDLE_FORMAT!r})")
     version = manifest.get("version")
-    missing = [key for key in REQUIRED_KEYS if key not in manifest] if version == BUNDLE_VERSION else []
-    if missing:
-        raise DataError(f"{manifest_path} is damaged (no {', '.join(missing)}); {_refit(path)}")
     if version != BUNDLE_VERSION:
         raise DataError(f"{path} is a bundle of format version {version!r}; this program reads version "
                         f"{BUNDLE_VERSION}: {_refit(path)} or use the program version that wrote it")
+    missing = [key for key in REQUIRED_KEYS if key not in manifest]
+    if missing:
+        raise DataError(f"{manifest_path} is damaged (no {', '.join(missing)}); {_refit(path)}")
     return manifest
 
 
