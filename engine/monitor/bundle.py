@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from errors import ConfigError, DataError
 from evaluation.thresholds import load_threshold
 from networks import registry
 from networks.base import Model
-from safe_io import atomic_write, atomic_write_text
+from safe_io import atomic_write, atomic_write_text, remove_dead_process_folders
 
 BUNDLE_FORMAT = "asd-monitor-bundle"
 BUNDLE_VERSION = 1
@@ -86,11 +87,11 @@ def finish_bundle(staging: Path, out: Path, manifest: dict[str, Any]) -> None:
 
 
 def staging_folder(out: Path) -> Path:
-    """A fresh temporary folder beside ``out`` (any earlier one of this name is removed)."""
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+    """A fresh hidden folder beside ``out``, named after this process; those a killed fit left are removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{out.name}.partial-"
+    remove_dead_process_folders(out.parent, prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
 
 
 @dataclass

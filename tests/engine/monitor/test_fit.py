@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +102,14 @@ def test_level_stats_knn_bundle_scores_as_its_distance_to_the_training_clips(knn
     expected = np.sort(scipy.spatial.distance.cdist(query, bank)[0])[:2].mean() / scale
     assert rows[0].score == pytest.approx(expected, rel=1e-6)
     assert len(bundle.training_scores["KNN"]) == 20
+
+
+def test_a_killed_fits_folder_is_removed_by_the_next_fit(recordings: Path, tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    leftover = tmp_path / f".b.partial-{int(dead.stdout)}-x1"
+    leftover.mkdir()
+    (leftover / "weights.npz").write_bytes(b"half")
+    alive = tmp_path / f".b.partial-{os.getpid()}-x2"  # a fit still running in this process: left alone
+    alive.mkdir()
+    fit_bundle(recordings / "normal", tmp_path / "b", flags=TINY_FIT)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [alive.name, "b"]
