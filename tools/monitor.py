@@ -41,7 +41,7 @@ from safe_io import atomic_write_text
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message} (see python -m tools.monitor {self.prog.split()[-1]} --help)")
+        raise ConfigError(f"{message} (see {self.prog} --help)")
 
 
 def _scoring_options(parser: argparse.ArgumentParser) -> None:
