@@ -8,9 +8,9 @@ target machine type or not) and a section head (a linear map without bias to the
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -19,24 +19,24 @@ from networks.two_stage_oe.efficientnet import EfficientNetB0
 NECK_DROPOUT = 0.3
 
 
-def hz_to_htk_mel(frequency: np.ndarray | float) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + np.asarray(frequency, dtype=np.float64) / 700.0)
+def hz_to_htk_mel(frequency: float) -> float:
+    return 2595.0 * math.log10(1.0 + frequency / 700.0)
 
 
-def htk_mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+def htk_mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-def htk_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Triangular HTK-scale filters without area normalisation (torchaudio's ``melscale_fbanks`` defaults):
-    (n_fft // 2 + 1, n_mels), float32."""
-    bins = np.linspace(0.0, sample_rate // 2, n_fft // 2 + 1)
-    corners = htk_mel_to_hz(np.linspace(hz_to_htk_mel(fmin), hz_to_htk_mel(fmax), n_mels + 2))
-    widths = np.diff(corners)
-    slopes = corners[None, :] - bins[:, None]
+def htk_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
+    """Triangular HTK-scale filters without area normalisation, computed in float32 as torchaudio's
+    ``melscale_fbanks`` (its defaults) computes them: (n_fft // 2 + 1, n_mels)."""
+    bins = torch.linspace(0.0, sample_rate // 2, n_fft // 2 + 1)
+    corners = htk_mel_to_hz(torch.linspace(hz_to_htk_mel(fmin), hz_to_htk_mel(fmax), n_mels + 2))
+    widths = corners[1:] - corners[:-1]
+    slopes = corners.unsqueeze(0) - bins.unsqueeze(1)
     rising = -slopes[:, :-2] / widths[:-1]
     falling = slopes[:, 2:] / widths[1:]
-    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    return torch.clamp(torch.minimum(rising, falling), min=0.0)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class MelFrontEnd(nn.Module):
         self.n_fft, self.hop_length, self.power = shape.n_fft, shape.hop_length, shape.power
         self.register_buffer("window", torch.hann_window(shape.n_fft), persistent=False)
         filters = htk_mel_filterbank(shape.sample_rate, shape.n_fft, shape.n_mels, shape.fmin, shape.fmax)
-        self.register_buffer("filters", torch.from_numpy(filters), persistent=False)
+        self.register_buffer("filters", filters, persistent=False)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, n_mels, frames)."""
@@ -78,7 +78,7 @@ class MelFrontEnd(nn.Module):
             pad_mode="reflect",
             return_complex=True,
         )
-        magnitude = (spectrum.abs() / self.window.pow(2).sum().sqrt()).pow(self.power)
+        magnitude = (spectrum / self.window.pow(2).sum().sqrt()).abs().pow(self.power)
         return torch.matmul(magnitude.transpose(1, 2), self.filters).transpose(1, 2)
 
 
