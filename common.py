@@ -91,7 +91,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
     Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
-           "the autoencoder, KNN or NLL for STgram-MFN), or first / second for the model's first or second mode",
+           "the autoencoder, KNN or NLL for STgram-MFN, GMM, KNN, LOF or ENSEMBLE for two-stage-OE), or first / "
+           "second for the model's first or second mode",
            fingerprint=RUN),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test", fingerprint=RUN),
     Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train", fingerprint=RUN),
