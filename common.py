@@ -159,7 +159,7 @@ def all_options() -> tuple[Option, ...]:
     options = {option.dest: option for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
     for model, item, kind in registry.option_fields():
         declared = Option(item.name, (f"--{item.name}",), kind, item.default, item.metadata.get("help", ""),
-                          fingerprint=item.metadata.get("fingerprint", "weights"))
+                          choices=item.metadata.get("choices"), fingerprint=item.metadata.get("fingerprint", "weights"))
         known = options.get(item.name)
         if "help" not in item.metadata:  # a shared option the model reads: it must be a core option
             if known is None or known.kind != kind:

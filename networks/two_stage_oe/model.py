@@ -229,7 +229,7 @@ class TwoStageOEModel(Model):
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        if self.steps_done < self.total_steps:
+        if self.steps_done < self.scheduler.total_steps:
             self.scheduler.step()
         self.steps_done += 1
         return {name: float(value.detach()) for name, value in losses.items()}
@@ -334,6 +334,8 @@ class TwoStageOEModel(Model):
     def load_optimizer_state(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        # resumed to more epochs (--restart --epochs): the remaining steps follow the longer one-cycle schedule
+        self.scheduler.total_steps = max(self.scheduler.total_steps, self.total_steps)
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.steps_done = int(state.get("steps_done", 0))

@@ -43,6 +43,7 @@ class TwoStageOEOptions(ModelOptions):
         "mean",
         "two-stage OE: how a clip's crop scores are combined: max, mean, median or upper_mean",
         fingerprint="reference",
+        choices=AGGREGATIONS,
     )
     oe_gmm_components: int = option(1, "two-stage OE: components of the GMM", fingerprint="reference")
     oe_knn_k: int = option(4, "two-stage OE: neighbours averaged by the KNN score", fingerprint="reference")
@@ -51,8 +52,8 @@ class TwoStageOEOptions(ModelOptions):
     def validate(self) -> None:
         require = self.require
         require(
-            self.batch_size >= 2 and self.batch_size % 2 == 0,
-            f"two-stage OE: --batch_size must be even (half the machine type's clips, half outliers), got "
+            self.batch_size >= 2,
+            f"two-stage OE: --batch_size must be at least 2 (half the machine type's clips, half outliers), got "
             f"{self.batch_size}",
         )
         require(
