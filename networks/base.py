@@ -31,10 +31,11 @@ import torch
 from errors import ConfigError
 
 
-def option(default: Any, help: str, *, fingerprint: str = "weights") -> Any:
+def option(default: Any, help: str, *, fingerprint: str = "weights", choices: tuple[str, ...] | None = None) -> Any:
     """A model option: a dataclass field with its help text. ``fingerprint``: what depends on its value,
-    "weights" (training), "reference" (only the reference fitted after training) or "" (nothing saved)."""
-    return field(default=default, metadata={"help": help, "fingerprint": fingerprint})
+    "weights" (training), "reference" (only the reference fitted after training) or "" (nothing saved);
+    ``choices``: the valid values of a str option (argparse refuses others)."""
+    return field(default=default, metadata={"help": help, "fingerprint": fingerprint, "choices": choices})
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ TINY = {
                    "--crop_seconds", "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32",
                    "--knn_k", "2"],
     "level-stats-kNN": ["--config", str(REPO_ROOT / "level_stats_knn.yaml"), "--num_workers", "1"],
+    "two-stage-OE": ["--config", str(REPO_ROOT / "two_stage_oe_demo.yaml"), "--epochs", "1", "--batch_size", "8",
+                     "--n_fft", "512", "--hop_length", "256", "--n_mels", "32", "--oe_crop_seconds", "0.5",
+                     "--oe_test_crops", "2"],
 }
 IDENTITY = ("model", "dataset", "dev", "eval", "seed")  # they name the files: another value finds no model
 NEEDS = {"channel": ["--mono", "False"]}  # a setting valid only together with another
