@@ -18,6 +18,7 @@ from networks.aegan_ad.options import AeganOptions
 from networks.aegan_ad.patches import clip_decibels, clip_patches
 from networks.aegan_ad.scores import DISCRIMINATOR_MODES, GENERATOR_MODES, embedding_scores
 from tests.conftest import REPO_ROOT, run_script
+from tests.test_legacy import copy_repository
 
 SIZE = 16
 
@@ -150,30 +151,10 @@ def test_weights_and_reference_survive_a_save_and_load() -> None:
 
 
 def test_one_epoch_through_the_numbered_scripts(tiny_data_dir: Path, tmp_path: Path) -> None:
-    """01, 02a, 02b and 03 with aegan_ad_demo.yaml and one tiny epoch, on every DCASE2024 dev machine type."""
-    for item in [
-        "train.py",
-        "common.py",
-        "errors.py",
-        "safe_io.py",
-        "progress.py",
-        "baseline.yaml",
-        "aegan_ad_demo.yaml",
-        "datasets",
-        "networks",
-        "engine",
-        "evaluation",
-        "tools",
-        "01_train_2024t2.sh",
-        "02a_test_2024t2.sh",
-        "02b_test_2024t2.sh",
-        "03_summarize_results.sh",
-    ]:
-        source = REPO_ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / item)
+    """01, 02a, 02b and 03 with aegan_ad_demo.yaml and one tiny epoch, on two DCASE2024 dev machine types."""
+    copy_repository(tmp_path)
+    for item in ("aegan_ad_demo.yaml", "01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
+        shutil.copy2(REPO_ROOT / item, tmp_path / item)
     (tmp_path / "data").symlink_to(tiny_data_dir)
     flags = [
         "--config",
@@ -190,15 +171,17 @@ def test_one_epoch_through_the_numbered_scripts(tiny_data_dir: Path, tmp_path: P
         "4",
         "--num_workers",
         "1",
+        "--machines",
+        "fan,valve",
     ]
     env = {"PYTHONPATH": str(tmp_path)}
     for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
         result = run_script(script, "-d", *flags, cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert "finished for all 7 machine types" in result.stdout
+        assert "finished for all 2 machine types" in result.stdout
     for mode in AeganModel.score_modes[:2]:
         results = sorted((tmp_path / "results/dev_data" / f"aegan_demo_{mode}").glob("result_*_roc.csv"))
-        assert len(results) == 7 and results[0].read_text().startswith("section,AUC (source),AUC (target)")
+        assert len(results) == 2 and results[0].read_text().startswith("section,AUC (source),AUC (target)")
     summary = run_script(
         "03_summarize_results.sh",
         "DCASE2024T2",
