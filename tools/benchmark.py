@@ -147,18 +147,25 @@ def full_run(data_dir: Path, work_dir: Path, epochs: int) -> dict[str, float]:
                f"DCASE2024T2{MACHINE}", "-d", "--dataset_directory", str(data_dir), "--epochs", str(epochs),
                "--use_cuda", "False"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    log_path = work_dir / "train.log"
+    seconds, output, peak_mib = measured_run(command, work_dir, env, work_dir / "train.log", "train.py")
+    training = re.search(r"vectors in ([0-9.]+) s", output)
+    return {"seconds": seconds, "training_seconds": float(training.group(1)) if training else float("nan"),
+            "peak_rss_mib": peak_mib}
+
+
+def measured_run(command: list[str], cwd: Path, env: dict[str, str], log_path: Path, what: str,
+                 ) -> tuple[float, str, float]:
+    """Run ``command`` (wrapped in PEAK_MEMORY_WRAPPER) with its output in ``log_path``: wall seconds, the output,
+    the peak resident memory in MiB (NaN if the wrapper did not report it). RuntimeError naming ``what`` on failure."""
     started = time.perf_counter()
     with log_path.open("w") as log:
-        status = subprocess.run(command, cwd=work_dir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        status = subprocess.run(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     seconds = time.perf_counter() - started
     output = log_path.read_text()
     if status != 0:
-        raise RuntimeError(f"train.py failed:\n{output[-2000:]}")
-    training = re.search(r"vectors in ([0-9.]+) s", output)
+        raise RuntimeError(f"{what} failed:\n{output[-2000:]}")
     peak = re.search(r"PEAK_RSS_KIB=(\d+)", output)
-    return {"seconds": seconds, "training_seconds": float(training.group(1)) if training else float("nan"),
-            "peak_rss_mib": int(peak.group(1)) / 1024 if peak else float("nan")}
+    return seconds, output, int(peak.group(1)) / 1024 if peak else float("nan")
 
 
 def main() -> None:

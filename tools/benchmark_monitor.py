@@ -11,9 +11,7 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ from datasets.synthetic import generate_dataset
 from engine.monitor.bundle import load_bundle
 from engine.monitor.fit import fit_bundle
 from engine.monitor.scoring import file_windows, score_files, score_frames
-from tools.benchmark import PEAK_MEMORY_WRAPPER
+from tools.benchmark import PEAK_MEMORY_WRAPPER, measured_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MACHINE = "fan"
@@ -77,15 +75,8 @@ def run_command(arguments: list[str], log: Path) -> dict[str, float]:
     """A ``tools.monitor`` command in a fresh process on one thread: wall seconds and peak memory."""
     command = [sys.executable, "-c", PEAK_MEMORY_WRAPPER, sys.executable, "-m", "tools.monitor", *arguments]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    started = time.perf_counter()
-    with log.open("w") as stream:
-        status = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT).returncode
-    seconds = time.perf_counter() - started
-    output = log.read_text()
-    if status != 0:
-        raise RuntimeError(f"tools.monitor {' '.join(arguments)} failed:\n{output[-2000:]}")
-    peak = re.search(r"PEAK_RSS_KIB=(\d+)", output)
-    return {"seconds": seconds, "peak_rss_mib": int(peak.group(1)) / 1024 if peak else float("nan")}
+    seconds, _, peak_mib = measured_run(command, REPO_ROOT, env, log, f"tools.monitor {' '.join(arguments)}")
+    return {"seconds": seconds, "peak_rss_mib": peak_mib}
 
 
 def measure_monitor(root: Path, n_train: int, n_score: int, epochs: int, seed: int) -> dict[str, Any]:
