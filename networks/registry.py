@@ -14,6 +14,7 @@ from errors import ConfigError
 from networks.base import Model, ModelOptions, option_kind
 
 MODELS: dict[str, str] = {
+    "Anomaly-Transformer": "networks.anomaly_transformer.model:AnomalyTransformerModel",
     "DCASE2023T2-AE": "networks.dcase2023t2_ae.model:AutoencoderModel",
     "STgram-MFN": "networks.stgram_mfn.model:STgramMFNModel",
     "level-stats-kNN": "networks.level_stats.model:LevelStatsModel",

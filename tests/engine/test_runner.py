@@ -14,6 +14,9 @@ from tests.conftest import REPO_ROOT, run_train
 
 # the smallest settings each model trains with in a few seconds; a newly registered model needs a line here
 TINY = {
+    "Anomaly-Transformer": ["--config", str(REPO_ROOT / "anomaly_transformer.yaml"), "--epochs", "1", "--batch_size",
+                            "8", "--n_mels", "32", "--at_window", "32", "--at_train_stride", "16", "--at_d_model", "16",
+                            "--at_heads", "2", "--at_layers", "2", "--at_d_ff", "16", "--num_workers", "1"],
     "DCASE2023T2-AE": ["--epochs", "1", "--batch_size", "64", "--num_workers", "1"],
     "STgram-MFN": ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16",
                    "--crop_seconds", "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32",
