@@ -168,5 +168,6 @@ def test_domain_means_are_float32_sums_divided_by_counts() -> None:
 
 def test_registry_error_lists_valid_names() -> None:
     assert registry.get("DCASE2023T2-AE") is AutoencoderModel
-    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: DCASE2023T2-AE, STgram-MFN"):
+    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: Anomaly-Transformer, DCASE2023T2-AE, "
+                       "STgram-MFN"):
         registry.get("AE")
