@@ -91,7 +91,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
     Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
-           "the autoencoder, KNN or NLL for STgram-MFN), or first / second for the model's first or second mode",
+           "the autoencoder, KNN or NLL for STgram-MFN, GMM, KNN, LOF or ENSEMBLE for two-stage-OE), or first / "
+           "second for the model's first or second mode",
            fingerprint=RUN),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test", fingerprint=RUN),
     Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train", fingerprint=RUN),
@@ -158,7 +159,7 @@ def all_options() -> tuple[Option, ...]:
     options = {option.dest: option for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
     for model, item, kind in registry.option_fields():
         declared = Option(item.name, (f"--{item.name}",), kind, item.default, item.metadata.get("help", ""),
-                          fingerprint=item.metadata.get("fingerprint", "weights"))
+                          choices=item.metadata.get("choices"), fingerprint=item.metadata.get("fingerprint", "weights"))
         known = options.get(item.name)
         if "help" not in item.metadata:  # a shared option the model reads: it must be a core option
             if known is None or known.kind != kind:

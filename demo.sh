@@ -6,15 +6,19 @@
 # which the 2026 scripts read with --mono False).
 # bash demo.sh --stgram also trains STgram-MFN (stgram_mfn.yaml) and compares the four systems (5 to 10 more
 # minutes on 2 CPU cores).
+# bash demo.sh --aegan also trains AEGAN-AD (aegan_ad_demo.yaml: one adversarially trained autoencoder per machine
+# type) and adds its two scores to the comparison.
 set -euo pipefail
 cd "$(dirname "$0")"
 started=$SECONDS
 with_stgram=false
+with_aegan=false
 year=2024
-usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--stgram]" >&2; exit 1; }
+usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--stgram] [--aegan]" >&2; exit 1; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --stgram) with_stgram=true ;;
+        --aegan) with_aegan=true ;;
         --year) year=${2:-}; if [ $# -gt 1 ]; then shift; fi ;;
         --year=*) year=${1#--year=} ;;
         *) usage ;;
@@ -51,12 +55,20 @@ bash "02a_test_${year}t2.sh" -d --config demo.yaml --dataset_directory "$data_di
 echo "== 4/5 testing with the selective Mahalanobis score"
 bash "02b_test_${year}t2.sh" -d --config demo.yaml --dataset_directory "$data_dir"
 systems="baseline_MSE baseline_MAHALA"
+all_stages() {  # train and test with the config $1 on every machine type
+    for stage in 01_train 02a_test 02b_test; do
+        bash "${stage}_${year}t2.sh" -d --config "$1" --dataset_directory "$data_dir"
+    done
+}
 if $with_stgram; then
     echo "== STgram-MFN (stgram_mfn.yaml): one classifier for all machine types, KNN and NLL scores"
-    for stage in 01_train 02a_test 02b_test; do
-        bash "${stage}_${year}t2.sh" -d --config stgram_mfn.yaml --dataset_directory "$data_dir"
-    done
+    all_stages stgram_mfn.yaml
     systems="$systems stgram_KNN stgram_NLL"
+fi
+if $with_aegan; then
+    echo "== AEGAN-AD (aegan_ad_demo.yaml): an autoencoder trained against a critic per machine type, G_z_1_sum and D_lof"
+    all_stages aegan_ad_demo.yaml
+    systems="$systems aegan_demo_G_z_1_sum aegan_demo_D_lof"
 fi
 echo "== 5/5 summary"
 # shellcheck disable=SC2086  # the system names are words

@@ -76,7 +76,7 @@ def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
     return score
 
 
-def _save_thresholds(paths: RunPaths, calibration: dict[str, np.ndarray]) -> None:
+def save_thresholds(paths: RunPaths, calibration: dict[str, np.ndarray]) -> None:
     for mode, samples in calibration.items():
         try:
             save_score_distribution(paths.score_distribution(mode), samples)
@@ -103,7 +103,7 @@ def train_machine(model_class: type[Model], options: ModelOptions, spec: Dataset
         weights_info = None
     calibration = dict(run.calibration)
     calibration.update(model.fit_reference(inputs.reference_data(model_class, spec, config, device, trained_on)))
-    _save_thresholds(paths, calibration)
+    save_thresholds(paths, calibration)
     reference = model.reference_state()
     if reference:
         save_reference(paths.reference, reference)

@@ -219,3 +219,26 @@ def plot_summary_table(path: Path, row_labels: Sequence[str], column_labels: Seq
     figure.suptitle(title, fontsize=11, wrap=True)
     figure.tight_layout()
     _save(figure, path)
+
+
+def plot_score_timeline(path: Path, times: Sequence, scores: np.ndarray, threshold: float, title: str,
+                        xlabel: str) -> None:
+    """Anomaly score over time (clock times or seconds), windows above the threshold marked, the threshold line."""
+    plt = _figure_module()
+    scores = np.asarray(scores, dtype=np.float64)
+    above = scores > threshold
+    figure, axis = plt.subplots(figsize=(10, 4.2))
+    axis.plot(times, scores, "-", color="tab:blue", linewidth=1, label="score")
+    axis.plot([t for t, high in zip(times, above, strict=True) if not high], scores[~above], "o", color="tab:blue",
+              markersize=3)
+    axis.plot([t for t, high in zip(times, above, strict=True) if high], scores[above], "o", color="tab:red",
+              markersize=5, label=f"above the threshold ({int(above.sum())} of {len(scores)})")
+    axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:.4g}")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("anomaly score (higher = more anomalous)")
+    axis.set_title(title, fontsize=11)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=9, loc="upper left")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    _save(figure, path)

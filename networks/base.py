@@ -31,10 +31,11 @@ import torch
 from errors import ConfigError
 
 
-def option(default: Any, help: str, *, fingerprint: str = "weights") -> Any:
+def option(default: Any, help: str, *, fingerprint: str = "weights", choices: tuple[str, ...] | None = None) -> Any:
     """A model option: a dataclass field with its help text. ``fingerprint``: what depends on its value,
-    "weights" (training), "reference" (only the reference fitted after training) or "" (nothing saved)."""
-    return field(default=default, metadata={"help": help, "fingerprint": fingerprint})
+    "weights" (training), "reference" (only the reference fitted after training) or "" (nothing saved);
+    ``choices``: the valid values of a str option (argparse refuses others)."""
+    return field(default=default, metadata={"help": help, "fingerprint": fingerprint, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,12 @@ class Model(ABC):
 
     @abstractmethod
     def load_optimizer_state(self, state: dict[str, Any]) -> None: ...
+
+    def scoring_graph(self, frame_hop: int) -> torch.nn.Module | None:
+        """A torch module from one clip's log-mel frames (frames, n_mels) to its score in every mode (one output
+        per mode, in ``score_modes`` order; vectors every ``frame_hop`` frames), built from operations ONNX can
+        export; None: the model's scoring is no such graph."""
+        return None
 
     def describe(self) -> str:
         """A few words for the training log line (device, precision)."""

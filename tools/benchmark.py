@@ -2,13 +2,15 @@
 
     python -m tools.benchmark                      # 1000 training clips of 10 s, scaling 250/500/1000
     python -m tools.benchmark --clips 200 --scaling 100 200 --epochs 2   # a quick look
+    python -m tools.benchmark --part monitor       # tools.monitor: load, 1-core latency, clips/s, memory
 
 Prints (and writes as JSON next to the data):
 - training throughput of the project's loop (vectors/s) and of a bare PyTorch loop of the same network on
   random tensors of the same shape already in memory (the compute floor), and their ratio;
 - feature extraction: clips/s from WAV files (cold cache) and the time to load a cached set;
 - peak resident memory of a full train + test run of one machine type (``train.py`` in a subprocess);
-- how time per epoch and peak memory grow with the number of training clips.
+- how time per epoch and peak memory grow with the number of training clips;
+- with ``--part monitor``: the figures of tools/benchmark_monitor.py (monitoring one machine).
 """
 
 from __future__ import annotations
@@ -167,7 +169,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="feature extraction processes")
     parser.add_argument("--root", type=Path, default=REPO_ROOT / "benchmarks/data", help="where data are generated")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--part", choices=("pipeline", "monitor"), default="pipeline",
+                        help="pipeline: training and testing (the default); monitor: tools.monitor")
+    parser.add_argument("--score_clips", type=int, default=1000, help="monitor: clips of the folder scored")
     args = parser.parse_args()
+    if args.part == "monitor":
+        main_monitor(args)
+        return
     torch.set_num_threads(max(1, torch.get_num_threads()))
     report: dict = {"torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "epochs": args.epochs}
 
@@ -201,6 +209,17 @@ def main() -> None:
     print("|---|---|---|---|")
     for row in report["scaling"]:
         print(f"| {row['clips']} | {row['seconds']:.1f} | {row['training_seconds']:.1f} | {row['peak_rss_mib']:.0f} |")
+    print(f"\nbenchmark finished; figures in {out}")
+
+
+def main_monitor(args: argparse.Namespace) -> None:
+    from tools.benchmark_monitor import measure_monitor, print_monitor
+
+    report = measure_monitor(args.root, n_train=min(args.clips, 200), n_score=args.score_clips, epochs=args.epochs,
+                             seed=args.seed)
+    out = args.root / "benchmark_monitor.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_monitor(report)
     print(f"\nbenchmark finished; figures in {out}")
 
 

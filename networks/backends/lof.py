@@ -11,10 +11,11 @@ from sklearn.neighbors import LocalOutlierFactor
 from networks.backends.selective import selective_scores
 
 
-def fit_lof(references: np.ndarray, n_neighbors: int) -> Callable[[np.ndarray], np.ndarray]:
-    """LOF of ``references`` (``n_neighbors`` capped at the clips available); query rows -> outlier factor."""
+def fit_lof(references: np.ndarray, n_neighbors: int, metric: str = "cosine") -> Callable[[np.ndarray], np.ndarray]:
+    """LOF of ``references`` (``n_neighbors`` capped at the clips available) with distance ``metric``; query rows
+    -> outlier factor."""
     neighbours = max(1, min(n_neighbors, len(references) - 1))
-    model = LocalOutlierFactor(n_neighbors=neighbours, metric="cosine", novelty=True)
+    model = LocalOutlierFactor(n_neighbors=neighbours, metric=metric, novelty=True)
     model.fit(np.asarray(references, dtype=np.float64))
     return lambda queries: -model.score_samples(np.asarray(queries, dtype=np.float64))
 

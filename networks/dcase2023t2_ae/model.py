@@ -22,6 +22,7 @@ from networks.backends.mahalanobis import (
     selective_mahalanobis_score,
 )
 from networks.base import EpochResult, Model
+from networks.dcase2023t2_ae.clip_graph import ClipScoreGraph
 from networks.dcase2023t2_ae.network import AENet
 from networks.dcase2023t2_ae.options import AutoencoderOptions
 from progress import progress_bar
@@ -256,6 +257,11 @@ class AutoencoderModel(Model):
         if precisions is not None:
             scores["MAHALA"] = np.array(mahala, dtype=np.float64)
         return scores
+
+    def scoring_graph(self, frame_hop: int) -> torch.nn.Module:
+        """The network and both scores of one clip as one module (networks/dcase2023t2_ae/clip_graph.py)."""
+        self.net.eval()
+        return ClipScoreGraph(self.net, self.options.frames, frame_hop, *self._precisions()).eval()
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()

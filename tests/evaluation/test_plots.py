@@ -80,3 +80,11 @@ def test_summary_table(tmp_path: Path) -> None:
                              values, "DCASE2024T2 dev data summary")
     height, width, channels = image_shape(path)
     assert (height, width, channels) == (250, 750, 4)
+
+
+def test_score_timeline(tmp_path: Path) -> None:
+    import datetime
+
+    times = [datetime.datetime(2026, 11, 30) + datetime.timedelta(minutes=10 * index) for index in range(30)]
+    plots.plot_score_timeline(tmp_path / "timeline.png", times, np.linspace(1.0, 3.0, 30), 2.5, "fan", "time")
+    assert image_shape(tmp_path / "timeline.png") == (420, 1000, 4)

@@ -168,6 +168,6 @@ def test_domain_means_are_float32_sums_divided_by_counts() -> None:
 
 def test_registry_error_lists_valid_names() -> None:
     assert registry.get("DCASE2023T2-AE") is AutoencoderModel
-    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: Anomaly-Transformer, DCASE2023T2-AE, "
-                       "STgram-MFN"):
+    with pytest.raises(ConfigError, match="unknown model 'AE'; valid names: ") as error:
         registry.get("AE")
+    assert str(error.value).split("valid names: ")[1].split(", ") == sorted(registry.MODELS)

@@ -1,0 +1,166 @@
+"""Fit a model bundle on a folder of normal recordings, whatever their names, through the shared engine: the
+same features, training loop, reference fit and gamma thresholds as a DCASE run of the same model."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+import torch
+
+import common
+from datasets.clip_features import extract_features
+from datasets.features import FeatureParams
+from datasets.vector_data import VectorSet
+from engine.checkpoint import run_fingerprint
+from engine.monitor import bundle as files
+from engine.runner import resolve_score_mode, save_thresholds, seed_everything, select_device
+from engine.saved_model import file_sha256
+from engine.train_loop import train
+from errors import ConfigError, DataError
+from networks import registry
+from networks.base import Model
+from safe_io import atomic_write_text
+
+DOMAINS = ("source", "target")
+
+
+def list_wavs(folder: Path) -> list[Path]:
+    """Every ``.wav`` file under ``folder`` (sub-folders included, hidden files left out), sorted by path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder; give the folder that holds the normal recordings")
+    found = sorted(path for path in folder.rglob("*") if path.suffix.lower() == ".wav" and path.is_file()
+                   and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    if not found:
+        raise DataError(f"{folder} holds no WAV files (*.wav, sub-folders included); give the folder of the recordings")
+    return found
+
+
+def read_domains(csv_path: Path, folder: Path, clips: Sequence[Path]) -> np.ndarray:
+    """Whether each clip is a target-domain clip, from a CSV of ``file,domain`` rows (file: its path under
+    ``folder``; domain: source or target). Clips the CSV does not name are source clips."""
+    known = {clip.relative_to(folder).as_posix(): index for index, clip in enumerate(clips)}
+    is_target = np.zeros(len(clips), dtype=bool)
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as stream:
+            rows = list(csv.reader(stream))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"--domains {csv_path} cannot be read ({error})") from error
+    for number, row in enumerate(rows, start=1):
+        if not row or (number == 1 and [cell.strip().lower() for cell in row[:2]] == ["file", "domain"]):
+            continue
+        if len(row) < 2 or row[1].strip() not in DOMAINS:
+            raise DataError(f"--domains {csv_path} line {number}: expected 'file,source' or 'file,target', got "
+                            f"{','.join(row)!r}")
+        name = row[0].strip()
+        if name not in known:
+            raise DataError(f"--domains {csv_path} line {number}: {name!r} is not a WAV file under {folder} (give "
+                            "paths relative to that folder, e.g. 2026-11-30T08-15-00.wav)")
+        is_target[known[name]] = row[1].strip() == "target"
+    return is_target
+
+
+def fit_config(model: str | None, config_files: Sequence[str], flags: Sequence[str]) -> Any:
+    """The run settings of a fit: baseline.yaml, the ``--config`` overlays, then ``model`` when given and ``flags``
+    (train.py's options)."""
+    argv = ["--dataset", "monitor", "-d", *(["--model", model] if model else [])]
+    for path in config_files:
+        argv += ["--config", str(path)]
+    return common.parse_config([*argv, *flags])
+
+
+def check_model_fits(model_name: str, model_class: type[Model]) -> None:
+    """Only models trained per machine type on log-mel vectors can be fitted on one folder of recordings."""
+    if model_class.scope != "machine" or model_class.inputs != "vectors":
+        usable = [name for name in registry.names()
+                  if registry.get(name).scope == "machine" and registry.get(name).inputs == "vectors"]
+        raise ConfigError(f"--model {model_name} trains on every machine type of a DCASE dataset family, not on one "
+                          f"folder of recordings; monitoring works with {', '.join(usable)}")
+
+
+def clip_rows(folder: Path, clips: Sequence[Path], is_target: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+    """clips.csv's rows (path under the folder, SHA-256, domain, seconds) and each clip's length in seconds."""
+    rows, seconds = [["file", "sha256", "domain", "seconds"]], []
+    for clip, target in zip(clips, is_target, strict=True):
+        info = soundfile.info(str(clip))
+        seconds.append(info.frames / info.samplerate)
+        rows.append([clip.relative_to(folder).as_posix(), file_sha256(clip), DOMAINS[int(target)],
+                     f"{seconds[-1]:.6f}"])
+    return rows, np.array(seconds)
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    lines = [",".join(row) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _train_in(staging: Path, model_class: type[Model], config: Any, data: VectorSet,
+              device: torch.device) -> tuple[Model, dict[str, np.ndarray]]:
+    """Train, fit the reference and the thresholds into ``staging``; the per-clip training scores."""
+    options = model_class.options_class.from_config(config)
+    paths = files.bundle_paths(staging)
+    model = model_class(options, model_class.shape_of(options, data), device)
+    run = train(model, data, config, paths, run_fingerprint(config, options))
+    calibration = {**run.calibration, **model.fit_reference(data)}
+    save_thresholds(paths, calibration)
+    return model, model.score(data)
+
+
+def fit_bundle(folder: Path, out: Path, model_name: str | None = None, config_files: Sequence[str] = (),
+               flags: Sequence[str] = (), domains: Path | None = None) -> dict[str, Any]:
+    """Train ``model_name`` (default: the configuration's, DCASE2023T2-AE in baseline.yaml) on every WAV under
+    ``folder`` and write the bundle ``out``; returns its manifest."""
+    started = time.perf_counter()
+    folder, out = Path(folder), Path(out)
+    if out.exists():
+        raise DataError(f"--out {out} already exists; give a new folder name or delete the old bundle first")
+    config = fit_config(model_name, config_files, flags)
+    model_class = registry.get(config.model)
+    check_model_fits(config.model, model_class)
+    score = resolve_score_mode(config.score, config.model, model_class.score_modes)
+    clips = list_wavs(folder)
+    is_target = read_domains(Path(domains), folder, clips) if domains else np.zeros(len(clips), dtype=bool)
+    if len(clips) < 2:
+        raise DataError(f"{folder} holds {len(clips)} WAV file; the model needs at least two normal recordings")
+    params = FeatureParams.from_config(config)
+    features = extract_features(clips, params, config.num_workers, "training clips")
+    seed_everything(config.seed)
+    device = select_device(config)
+    data = VectorSet.from_features(features, params, is_target, device)
+    staging = files.staging_folder(out)
+    try:
+        model, training_scores = _train_in(staging, model_class, config, data, device)
+        files.save_arrays(staging / files.WEIGHTS, files.state_to_arrays(model.model_state()))
+        reference = model.reference_state()
+        if reference:
+            files.save_arrays(staging / files.REFERENCE, reference)
+        rows, seconds = clip_rows(folder, clips, is_target)
+        write_csv(staging / files.CLIPS, rows)
+        files.write_json(staging / files.TRAINING_SCORES, {mode: {"scores": values.tolist()} for mode, values in
+                                                           training_scores.items()})
+        manifest = {
+            "format": files.BUNDLE_FORMAT, "version": files.BUNDLE_VERSION, "model": config.model,
+            "options": files.options_record(model.options), "shape": model.shape, "features": params.as_dict(),
+            "sample_rate": features.sample_rate, "clip_seconds": float(np.median(seconds)), "score": score,
+            "score_modes": list(model_class.score_modes), "decision_threshold": config.decision_threshold,
+            "epochs": config.epochs, "seed": config.seed, "n_clips": len(clips),
+            "n_target_clips": int(is_target.sum()), "trained_on": folder.name,
+            "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
+        files.finish_bundle(staging, out, manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    loaded = files.load_bundle(out)
+    thresholds = ", ".join(f"{mode} {value:.4g}" for mode, value in loaded.thresholds.items())
+    print(f"fitted {config.model} on {len(clips)} clips ({manifest['clip_seconds']:.1f} s, {features.sample_rate} Hz) "
+          f"in {time.perf_counter() - started:.1f} s; thresholds {thresholds} -> {out}")
+    return loaded.manifest

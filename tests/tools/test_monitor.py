@@ -1,0 +1,153 @@
+"""python -m tools.monitor: each command end to end, and bad input as one ``error:`` line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from engine.monitor.bundle import load_bundle
+from engine.monitor.scoring import file_windows
+from tests.monitor_data import TINY_FIT, copy_bundle, write_wav
+from tools import monitor
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = monitor.main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fit_then_score_a_day(capsys: pytest.CaptureFixture, recordings: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "fit", recordings / "normal", "--out", tmp_path / "bundle", *TINY_FIT, "--seed", "7")
+    assert code == 0 and out.startswith("fitted DCASE2023T2-AE on 20 clips (2.0 s, 16000 Hz)")
+    assert load_bundle(tmp_path / "bundle").manifest["seed"] == 7  # a train.py option passed through
+    code, out, _ = run(capsys, "score", tmp_path / "bundle", recordings / "day", "--csv", tmp_path / "day.csv")
+    assert code == 0
+    with open(tmp_path / "day.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [Path(row["file"]).name for row in rows] == sorted(p.name for p in (recordings / "day").glob("*.wav"))
+    assert all(row["decision"] == str(int(float(row["score"]) > float(row["threshold"]))) for row in rows)
+    assert rows[0]["time"] == "2026-11-30T00:00:00"
+    assert (tmp_path / "day.png").read_bytes()[:8] == PNG_SIGNATURE
+    anomalous = sum(row["decision"] == "1" for row in rows)
+    assert out.splitlines()[-1] == f"scored 11 files (11 windows): {anomalous} anomalous -> {tmp_path / 'day.csv'}, " \
+                                   f"{tmp_path / 'day.png'}"
+
+
+def test_score_json_threshold_and_windows(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path) -> None:
+    [long] = (recordings / "long").glob("*.wav")
+    code, out, err = run(capsys, "score", ae_bundle, long, "--json", "--window", "4", "--hop", "2", "--threshold",
+                         "1e9", "--score", "MAHALA")
+    assert code == 0 and "scored 1 files (9 windows): 0 anomalous" in err
+    rows = json.loads(out)
+    assert [(row["start_s"], row["end_s"]) for row in rows[:2]] == [(0.0, 4.0), (2.0, 6.0)]
+    assert rows[-1]["end_s"] == pytest.approx(20.0)
+    assert all(row["threshold"] == 1e9 and row["decision"] == 0 for row in rows)
+
+
+def test_export_writes_a_graph_onnxruntime_scores_with(capsys: pytest.CaptureFixture, ae_bundle: Path,
+                                                       recordings: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "export", ae_bundle, "--onnx", tmp_path / "fan.onnx")
+    assert code == 0 and out.startswith("exported DCASE2023T2-AE (MSE, MAHALA) ->")
+    clip = sorted((recordings / "day").glob("*.wav"))[0]
+    frames = file_windows(clip, load_bundle(ae_bundle), 2.0, 1.0)[1][0]
+    session = onnxruntime.InferenceSession(str(tmp_path / "fan.onnx"), providers=["CPUExecutionProvider"])
+    mse, _ = session.run(None, {"log_mel": frames})
+    code, out, _ = run(capsys, "score", ae_bundle, clip, "--json")
+    assert float(mse) == pytest.approx(json.loads(out)[0]["score"], rel=1e-4)
+
+
+def test_watch_once(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path, tmp_path: Path) -> None:
+    shutil.copytree(recordings / "day", tmp_path / "day")
+    code, out, _ = run(capsys, "watch", ae_bundle, tmp_path / "day", "--once", "--interval", "0.05", "--settle", "0")
+    assert code == 0 and out.splitlines()[-1].startswith("watch stopped: 11 files scored (")
+    code, out, _ = run(capsys, "watch", ae_bundle, tmp_path / "day", "--once", "--interval", "0.05", "--settle", "0")
+    assert code == 0 and "(11 files already in" in out and "watch stopped: 0 files scored" in out
+    with open(tmp_path / "day" / "monitor_scores.csv", newline="") as stream:
+        assert len(list(csv.DictReader(stream))) == 11
+
+
+def damage(bundle: Path) -> Path:
+    weights = bytearray((bundle / "weights.npz").read_bytes())
+    weights[100] ^= 1
+    (bundle / "weights.npz").write_bytes(bytes(weights))
+    return bundle
+
+
+def other_version(bundle: Path) -> Path:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    (bundle / "manifest.json").write_text(json.dumps({**manifest, "version": 99}))
+    return bundle
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("no wavs", "holds no WAV files"),
+    ("other rate", "is sampled at 22050 Hz but the bundle"),
+    ("stereo", "has 2 channels but the bundle"),
+    ("empty", "the file is empty (0 bytes)"),
+    ("damaged bundle", "weights.npz does not match its checksum"),
+    ("other version", "is a bundle of format version 99; this program reads version 1"),
+    ("bad flag", "unknown argument '--windw'"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path,
+                                                  tmp_path: Path, case: str, expected: str) -> None:
+    bundle, inputs = copy_bundle(ae_bundle, tmp_path), tmp_path / "in"
+    shutil.copytree(recordings / "day", inputs)
+    extra: list[str] = []
+    if case == "no wavs":
+        shutil.rmtree(inputs)
+        (inputs / "sub").mkdir(parents=True)
+    elif case in ("other rate", "stereo", "empty"):
+        odd = inputs / "2026-11-30T23-59-00.wav"
+        if case == "empty":
+            odd.write_bytes(b"")
+        else:
+            write_wav(odd, rate=22050 if case == "other rate" else 16000, channels=2 if case == "stereo" else 1)
+    elif case == "bad flag":
+        extra = ["--windw", "3"]
+    else:
+        (damage if case == "damaged bundle" else other_version)(bundle)
+    code, out, err = run(capsys, "score", bundle, inputs, "--csv", tmp_path / "out.csv", *extra)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_fit_refuses_a_folder_without_wavs_and_keeps_nothing(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "fit", tmp_path / "empty", "--out", tmp_path / "b", *TINY_FIT)
+    assert code == 2 and "holds no WAV files" in err and err.count("\n") == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty"]
+
+
+def test_fit_refuses_an_unknown_train_option(capsys: pytest.CaptureFixture, recordings: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "fit", recordings / "normal", "--out", tmp_path / "b", "--epochz", "2")
+    assert code == 2 and "unknown argument '--epochz' (did you mean --epochs?)" in err
+
+
+def test_watch_of_a_missing_folder(capsys: pytest.CaptureFixture, ae_bundle: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "watch", ae_bundle, tmp_path / "nothing", "--once")
+    assert code == 2 and "is not a folder" in err
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_score_stereo_bundle_reads_its_channel(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """A bundle fitted with --mono False on stereo recordings scores stereo files (channel 0) and refuses mono."""
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        write_wav(tmp_path / "normal" / f"{index}.wav", 1.0, channels=2, seed=index)
+    code, _, err = run(capsys, "fit", tmp_path / "normal", "--out", tmp_path / "b", *TINY_FIT, "--mono", "False")
+    assert code == 0, err
+    code, out, _ = run(capsys, "score", tmp_path / "b", tmp_path / "normal" / "0.wav")
+    assert code == 0 and "0.wav: " in out
+    mono = write_wav(tmp_path / "mono.wav", 1.0, seed=int(rng.integers(100)))
+    code, _, err = run(capsys, "score", tmp_path / "b", mono)
+    assert code == 2 and "is mono but the bundle" in err
