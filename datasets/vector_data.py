@@ -74,6 +74,11 @@ class VectorSet:
         """Vectors ``vector_index`` (on the compute device) as a (batch, frames * n_mels) float32 tensor."""
         return self._windows()[self.starts[vector_index]]
 
+    def clip_frame_bounds(self) -> np.ndarray:
+        """(n_clips, 2): the first and one past the last frame (rows of ``frames``) that each clip's vectors cover."""
+        starts, bounds = self.starts.cpu().numpy(), self.clip_bounds()
+        return np.stack([starts[bounds[:-1]], starts[bounds[1:] - 1] + self.params.frames], axis=1)
+
     def clip_bounds(self) -> np.ndarray:
         """Index of each clip's first vector, plus the total: clip c's vectors are [b[c], b[c + 1])."""
         counts = np.bincount(self.vector_clip, minlength=self.n_clips)

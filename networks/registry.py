@@ -15,6 +15,7 @@ from networks.base import Model, ModelOptions, option_kind
 
 MODELS: dict[str, str] = {
     "AEGAN-AD": "networks.aegan_ad.model:AeganModel",
+    "Anomaly-Transformer": "networks.anomaly_transformer.model:AnomalyTransformerModel",
     "DCASE2023T2-AE": "networks.dcase2023t2_ae.model:AutoencoderModel",
     "STgram-MFN": "networks.stgram_mfn.model:STgramMFNModel",
     "two-stage-OE": "networks.two_stage_oe.model:TwoStageOEModel",

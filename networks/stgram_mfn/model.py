@@ -21,6 +21,7 @@ from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import DataError
 from networks.backends.knn import selective_knn_scores
 from networks.base import EpochResult, Model
+from networks.precision import autocast, autocast_dtype, precision_name
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
 from networks.stgram_mfn.options import StgramOptions
@@ -40,14 +41,6 @@ def learning_rate_at(step: int, total_steps: int, base: float) -> float:
         return base * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
     return base * (FINAL_LR_SHARE + (1.0 - FINAL_LR_SHARE) * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); full precision on the CPU, where
-    bfloat16 is slower than float32 on most processors."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def epoch_batches(n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
@@ -102,13 +95,10 @@ class STgramMFNModel(Model):
                 "machines": training_data.machines, "n_clips": training_data.n_clips}
 
     def describe(self) -> str:
-        precision = "float32" if self.precision is None else str(self.precision).removeprefix("torch.")
-        return f"{self.device} ({precision}), {len(self.class_names)} classes"
+        return f"{self.device} ({precision_name(self.precision)}), {len(self.class_names)} classes"
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.precision)
+        return autocast(self.device, self.precision)
 
     def _labels_of(self, data: FamilyTrainingSet) -> torch.Tensor:
         if self._labels is None or self._labels[0] is not data:
