@@ -147,3 +147,26 @@ class Model(ABC):
     def describe(self) -> str:
         """A few words for the training log line (device, precision)."""
         return str(self.device)
+
+
+class SingleNetworkModel(Model):
+    """A model with one network ``net``, one ``optimizer`` and a mixed-precision gradient ``scaler``: the weights and
+    optimizer state as such models save them (a checkpoint without a scaler state loads too)."""
+
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: Any  # torch.amp.GradScaler
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return self.net.state_dict()
+
+    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.net.load_state_dict(state)
+
+    def optimizer_state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])

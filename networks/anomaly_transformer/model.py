@@ -21,7 +21,7 @@ from errors import DataError
 from networks.anomaly_transformer.network import AnomalyTransformer, NetworkShape
 from networks.anomaly_transformer.options import AnomalyTransformerOptions
 from networks.anomaly_transformer.scores import aggregate, frame_scores, minimax_losses, stitch_windows, window_starts
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, SingleNetworkModel
 from networks.precision import autocast, autocast_dtype, precision_name
 from progress import progress_bar
 
@@ -69,7 +69,7 @@ class FrameWindows:
         return strided[torch.from_numpy(self.starts[ids]).to(frames.device)]
 
 
-class AnomalyTransformerModel(Model):
+class AnomalyTransformerModel(SingleNetworkModel):
     options_class: ClassVar[type[AnomalyTransformerOptions]] = AnomalyTransformerOptions
     scope: ClassVar[str] = "machine"
     inputs: ClassVar[str] = "vectors"
@@ -174,17 +174,3 @@ class AnomalyTransformerModel(Model):
 
     def score(self, test_data: VectorSet, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         return self.clip_scores(test_data, "test clips")
-
-    def model_state(self) -> dict[str, torch.Tensor]:
-        return self.net.state_dict()
-
-    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.net.load_state_dict(state)
-
-    def optimizer_state(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
-
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])

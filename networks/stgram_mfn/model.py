@@ -20,7 +20,7 @@ from datasets.features import mel_filterbank
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import DataError
 from networks.backends.knn import selective_knn_scores
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, SingleNetworkModel
 from networks.precision import autocast, autocast_dtype, precision_name
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
@@ -62,7 +62,7 @@ def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]
                         [clip.domain for clip in data.clips], data.attributes)
 
 
-class STgramMFNModel(Model):
+class STgramMFNModel(SingleNetworkModel):
     """STgram-MFN trained with ArcFace on machine type x section x attribute classes."""
 
     options_class: ClassVar[type[StgramOptions]] = StgramOptions
@@ -205,17 +205,3 @@ class STgramMFNModel(Model):
                                    self.options.knn_k)
         nll = self._section_nll(logits, test_data.machine, [clip.section for clip in test_data.clips])
         return {"KNN": knn, "NLL": nll}
-
-    def model_state(self) -> dict[str, torch.Tensor]:
-        return self.net.state_dict()
-
-    def load_model_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.net.load_state_dict(state)
-
-    def optimizer_state(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
-
-    def load_optimizer_state(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
