@@ -62,6 +62,19 @@ def copy_repository(work: Path) -> None:
             shutil.copy2(source, work / item)
 
 
+def run_stages_in_copy(work: Path, data_dir: Path, config: str, flags: list[str], n_machines: int) -> None:
+    """Copy the repository and ``config`` into ``work``, link ``data_dir`` as its data and run 01, 02a and 02b of
+    DCASE2024 with ``flags``: each must succeed for all ``n_machines`` machine types."""
+    copy_repository(work)
+    for item in (config, "01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
+        shutil.copy2(REPO_ROOT / item, work / item)
+    (work / "data").symlink_to(data_dir)
+    for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
+        result = run_script(script, "-d", *flags, cwd=work, env={"PYTHONPATH": str(work)})
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert f"finished for all {n_machines} machine types" in result.stdout
+
+
 @pytest.fixture(scope="module")
 def dev_runs(legacy_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository where, per year, one model per section is trained and tested (train.py

@@ -3,13 +3,12 @@ types of the tiny dataset, with anomaly_transformer.yaml and a tiny network: eve
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, read_rows, run_script
-from tests.test_legacy import copy_repository
+from tests.conftest import read_rows
+from tests.test_legacy import run_stages_in_copy
 
 MACHINES = ("fan", "valve")
 TINY = ["--config", "anomaly_transformer.yaml", "--epochs", "1", "--batch_size", "8", "--n_mels", "32",
@@ -20,14 +19,7 @@ TINY = ["--config", "anomaly_transformer.yaml", "--epochs", "1", "--batch_size",
 @pytest.fixture(scope="module")
 def scripted_run(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("anomaly_transformer_scripts")
-    copy_repository(work)
-    for item in ["anomaly_transformer.yaml", "01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"]:
-        shutil.copy2(REPO_ROOT / item, work / item)
-    (work / "data").symlink_to(tiny_data_dir)
-    for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
-        result = run_script(script, "-d", *TINY, cwd=work, env={"PYTHONPATH": str(work)})
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert f"finished for all {len(MACHINES)} machine types" in result.stdout
+    run_stages_in_copy(work, tiny_data_dir, "anomaly_transformer.yaml", TINY, len(MACHINES))
     return work
 
 

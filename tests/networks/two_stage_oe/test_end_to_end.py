@@ -4,11 +4,10 @@ flags, in a copy of the repository."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, read_rows, run_script
-from tests.test_legacy import copy_repository
+from tests.conftest import read_rows, run_script
+from tests.test_legacy import run_stages_in_copy
 
 MACHINES = ("fan", "valve")  # two of the seven: the other five still give the outlier exposure
 
@@ -37,14 +36,7 @@ TINY = [
 
 
 def test_one_epoch_through_the_scripts_writes_both_score_modes_results(tiny_data_dir: Path, tmp_path: Path) -> None:
-    copy_repository(tmp_path)
-    for item in ("two_stage_oe_demo.yaml", "01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
-        shutil.copy2(REPO_ROOT / item, tmp_path / item)
-    (tmp_path / "data").symlink_to(tiny_data_dir)
-    for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
-        result = run_script(script, "-d", *TINY, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert f"finished for all {len(MACHINES)} machine types" in result.stdout
+    run_stages_in_copy(tmp_path, tiny_data_dir, "two_stage_oe_demo.yaml", TINY, len(MACHINES))
     for mode in ("GMM", "KNN"):
         result_dir = tmp_path / "results/dev_data" / f"twostage_oe_demo_{mode}"
         for machine in MACHINES:
