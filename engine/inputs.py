@@ -64,6 +64,12 @@ def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device)
     return data, train_set.features.sample_rate
 
 
+def _sections_read(model_class: type[Model], config: Namespace) -> list[int]:
+    """The section ids whose training clips the model reads: --use_ids, or all (empty) for a model that sees
+    every section of its machine type in any run (its section head classifies them)."""
+    return [] if model_class.sees_all_sections else config.use_ids
+
+
 def reads_family(model_class: type[Model]) -> bool:
     """Whether the model trains on every machine type's clips (waveform models: a family model, or one trained
     with the other machine types as outliers), so that all of them must be there to train it."""
@@ -77,7 +83,8 @@ def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace
     outlier exposure, finds its own machine type as ``run_machine``)."""
     if not reads_family(model_class):
         return _machine_vectors(spec, config, device)
-    listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory), config.use_ids,
+    listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory),
+                                         _sections_read(model_class, config),
                                          required=spec.machine)
     data = load_family_training_set(listing, Path(config.dataset_directory), _channel_rule(config))
     data.run_machine = spec.machine  # a waveform model of one machine type tells its own clips from the others'
@@ -95,7 +102,7 @@ def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespac
         return trained_on
     if model_class.inputs == "vectors":
         return _machine_vectors(spec, config, device)[0]
-    clips = list_train_clips(spec, Path(config.dataset_directory), config.use_ids)
+    clips = list_train_clips(spec, Path(config.dataset_directory), _sections_read(model_class, config))
     return cached_machine_clips(spec, clips, Path(config.dataset_directory), _channel_rule(config))
 
 

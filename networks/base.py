@@ -86,6 +86,9 @@ class Model(ABC):
     options_class: ClassVar[type[ModelOptions]]
     scope: ClassVar[str] = "machine"  # "machine": one model per machine type; "family": one per dataset family
     inputs: ClassVar[str] = "vectors"  # "vectors" (log-mel frame windows) or "waveforms"
+    # True: trained and fitted on every section of its machine type even in a one-section run (--use_ids, the
+    # legacy per-section scripts), as a section classifier must be; each run then tests every section anyway
+    sees_all_sections: ClassVar[bool] = False
     score_modes: ClassVar[tuple[str, ...]]  # the first and second are what 02a and 02b test with
     log_columns: ClassVar[tuple[str, ...]]  # log.csv's header; the first column is the training loss
 

@@ -68,6 +68,7 @@ class TwoStageOEModel(Model):
 
     options_class: ClassVar[type[TwoStageOEOptions]] = TwoStageOEOptions
     scope: ClassVar[str] = "machine"
+    sees_all_sections: ClassVar[bool] = True  # the section head classifies all sections (DCASE2020-2022)
     inputs: ClassVar[str] = "waveforms"
     score_modes: ClassVar[tuple[str, ...]] = ("GMM", "KNN", "LOF", "ENSEMBLE")
     log_columns: ClassVar[tuple[str, ...]] = ("loss", "machine_loss", "section_loss", "learning_rate")

@@ -1,0 +1,94 @@
+"""One epoch of the two-stage outlier-exposure system through the legacy per-section scripts (tools/01_train_legacy.sh,
+02a, 02b, then 03) on a tiny generated DCASE2022 tree (two machine types, three sections each), in a copy of the
+repository: every run's section head classifies the three sections, and every run writes each section's CSVs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from datasets.synthetic.legacy import generate_legacy_dataset
+from tests.conftest import REPO_ROOT, read_rows, run_script
+from tests.networks.two_stage_oe.test_end_to_end import TINY
+from tests.test_legacy import TWO_DOMAIN_HEADER, copy_repository
+
+MACHINES = ("fan", "valve")  # each is the other's pseudo-anomalies
+SECTIONS = ("00", "01", "02")
+N_PER_GROUP = 2  # test clips per section, domain and normal/anomaly
+MODEL_DIR = "models/saved_model/twostage_oe_demo"
+
+
+@pytest.fixture(scope="module")
+def legacy_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("data_2022")
+    generate_legacy_dataset(
+        data,
+        2022,
+        "dev",
+        list(MACHINES),
+        n_train_source=6,
+        n_train_target=2,
+        n_test_per_group=N_PER_GROUP,
+        duration=2.0,
+        seed=5,
+        workers=1,
+    )
+    work = tmp_path_factory.mktemp("two_stage_oe_2022")
+    copy_repository(work)
+    shutil.copy2(REPO_ROOT / "two_stage_oe_demo.yaml", work / "two_stage_oe_demo.yaml")
+    (work / "data").symlink_to(data)
+    for script in ("tools/01_train_legacy.sh", "tools/02a_test_legacy.sh", "tools/02b_test_legacy.sh"):
+        result = run_script(script, "DCASE2022T2", "-d", *TINY, cwd=work, env={"PYTHONPATH": str(work)})
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "finished for all 6 runs (one per section of 2 machine type(s))" in result.stdout
+    return work
+
+
+def test_every_section_run_classifies_the_machine_types_sections(legacy_runs: Path) -> None:
+    for machine in MACHINES:
+        for section in SECTIONS:
+            info_path = (
+                legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)_seed13711.json"
+            )
+            assert json.loads(info_path.read_text())["shape"]["classes"] == list(SECTIONS)
+
+
+def test_each_run_writes_every_sections_scores_and_their_aucs(legacy_runs: Path) -> None:
+    for mode in ("GMM", "KNN"):
+        result_dir = legacy_runs / "results/dev_data" / f"twostage_oe_demo_{mode}"
+        for machine in MACHINES:
+            test_dir = legacy_runs / "data/dcase2022t2/dev_data/raw" / machine / "test"
+            for run in SECTIONS:
+                tag = f"id({int(run)}_)"
+                table = read_rows(result_dir / f"result_DCASE2022T2{machine}_test_seed13711_{tag}_roc.csv")
+                assert table[0] == TWO_DOMAIN_HEADER and [row[0] for row in table[1:4]] == list(SECTIONS)
+                for row, section in zip(table[1:4], SECTIONS, strict=True):
+                    stem = f"DCASE2022T2{machine}_section_{section}_test_seed13711_{tag}"
+                    scores = read_rows(result_dir / f"anomaly_score_{stem}.csv")
+                    decisions = read_rows(result_dir / f"decision_result_{stem}.csv")
+                    expected = sorted(p.name for p in test_dir.glob(f"section_{section}_*.wav"))
+                    assert sorted(name for name, _ in scores) == expected and len(expected) == 4 * N_PER_GROUP
+                    assert {value for _, value in decisions} <= {"0", "1"}
+                    # AUC (source): the source normal clips against every anomaly clip of the section
+                    used = [(name, float(value)) for name, value in scores if "_source_" in name or "_anomaly_" in name]
+                    labels = ["_anomaly_" in name for name, _ in used]
+                    assert float(row[1]) == pytest.approx(roc_auc_score(labels, [v for _, v in used]))
+
+
+def test_summary_lists_both_detectors(legacy_runs: Path) -> None:
+    summary = run_script(
+        "03_summarize_results.sh",
+        "DCASE2022T2",
+        "-d",
+        "--systems",
+        "twostage_oe_demo_GMM",
+        "twostage_oe_demo_KNN",
+        cwd=legacy_runs,
+        env={"PYTHONPATH": str(legacy_runs)},
+    )
+    assert summary.returncode == 0, summary.stdout[-2000:] + summary.stderr[-2000:]
+    assert "twostage_oe_demo_GMM" in summary.stdout and "twostage_oe_demo_KNN" in summary.stdout
