@@ -4,11 +4,15 @@ A real recording's background is not one stationary noise: the hall's diffuse no
 the doors and the ventilation, neighbouring machines start, stop and run at their own speeds, vehicles
 pass, compressed air blows off, parts are dropped. Every source here has its own random level per clip
 and a level that drifts within the clip, so two clips of the same machine never share a background.
-The halls of the two domains differ in their sources, not only in their level.
+The plant has two halls that differ in their sources, not only in their level. A machine type is
+recorded in the plant's main hall in both domains (its target domain is another operating condition of
+the same machine, as in the real sets); only where an attribute names the background (ToyCar's ``noise``)
+does the target domain move to the other hall, a background the source domain never shows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +36,22 @@ class Hall:
     blowoff_rate_hz: float  # compressed-air blow-off bursts per second
 
 
-HALLS = {  # two halls of the same kind of plant: the target one is noisier, more reverberant, brighter
+HALLS = {  # two halls of the same plant: the "target" one is noisier, more reverberant, brighter
     "source": Hall("source", (-6.0, 6.0), 0.35, (-4.5, -2.0), 50.0, 900.0, (24.7, 29.3, 47.5, 12.4), 0.4,
                    0.08, 0.15),
     "target": Hall("target", (-8.0, 4.0), 0.5, (-3.5, -1.0), 60.0, 2600.0, (19.6, 35.8, 58.3, 16.1), 0.8,
                    0.12, 0.25),
 }
+
+
+BACKGROUND_KEYS = ("noise", "nos", "bckg")  # attributes that name the recording's background
+
+
+def hall_for(domain: str, attribute_keys: Iterable[str]) -> Hall:
+    """The hall a clip is recorded in: the main ("source") hall, unless the machine type has an attribute
+    naming the background, whose target values are then recorded in the other hall."""
+    names_background = any(key in BACKGROUND_KEYS for key in attribute_keys)
+    return HALLS[domain] if names_background else HALLS["source"]
 
 
 def _drifting_level(rng: np.random.Generator, n: int, sr: int, spread_db: float, changes_per_second: float,

@@ -34,7 +34,7 @@ from errors import ConfigError, DataError
 from progress import progress_bar
 from safe_io import remove_dead_process_folders
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MARKER = ".synthetic.json"
 SPLITS = ("dev", "eval")
 _DATASET_PATTERN = re.compile(r"^DCASE20\d\dT2$")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets.synthetic.background import HALLS
+from datasets.synthetic.background import HALLS, hall_for
 from datasets.synthetic.catalog import hides_attributes, machine_model
 from datasets.synthetic.layouts import SUPPLEMENTAL_FOLDER, SUPPLEMENTAL_KINDS, supplemental_file_name
 from datasets.synthetic.model import stable_hash
@@ -19,6 +19,9 @@ from datasets.synthetic.model import stable_hash
 SECTION = "00"
 DOMAINS = ("source", "target")
 LABELS = ("normal", "anomaly")
+# Faults in a test set are the ones a maintenance team would want reported: moderate to obvious. Below
+# 0.6 most fault kinds sit well under the plant's background and no system (nor a listener) hears them.
+SEVERITY_RANGE = (0.6, 1.0)
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class ClipPlan:
     number: int  # running number within (folder, domain, label), as in the DCASE file names
     attributes: tuple[tuple[str, str], ...]
     anomaly: str | None
-    severity: float  # 0 (subtle) .. 1 (obvious); 0 for normal clips
+    severity: float  # 0 (subtle) .. 1 (obvious), drawn from SEVERITY_RANGE; 0 for normal clips
     snr_db: float
     entropy: tuple[int, ...]
     labelled_name: str  # the name with attributes, e.g. section_00_source_test_normal_0003_vel_6_loc_A.wav
@@ -85,8 +88,8 @@ def plan_machine(dataset: str, split: str, machine: str, *, n_train_source: int,
             rng = np.random.default_rng(np.random.SeedSequence([*entropy, 0]))
             attributes = combos[number % len(combos)]
             anomaly = str(rng.choice(model.anomalies)) if label == "anomaly" else None
-            severity = float(rng.uniform()) if label == "anomaly" else 0.0
-            snr_db = float(rng.uniform(*HALLS[domain].snr_db))
+            severity = float(rng.uniform(*SEVERITY_RANGE)) if label == "anomaly" else 0.0
+            snr_db = float(rng.uniform(*hall_for(domain, dict(attributes)).snr_db))
             labelled = labelled_file_name(domain, folder, label, number, attribute_text(attributes))
             hidden_name = labelled_file_name(domain, folder, label, number, "noAttribute") if hidden else None
             plans.append(ClipPlan(machine, folder, domain, label, number, attributes, anomaly, severity, snr_db,

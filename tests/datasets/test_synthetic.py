@@ -20,7 +20,7 @@ import soundfile as sf
 from datasets.synthetic import DEV_MACHINES_2024, GenerationSummary, generate_dataset
 from datasets.synthetic import generator as generator_module
 from datasets.synthetic.__main__ import main as cli_main
-from datasets.synthetic.background import HALLS, plant_background
+from datasets.synthetic.background import HALLS, hall_for, plant_background
 from datasets.synthetic.catalog import machine_model
 from datasets.synthetic.plan import plan_machine
 from datasets.synthetic.recording import microphone_response, room_for
@@ -290,16 +290,32 @@ def test_background_differs_between_clips_and_halls() -> None:
 
 
 def test_rooms_per_session_and_microphones_per_position() -> None:
-    """Each attribute combination is its own session (room), a microphone is fixed per position and
-    domain, and the target domain's microphone differs from the source's."""
+    """Each attribute combination is its own session (room); a microphone is fixed per position, the same
+    in both domains, and another position (ToyCar's target ``mic`` 2) has another response."""
     first, second = {"car": "A1", "spd": "28V", "mic": "1"}, {"car": "A2", "spd": "28V", "mic": "1"}
     assert not np.array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", second, SR))
     np.testing.assert_array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", first, SR))
-    np.testing.assert_array_equal(microphone_response("ToyCar", "source", first, 1024, SR),
-                                  microphone_response("ToyCar", "source", second, 1024, SR))
-    change_db = 20 * np.log10(microphone_response("ToyCar", "target", first, 1024, SR)
-                              / microphone_response("ToyCar", "source", first, 1024, SR))
+    np.testing.assert_array_equal(microphone_response("ToyCar", first, 1024, SR),
+                                  microphone_response("ToyCar", second, 1024, SR))
+    change_db = 20 * np.log10(microphone_response("ToyCar", {**first, "mic": "2"}, 1024, SR)
+                              / microphone_response("ToyCar", first, 1024, SR))
     assert np.max(np.abs(change_db)) > 1.0
+
+
+def test_only_an_attribute_naming_the_background_moves_the_target_domain_to_the_other_hall() -> None:
+    """A target domain is another operating condition in the same hall, unless the machine type has an
+    attribute naming the background (ToyCar's ``noise``, the generic ``nos``/``bckg``)."""
+    for machine in ("bearing", "fan", "ToyCar", "ToyTrain", "valve"):
+        model = machine_model(machine)
+        keys = [attribute.key for attribute in model.attributes]
+        expected = HALLS["target"] if "noise" in keys else HALLS["source"]
+        assert hall_for("target", keys) is expected, machine
+        assert hall_for("source", keys) is HALLS["source"], machine
+    plans = plan_machine("DCASE2024T2", "dev", "ToyCar", n_train_source=0, n_train_target=0, n_test_per_group=30,
+                         seed=0)
+    target_snrs = [plan.snr_db for plan in plans if plan.domain == "target"]
+    assert min(target_snrs) >= HALLS["target"].snr_db[0] and max(target_snrs) <= HALLS["target"].snr_db[1]
+    assert min(target_snrs) < HALLS["source"].snr_db[0]  # SNRs the main hall never has
 
 
 # ----------------------------------------------------------------------------------------------------
