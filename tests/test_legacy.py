@@ -75,6 +75,15 @@ def run_stages_in_copy(work: Path, data_dir: Path, config: str, flags: list[str]
         assert f"finished for all {n_machines} machine types" in result.stdout
 
 
+def assert_summary_lists(work: Path, family: str, systems: list[str]) -> None:
+    """03_summarize_results.sh, run in the repository copy ``work``, succeeds and names every one of ``systems``."""
+    summary = run_script("03_summarize_results.sh", family, "-d", "--systems", *systems, cwd=work,
+                         env={"PYTHONPATH": str(work)})
+    assert summary.returncode == 0, summary.stdout[-2000:] + summary.stderr[-2000:]
+    for system in systems:
+        assert system in summary.stdout, system
+
+
 @pytest.fixture(scope="module")
 def dev_runs(legacy_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository where, per year, one model per section is trained and tested (train.py
