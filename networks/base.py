@@ -60,6 +60,30 @@ class ModelOptions:
             raise ConfigError(message)
 
 
+@dataclass(frozen=True)
+class TrainingOptions(ModelOptions):
+    """The shared flags (common.OPTIONS) of a network trained for some epochs on log-mel input; a model's options
+    derive from it and add their own flags (``option``) and any other shared flag they read."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    n_mels: int
+
+
+@dataclass(frozen=True)
+class SpectrogramOptions(TrainingOptions):
+    """``TrainingOptions`` plus the log-mel front end's shared flags, for a model that computes its own
+    spectrogram from waveforms."""
+
+    n_fft: int
+    hop_length: int
+    power: float
+    fmin: float
+    fmax: float | None
+
+
 def option_kind(annotation: Any) -> str:
     """The common.Option kind of a resolved field type (``typing.get_type_hints``): ``int``, ``float``,
     ``bool``, ``str``, or ``int?`` / ``float?`` for ``X | None``."""

@@ -6,17 +6,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from networks.base import ModelOptions, option
+from networks.base import TrainingOptions, option
 
 
 @dataclass(frozen=True)
-class AeganOptions(ModelOptions):
-    epochs: int
-    batch_size: int
-    learning_rate: float
+class AeganOptions(TrainingOptions):
     shuffle: bool
-    seed: int
-    n_mels: int
     frames: int
     aegan_patch_hop: int = option(1, "AEGAN-AD: frames between the starts of two patches of a clip")
     aegan_latent_dim: int = option(256, "AEGAN-AD: size of the generator's code")

@@ -8,17 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from networks.base import ModelOptions, option
+from networks.base import TrainingOptions, option
 
 
 @dataclass(frozen=True)
-class AnomalyTransformerOptions(ModelOptions):
-    epochs: int
-    batch_size: int
-    learning_rate: float
+class AnomalyTransformerOptions(TrainingOptions):
     shuffle: bool
-    seed: int
-    n_mels: int
     at_window: int = option(100, "Anomaly Transformer: log-mel frames in one window (the series length)")
     at_train_stride: int = option(100, "Anomaly Transformer: frames between the starts of training windows")
     at_d_model: int = option(512, "Anomaly Transformer: width of the encoder")

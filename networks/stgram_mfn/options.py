@@ -6,23 +6,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from networks.base import ModelOptions, option
+from networks.base import SpectrogramOptions, option
 
 
 @dataclass(frozen=True)
-class StgramOptions(ModelOptions):
-    epochs: int
-    batch_size: int
-    learning_rate: float
+class StgramOptions(SpectrogramOptions):
     shuffle: bool
-    seed: int
-    n_mels: int
-    n_fft: int
-    hop_length: int
     win_length: int | None
-    power: float
-    fmin: float
-    fmax: float | None
     crop_seconds: float = option(2.0, "STgram-MFN: length of the random training crops")
     network_width: float = option(1.0, "STgram-MFN: channel multiplier of the backbone")
     embedding_dim: int = option(128, "STgram-MFN: size of the embedding")

@@ -7,22 +7,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from networks.base import ModelOptions, option
+from networks.base import SpectrogramOptions, option
 from networks.two_stage_oe.detectors import AGGREGATIONS
 
 
 @dataclass(frozen=True)
-class TwoStageOEOptions(ModelOptions):
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    seed: int
-    n_mels: int
-    n_fft: int
-    hop_length: int
-    power: float
-    fmin: float
-    fmax: float | None
+class TwoStageOEOptions(SpectrogramOptions):
     oe_pretrained: str = option(
         "",
         "two-stage OE: ImageNet weights of the EfficientNet-B0 backbone: a timm model "
