@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 import common
 from datasets.registry import DatasetSpec, machine_types, resolve_dataset
-from engine import family, inputs
+from engine import inputs, shared_model
 from engine.checkpoint import read_model_info, run_fingerprint
 from engine.paths import RunPaths
 from engine.saved_model import (
@@ -87,12 +87,13 @@ def save_thresholds(paths: RunPaths, calibration: dict[str, np.ndarray]) -> None
 
 def train_machine(model_class: type[Model], options: ModelOptions, spec: DatasetSpec, config: Namespace,
                   paths: RunPaths, device: torch.device) -> tuple[Model, int]:
-    """Train (or, for a family model, train once and reuse), fit this machine type's reference, save the
-    thresholds and the description that ``--test_only`` checks."""
+    """Train (or, for weights several runs share, train once and reuse), fit this machine type's reference, save
+    the thresholds and the description that ``--test_only`` checks."""
     fingerprint = run_fingerprint(config, options)
-    if model_class.scope == "family":
-        family.ensure_family_model(model_class, options, config, spec, device)
-        model, weights_info = family.load_family_model(model_class, options, config, spec, device)
+    shared = shared_model.shared_run(model_class, config, spec)
+    if shared is not None:
+        shared_model.ensure_shared_model(model_class, options, config, spec, shared, device)
+        model, weights_info = shared_model.load_shared_model(model_class, options, config, spec, shared, device)
         run, trained_on, sample_rate = TrainingRun(), None, int(weights_info["sample_rate"])
         common.save_config(paths.args_json, config)
     else:

@@ -4,10 +4,12 @@ repository: every run's section head classifies the three sections, and every ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -55,6 +57,24 @@ def test_every_section_run_classifies_the_machine_types_sections(legacy_runs: Pa
                 legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)_seed13711.json"
             )
             assert json.loads(info_path.read_text())["shape"]["classes"] == list(SECTIONS)
+
+
+def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_its_section_runs(
+        legacy_runs: Path) -> None:
+    for machine in MACHINES:
+        shared = legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id(all_)_seed13711.pth"
+        infos = [json.loads((legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)"
+                                                       "_seed13711.json").read_text()) for section in SECTIONS]
+        assert {Path(info["weights"]).name for info in infos} == {shared.name}
+        assert {info["weights_sha256"] for info in infos} == {hashlib.sha256(shared.read_bytes()).hexdigest()}
+        logs = [(legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log")
+                .read_text() for section in SECTIONS]
+        assert "reused for" not in logs[0] and all("is trained: reused for" in log for log in logs[1:])
+        # stage 2 holds every section's training crops, a detector per section
+        for section in SECTIONS:
+            with np.load(legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)"
+                                                   "_seed13711_reference.npz") as reference:
+                assert sorted(set(reference["crop_section"].astype(str))) == list(SECTIONS)
 
 
 def test_each_run_writes_every_sections_scores_and_their_aucs(legacy_runs: Path) -> None:

@@ -18,8 +18,8 @@ from datasets.registry import resolve_dataset
 from datasets.waveforms import machine_clips_from_files, read_waveforms
 from engine import train_loop
 from engine.checkpoint import save_torch
-from engine.family import load_family_model
 from engine.paths import RunPaths
+from engine.shared_model import load_shared_model, shared_run
 from networks import registry
 from tests.conftest import REPO_ROOT, read_rows, run_train
 
@@ -103,8 +103,8 @@ def test_scores_match_an_independent_numpy_knn_and_softmax(family_run: dict, tin
     config = common.parse_config(train_args(tiny_data_dir, "valve", "--test_only"))
     spec = resolve_dataset(config.dataset, "dev")
     model_class = registry.get(config.model)
-    model, _ = load_family_model(model_class, model_class.options_class.from_config(config), config, spec,
-                                 torch.device("cpu"))
+    model, _ = load_shared_model(model_class, model_class.options_class.from_config(config), config, spec,
+                                 shared_run(model_class, config, spec), torch.device("cpu"))
     clips, _ = list_test_clips(spec, tiny_data_dir, "00")
     embeddings, logits = model.embed_clips(machine_clips_from_files("valve", clips), "test")
     with np.load(RunPaths.from_config(config).reference) as stored:

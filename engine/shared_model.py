@@ -1,0 +1,105 @@
+"""Weights one training serves to several runs of the per-machine (or per-section) scripts.
+
+Two kinds of model share their weights:
+- a family model (``scope = "family"``: STgram-MFN): ``train.py --dataset DCASE2024T2fan --train_only`` trains it on
+  the training clips of ALL machine types of the family (``<model>_DCASE2024T2<_tag><_Eval>_seed<seed>.pth``), and
+  the other machine types reuse it;
+- a model that sees every section of its machine type (``sees_all_sections``: the two-stage OE system) in the
+  legacy per-section runs of a multi-section dataset (DCASE2020-2022): the section runs would each train the same
+  network on the same clips, so the first trains it (tag ``id(all_)``) and the others reuse it.
+The weights are trained unless current ones exist (same settings, epochs and data), under a lock, so that
+parallel runs train them once. The per-run step (reference, thresholds) is the runner's.
+"""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+import common
+from datasets.registry import DatasetSpec
+from datasets.waveforms import family_listing_digest, list_family_training_clips
+from engine import inputs
+from engine.checkpoint import read_model_info, run_fingerprint
+from engine.paths import RunPaths
+from engine.saved_model import check_description, file_sha256, how_to_train, load_model, not_found
+from engine.train_loop import save_trained, train
+from networks.base import Model, ModelOptions
+from safe_io import file_lock
+
+ALL_SECTIONS_TAG = "id(all_)"
+
+
+def shared_run(model_class: type[Model], config: Namespace, spec: DatasetSpec) -> Namespace | None:
+    """The configuration of the run that trains the weights this run uses, or None when it trains its own: the
+    family's run (its dataset is the family, ``DCASE2024T2``), or the run of all sections of the machine type."""
+    if model_class.scope == "family":
+        return Namespace(**{**vars(config), "dataset": spec.family})
+    if model_class.sees_all_sections and config.use_ids and len(spec.sections) > 1:
+        return Namespace(**{**vars(config), "use_ids": [], "model_name_suffix": ALL_SECTIONS_TAG})
+    return None
+
+
+def _fingerprint(shared: Namespace, options: ModelOptions, spec: DatasetSpec) -> dict[str, Any]:
+    """What shared weights depend on: the shared run's settings and the clips it trains on."""
+    listing = list_family_training_clips(spec.family, spec.split, Path(shared.dataset_directory), shared.use_ids,
+                                         required=spec.machine)
+    return run_fingerprint(shared, options, dataset=shared.dataset, data=family_listing_digest(listing))
+
+
+def _is_current(paths: RunPaths, fingerprint: dict[str, Any], epochs: int) -> bool:
+    info = read_model_info(paths.model_info)
+    if info is None or not paths.model_weights.is_file():
+        return False
+    return info.get("fingerprint") == fingerprint and info.get("epochs") == epochs and \
+        info.get("weights_sha256") == file_sha256(paths.model_weights)
+
+
+def load_shared_model(model_class: type[Model], options: ModelOptions, config: Namespace, spec: DatasetSpec,
+                      shared: Namespace, device: torch.device) -> tuple[Model, dict[str, Any]]:
+    """The trained shared model and its description, or a DataError saying how to train it."""
+    paths = RunPaths.from_config(shared)
+    info = read_model_info(paths.model_info)
+    again = how_to_train(config, spec)
+    missing = not_found(f"trained shared model ({_kind(model_class)})", paths.model_weights, config, spec)
+    saved = dict((info or {}).get("fingerprint") or {})
+    expected = run_fingerprint(shared, options, dataset=shared.dataset, data=saved.get("data"))
+    check_description(info, paths.model_info, expected, missing, again)
+    return load_model(model_class, options, info, paths.model_weights, device, again, config.model), info
+
+
+def _kind(model_class: type[Model]) -> str:
+    return "family model" if model_class.scope == "family" else "model of all sections"
+
+
+def ensure_shared_model(model_class: type[Model], options: ModelOptions, config: Namespace, spec: DatasetSpec,
+                        shared: Namespace, device: torch.device) -> None:
+    """Train the shared model unless a current one exists; parallel runs wait for the one that trains it."""
+    paths = RunPaths.from_config(shared)
+    fingerprint = _fingerprint(shared, options, spec)
+    kind, user = _kind(model_class), f"{spec.name} {config.model_name_suffix or ''}".strip()
+    if _is_current(paths, fingerprint, config.epochs):
+        tqdm.write(f"{kind} {paths.model_weights} is trained: reused for {user}")
+        return
+
+    def say_waiting() -> None:
+        tqdm.write(f"waiting for another process that is training the {kind} {paths.model_weights} ...")
+
+    with file_lock(paths.model_dir / f"{paths.base_name}.lock", on_wait=say_waiting):
+        if _is_current(paths, fingerprint, config.epochs):
+            tqdm.write(f"{kind} {paths.model_weights} was trained meanwhile: reused for {user}")
+            return
+        if paths.model_info.is_file():
+            tqdm.write(f"{kind} {paths.model_weights} was trained with other settings, epochs or data: "
+                       "training it again")
+            paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
+        data, sample_rate = inputs.training_data(model_class, spec, config, device)
+        common.save_config(paths.args_json, config)
+        model = model_class(options, model_class.shape_of(options, data), device)
+        run = train(model, data, config, paths, fingerprint)
+        save_trained(model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs,
+                                         "sample_rate": sample_rate})
