@@ -24,6 +24,11 @@ N_PER_GROUP = 2  # test clips per section, domain and normal/anomaly
 MODEL_DIR = "models/saved_model/twostage_oe_demo"
 
 
+def model_file(work: Path, machine: str, ids: str, suffix: str) -> Path:
+    """A saved-model file of ``machine``'s run tagged ``id(<ids>_)``, e.g. ``.json`` or ``_reference.npz``."""
+    return work / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({ids}_)_seed13711{suffix}"
+
+
 @pytest.fixture(scope="module")
 def legacy_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("data_2022")
@@ -53,18 +58,16 @@ def legacy_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_section_run_classifies_the_machine_types_sections(legacy_runs: Path) -> None:
     for machine in MACHINES:
         for section in SECTIONS:
-            info_path = (
-                legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)_seed13711.json"
-            )
+            info_path = model_file(legacy_runs, machine, str(int(section)), ".json")
             assert json.loads(info_path.read_text())["shape"]["classes"] == list(SECTIONS)
 
 
 def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_its_section_runs(
         legacy_runs: Path) -> None:
     for machine in MACHINES:
-        shared = legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id(all_)_seed13711.pth"
-        infos = [json.loads((legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)"
-                                                       "_seed13711.json").read_text()) for section in SECTIONS]
+        shared = model_file(legacy_runs, machine, "all", ".pth")
+        infos = [json.loads(model_file(legacy_runs, machine, str(int(section)), ".json").read_text())
+                 for section in SECTIONS]
         assert {Path(info["weights"]).name for info in infos} == {shared.name}
         assert {info["weights_sha256"] for info in infos} == {hashlib.sha256(shared.read_bytes()).hexdigest()}
         logs = [(legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log")
@@ -72,8 +75,7 @@ def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_it
         assert "reused for" not in logs[0] and all("is trained: reused for" in log for log in logs[1:])
         # stage 2 holds every section's training crops, a detector per section
         for section in SECTIONS:
-            with np.load(legacy_runs / MODEL_DIR / f"two-stage-OE_DCASE2022T2{machine}_id({int(section)}_)"
-                                                   "_seed13711_reference.npz") as reference:
+            with np.load(model_file(legacy_runs, machine, str(int(section)), "_reference.npz")) as reference:
                 assert sorted(set(reference["crop_section"].astype(str))) == list(SECTIONS)
 
 
