@@ -103,7 +103,14 @@ def train_machine(model_class: type[Model], options: ModelOptions, spec: Dataset
         run = train(model, trained_on, config, paths, fingerprint)
         weights_info = None
     calibration = dict(run.calibration)
-    calibration.update(model.fit_reference(inputs.reference_data(model_class, spec, config, device, trained_on)))
+
+    def fit_reference() -> dict[str, np.ndarray]:
+        return model.fit_reference(inputs.reference_data(model_class, spec, config, device, trained_on))
+
+    if weights_info is not None and model_class.sees_all_sections:
+        calibration.update(shared_model.shared_reference(model, fit_reference, options, shared, weights_info))
+    else:
+        calibration.update(fit_reference())
     save_thresholds(paths, calibration)
     reference = model.reference_state()
     if reference:

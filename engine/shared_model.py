@@ -8,15 +8,20 @@ Two kinds of model share their weights:
   legacy per-section runs of a multi-section dataset (DCASE2020-2022): the section runs would each train the same
   network on the same clips, so the first trains it (tag ``id(all_)``) and the others reuse it.
 The weights are trained unless current ones exist (same settings, epochs and data), under a lock, so that
-parallel runs train them once. The per-run step (reference, thresholds) is the runner's.
+parallel runs train them once. The per-run step (reference, thresholds) is the runner's; for a model of all
+sections it is the same in every section run (the same weights, the same clips of every section), so the first
+section run fits it and the others reuse it (``shared_reference``).
 """
 
 from __future__ import annotations
 
+import json
 from argparse import Namespace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -26,12 +31,14 @@ from datasets.waveforms import family_listing_digest, list_family_training_clips
 from engine import inputs
 from engine.checkpoint import read_model_info, run_fingerprint
 from engine.paths import RunPaths
-from engine.saved_model import check_description, file_sha256, how_to_train, load_model, not_found
+from engine.saved_model import check_description, file_sha256, how_to_train, load_model, not_found, save_reference
 from engine.train_loop import save_trained, train
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
 
 ALL_SECTIONS_TAG = "id(all_)"
+CALIBRATION_PREFIX = "calibration__"  # threshold samples of each score mode, stored beside the reference arrays
+REFERENCE_KEY = "fitted_for"  # the weights and settings a stored reference was fitted with
 
 
 def shared_run(model_class: type[Model], config: Namespace, spec: DatasetSpec) -> Namespace | None:
@@ -103,3 +110,38 @@ def ensure_shared_model(model_class: type[Model], options: ModelOptions, config:
         run = train(model, data, config, paths, fingerprint)
         save_trained(model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs,
                                          "sample_rate": sample_rate})
+
+
+def _stored_reference(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """The reference arrays and threshold samples stored at ``path`` for ``key``; None when absent or for others."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError):
+        return None
+    if str(arrays.pop(REFERENCE_KEY, "")) != key:
+        return None
+    calibration = {name[len(CALIBRATION_PREFIX):]: arrays.pop(name) for name in list(arrays)
+                   if name.startswith(CALIBRATION_PREFIX)}
+    return arrays, calibration
+
+
+def shared_reference(model: Model, fit: Callable[[], dict[str, np.ndarray]], options: ModelOptions,
+                     shared: Namespace, weights_info: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Fit the reference of a model of all sections once (``fit``: its threshold samples per score mode), store it
+    beside the shared weights and give the later section runs the stored one, under a lock."""
+    paths = RunPaths.from_config(shared)
+    key = json.dumps({"weights_sha256": weights_info.get("weights_sha256"),
+                      "settings": run_fingerprint(shared, options, with_reference=True)}, sort_keys=True, default=str)
+    with file_lock(paths.model_dir / f"{paths.base_name}_reference.lock"):
+        stored = _stored_reference(paths.reference, key)
+        if stored is not None:
+            reference, calibration = stored
+            model.load_reference_state(reference)
+            tqdm.write(f"reference of {paths.model_weights} is fitted: reused from {paths.reference}")
+            return calibration
+        calibration = fit()
+        arrays = {**model.reference_state(), REFERENCE_KEY: np.array(key),
+                  **{CALIBRATION_PREFIX + mode: samples for mode, samples in calibration.items()}}
+        save_reference(paths.reference, arrays)
+        return calibration

@@ -73,6 +73,14 @@ def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_it
         logs = [(legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log")
                 .read_text() for section in SECTIONS]
         assert "reused for" not in logs[0] and all("is trained: reused for" in log for log in logs[1:])
+        # stage 2 is fitted by the first section run and reused by the others: the same arrays in every run
+        assert "is fitted: reused from" not in logs[0] and all("is fitted: reused from" in log for log in logs[1:])
+        with np.load(model_file(legacy_runs, machine, "all", "_reference.npz")) as stored:
+            assert {f"calibration__{mode}" for mode in ("GMM", "KNN", "LOF", "ENSEMBLE")} <= set(stored.files)
+            for section in SECTIONS:
+                with np.load(model_file(legacy_runs, machine, str(int(section)), "_reference.npz")) as reference:
+                    for name in reference.files:
+                        np.testing.assert_array_equal(reference[name], stored[name])
         # stage 2 holds every section's training crops, a detector per section
         for section in SECTIONS:
             with np.load(model_file(legacy_runs, machine, str(int(section)), "_reference.npz")) as reference:
