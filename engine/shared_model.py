@@ -31,8 +31,17 @@ from datasets.waveforms import family_listing_digest, list_family_training_clips
 from engine import inputs
 from engine.checkpoint import read_model_info, run_fingerprint
 from engine.paths import RunPaths
-from engine.saved_model import check_description, file_sha256, how_to_train, load_model, not_found, save_reference
+from engine.saved_model import (
+    check_description,
+    file_sha256,
+    how_to_train,
+    load_model,
+    load_reference,
+    not_found,
+    save_reference,
+)
 from engine.train_loop import save_trained, train
+from errors import DataError
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
 
@@ -115,9 +124,8 @@ def ensure_shared_model(model_class: type[Model], options: ModelOptions, config:
 def _stored_reference(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
     """The reference arrays and threshold samples stored at ``path`` for ``key``; None when absent or for others."""
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError):
+        arrays = load_reference(path, "it is fitted again")
+    except DataError:
         return None
     if str(arrays.pop(REFERENCE_KEY, "")) != key:
         return None
