@@ -74,41 +74,76 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option("dataset", ("--dataset",), "str", None, "dataset name, e.g. DCASE2024T2fan"),
     Option("dev", ("-d", "--dev"), "flag", False, "use the development dataset"),
     Option("eval", ("-e", "--eval"), "flag", False, "use the additional training and evaluation dataset"),
-    Option("dataset_directory", ("--dataset_directory",), "str", "./data", "parent folder of the datasets",
-           fingerprint=RUN),
-    Option("result_directory", ("--result_directory",), "str", "./results", "where result CSVs are written",
-           fingerprint=RUN),
-    Option("export_dir", ("--export_dir",), "str", "baseline", "name of this experiment's output folders",
-           fingerprint=RUN),
-    Option("model_name_suffix", ("-tag", "--model_name_suffix"), "str", "", "word added to every file name",
-           fingerprint=RUN),
+    Option(
+        "dataset_directory", ("--dataset_directory",), "str", "./data", "parent folder of the datasets", fingerprint=RUN
+    ),
+    Option(
+        "result_directory",
+        ("--result_directory",),
+        "str",
+        "./results",
+        "where result CSVs are written",
+        fingerprint=RUN,
+    ),
+    Option(
+        "export_dir", ("--export_dir",), "str", "baseline", "name of this experiment's output folders", fingerprint=RUN
+    ),
+    Option(
+        "model_name_suffix",
+        ("-tag", "--model_name_suffix"),
+        "str",
+        "",
+        "word added to every file name",
+        fingerprint=RUN,
+    ),
     Option("use_ids", ("--use_ids",), "int*", [], "section ids whose clips are used for training"),
     Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset", fingerprint=RUN),
-    Option("mono", ("--mono",), "bool", True, "True: every clip must be mono (DCASE2020-2025); False: every clip "
-           "must have two or more channels (DCASE2026: near microphone left, far right), --channel picks the input"),
-    Option("channel", ("--channel",), "str", "0", "with --mono False, the input: 0 (left channel), 1 (right) or "
-           "mean (their average)", choices=CHANNEL_CHOICES),
+    Option(
+        "mono",
+        ("--mono",),
+        "bool",
+        True,
+        "True: every clip must be mono (DCASE2020-2025); False: every clip "
+        "must have two or more channels (DCASE2026: near microphone left, far right), --channel picks the input",
+    ),
+    Option(
+        "channel",
+        ("--channel",),
+        "str",
+        "0",
+        "with --mono False, the input: 0 (left channel), 1 (right) or mean (their average)",
+        choices=CHANNEL_CHOICES,
+    ),
     # what to run
     Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
-    Option("score", ("--score",), "str", "MSE", "anomaly score: a score mode of the model (MSE or MAHALA for "
-           "the autoencoder, KNN or NLL for STgram-MFN, GMM, KNN, LOF or ENSEMBLE for two-stage-OE), or first / "
-           "second for the model's first or second mode",
-           fingerprint=RUN),
+    Option(
+        "score",
+        ("--score",),
+        "str",
+        "MSE",
+        "anomaly score: a score mode of the model (MSE or MAHALA for "
+        "the autoencoder, KNN or NLL for STgram-MFN, GMM, KNN, LOF or ENSEMBLE for two-stage-OE), or first / "
+        "second for the model's first or second mode",
+        fingerprint=RUN,
+    ),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test", fingerprint=RUN),
     Option("test_only", ("--test_only",), "flag", False, "test a trained model, do not train", fingerprint=RUN),
     Option("restart", ("--restart",), "flag", False, "resume training from the last checkpoint", fingerprint=RUN),
-    Option("checkpoint_path", ("--checkpoint_path",), "str", "", "checkpoint to resume from (--restart)",
-           fingerprint=RUN),
+    Option(
+        "checkpoint_path", ("--checkpoint_path",), "str", "", "checkpoint to resume from (--restart)", fingerprint=RUN
+    ),
     Option("seed", ("--seed",), "int", 13711, "random seed"),
     Option("use_cuda", ("--use_cuda",), "bool", True, "use CUDA when available", fingerprint=RUN),
     Option("gpu_id", ("--gpu_id",), "int*", [0], "GPU index (the first one is used)", fingerprint=RUN),
     Option("log_interval", ("--log_interval",), "int", 100, "batches between progress updates", fingerprint=RUN),
-    Option("num_workers", ("--num_workers",), "int", 0, "feature extraction processes (0: one per core)",
-           fingerprint=RUN),
+    Option(
+        "num_workers", ("--num_workers",), "int", 0, "feature extraction processes (0: one per core)", fingerprint=RUN
+    ),
     # decisions and metrics
     Option("max_fpr", ("--max_fpr",), "float", 0.1, "false positive rate limit of the pAUC", fingerprint=RUN),
-    Option("decision_threshold", ("--decision_threshold",), "float", 0.9, "quantile of the fitted gamma",
-           fingerprint=RUN),
+    Option(
+        "decision_threshold", ("--decision_threshold",), "float", 0.9, "quantile of the fitted gamma", fingerprint=RUN
+    ),
     # features
     Option("n_mels", ("--n_mels",), "int", 128, "number of mel bands"),
     Option("frames", ("--frames",), "int", 5, "consecutive frames in one feature vector"),
@@ -130,24 +165,61 @@ CORE_OPTIONS: tuple[Option, ...] = (
 # Settings of the stage scripts' Slurm launcher (--launcher slurm, engine/launch): read from the same yaml files and
 # flags, never by train.py's runs, and left out of their args.json
 LAUNCHER_OPTIONS: tuple[Option, ...] = (
-    Option("slurm_partition", ("--slurm_partition",), "str", "", "Slurm: partition of the job arrays (sbatch "
-           "--partition; empty: the cluster's default)", fingerprint=RUN),
-    Option("slurm_time", ("--slurm_time",), "str", "", "Slurm: time limit of one task, e.g. 04:00:00 (sbatch --time)",
-           fingerprint=RUN),
-    Option("slurm_cpus_per_task", ("--slurm_cpus_per_task",), "int", 0, "Slurm: CPUs per task (sbatch "
-           "--cpus-per-task; 0: not given)", fingerprint=RUN),
-    Option("slurm_mem", ("--slurm_mem",), "str", "", "Slurm: memory per task, e.g. 16G (sbatch --mem)",
-           fingerprint=RUN),
-    Option("slurm_gres", ("--slurm_gres",), "str", "", "Slurm: generic resources per task, e.g. gpu:1 (sbatch --gres)",
-           fingerprint=RUN),
-    Option("slurm_account", ("--slurm_account",), "str", "", "Slurm: account charged (sbatch --account)",
-           fingerprint=RUN),
-    Option("slurm_options", ("--slurm_options",), "str", "", "Slurm: further sbatch options, one string, e.g. "
-           "'--qos=long --constraint=a100'", fingerprint=RUN),
-    Option("slurm_wait", ("--slurm_wait",), "bool", True, "Slurm: wait for the array, then print the end line "
-           "(False: submit and return)", fingerprint=RUN),
+    Option(
+        "slurm_partition",
+        ("--slurm_partition",),
+        "str",
+        "",
+        "Slurm: partition of the job arrays (sbatch --partition; empty: the cluster's default)",
+        fingerprint=RUN,
+    ),
+    Option(
+        "slurm_time",
+        ("--slurm_time",),
+        "str",
+        "",
+        "Slurm: time limit of one task, e.g. 04:00:00 (sbatch --time)",
+        fingerprint=RUN,
+    ),
+    Option(
+        "slurm_cpus_per_task",
+        ("--slurm_cpus_per_task",),
+        "int",
+        0,
+        "Slurm: CPUs per task (sbatch --cpus-per-task; 0: not given)",
+        fingerprint=RUN,
+    ),
+    Option(
+        "slurm_mem", ("--slurm_mem",), "str", "", "Slurm: memory per task, e.g. 16G (sbatch --mem)", fingerprint=RUN
+    ),
+    Option(
+        "slurm_gres",
+        ("--slurm_gres",),
+        "str",
+        "",
+        "Slurm: generic resources per task, e.g. gpu:1 (sbatch --gres)",
+        fingerprint=RUN,
+    ),
+    Option(
+        "slurm_account", ("--slurm_account",), "str", "", "Slurm: account charged (sbatch --account)", fingerprint=RUN
+    ),
+    Option(
+        "slurm_options",
+        ("--slurm_options",),
+        "str",
+        "",
+        "Slurm: further sbatch options, one string, e.g. '--qos=long --constraint=a100'",
+        fingerprint=RUN,
+    ),
+    Option(
+        "slurm_wait",
+        ("--slurm_wait",),
+        "bool",
+        True,
+        "Slurm: wait for the array, then print the end line (False: submit and return)",
+        fingerprint=RUN,
+    ),
 )
-
 
 
 @functools.cache
@@ -158,13 +230,22 @@ def all_options() -> tuple[Option, ...]:
 
     options = {option.dest: option for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
     for model, item, kind in registry.option_fields():
-        declared = Option(item.name, (f"--{item.name}",), kind, item.default, item.metadata.get("help", ""),
-                          choices=item.metadata.get("choices"), fingerprint=item.metadata.get("fingerprint", "weights"))
+        declared = Option(
+            item.name,
+            (f"--{item.name}",),
+            kind,
+            item.default,
+            item.metadata.get("help", ""),
+            choices=item.metadata.get("choices"),
+            fingerprint=item.metadata.get("fingerprint", "weights"),
+        )
         known = options.get(item.name)
         if "help" not in item.metadata:  # a shared option the model reads: it must be a core option
             if known is None or known.kind != kind:
-                raise TypeError(f"{model}: option {item.name} ({kind}) is not a core option of that type; give it "
-                                "a default and help with networks.base.option()")
+                raise TypeError(
+                    f"{model}: option {item.name} ({kind}) is not a core option of that type; give it "
+                    "a default and help with networks.base.option()"
+                )
             continue
         if known is not None and (known.kind, known.default) != (kind, item.default):
             raise TypeError(f"{model}: option {item.name} is declared by another model with another type or default")
@@ -182,8 +263,13 @@ def fingerprint_keys(model_options: Sequence[str], with_reference: bool) -> tupl
     training depends on when ``with_reference``."""
     levels = ("weights", "reference") if with_reference else ("weights",)
     core = {option.dest for option in CORE_OPTIONS}
-    return tuple(option.dest for option in all_options()
-                 if option.fingerprint in levels and (option.dest in core or option.dest in model_options))
+    return tuple(
+        option.dest
+        for option in all_options()
+        if option.fingerprint in levels and (option.dest in core or option.dest in model_options)
+    )
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str,
     "int": int,
@@ -209,9 +295,16 @@ def _check_yaml_value(option: Option, value: Any, source: str) -> Any:
         "int*": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value),
     }[kind]
     if not ok:
-        expected = {"int*": "a list of integers", "int?": "an integer or null", "float?": "a number or null",
-                    "flag": "True or False", "bool": "True or False", "float": "a number", "int": "an integer",
-                    "str": "a string"}[kind]
+        expected = {
+            "int*": "a list of integers",
+            "int?": "an integer or null",
+            "float?": "a number or null",
+            "flag": "True or False",
+            "bool": "True or False",
+            "float": "a number",
+            "int": "an integer",
+            "str": "a string",
+        }[kind]
         raise ConfigError(f"{source}: {option.flags[-1]} must be {expected}, got {value!r}")
     if kind in ("float", "float?") and value is not None:
         return float(value)
@@ -257,18 +350,29 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
         description="Train and test anomalous sound detectors on DCASE Task 2 data.",
         allow_abbrev=False,
     )
-    parser.add_argument("--config", action="append", default=[], metavar="YAML",
-                        help="yaml file applied on top of baseline.yaml (may be repeated)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="yaml file applied on top of baseline.yaml (may be repeated)",
+    )
     for option in all_options():
         default = defaults.get(option.dest, option.default)
         help_text = f"{option.help} (default: {default})"
         if option.kind == "flag":
-            parser.add_argument(*option.flags, dest=option.dest, action="store_true", default=default,
-                                help=help_text)
+            parser.add_argument(*option.flags, dest=option.dest, action="store_true", default=default, help=help_text)
             continue
-        parser.add_argument(*option.flags, dest=option.dest, type=_PARSERS[option.kind], default=default,
-                            nargs="*" if option.kind == "int*" else None, choices=option.choices,
-                            metavar=option.dest.upper(), help=help_text)
+        parser.add_argument(
+            *option.flags,
+            dest=option.dest,
+            type=_PARSERS[option.kind],
+            default=default,
+            nargs="*" if option.kind == "int*" else None,
+            choices=option.choices,
+            metavar=option.dest.upper(),
+            help=help_text,
+        )
     return parser
 
 
@@ -305,33 +409,48 @@ def validate_config(config: argparse.Namespace) -> None:
         if not condition:
             raise ConfigError(message)
 
-    require(not (config.train_only and config.test_only),
-            "--train_only and --test_only cannot be used together: give one, or neither to train and test")
+    require(
+        not (config.train_only and config.test_only),
+        "--train_only and --test_only cannot be used together: give one, or neither to train and test",
+    )
     require(not (config.dev and config.eval), "-d/--dev and -e/--eval cannot be used together")
     require(config.dev or config.eval, "give -d/--dev (development data) or -e/--eval (evaluation data)")
     require(bool(config.dataset), "--dataset is required, e.g. --dataset DCASE2024T2fan")
     require(config.epochs >= 1, f"--epochs must be at least 1, got {config.epochs}")
     require(config.batch_size >= 2, f"--batch_size must be at least 2, got {config.batch_size}")
-    require(0.0 < config.validation_split < 1.0,
-            f"--validation_split must be between 0 and 1 (exclusive), got {config.validation_split}")
-    require(0.0 < config.decision_threshold < 1.0,
-            f"--decision_threshold is a quantile between 0 and 1 (exclusive), got {config.decision_threshold}")
+    require(
+        0.0 < config.validation_split < 1.0,
+        f"--validation_split must be between 0 and 1 (exclusive), got {config.validation_split}",
+    )
+    require(
+        0.0 < config.decision_threshold < 1.0,
+        f"--decision_threshold is a quantile between 0 and 1 (exclusive), got {config.decision_threshold}",
+    )
     require(0.0 < config.max_fpr <= 1.0, f"--max_fpr must be in (0, 1], got {config.max_fpr}")
-    require(config.learning_rate > 0 and math.isfinite(config.learning_rate),
-            f"-lr must be a positive number, got {config.learning_rate}")
+    require(
+        config.learning_rate > 0 and math.isfinite(config.learning_rate),
+        f"-lr must be a positive number, got {config.learning_rate}",
+    )
     for name in ("n_mels", "frames", "frame_hop_length", "n_fft", "hop_length"):
         value = getattr(config, name)
         require(value >= 1, f"--{name} must be a positive integer, got {value}")
     require(config.power > 0, f"--power must be positive, got {config.power}")
     require(config.fmin >= 0, f"--fmin must be at least 0 Hz, got {config.fmin}")
-    require(config.fmax is None or config.fmax > config.fmin,
-            f"--fmax ({config.fmax}) must be above --fmin ({config.fmin})")
-    require(config.win_length is None or 1 <= config.win_length <= config.n_fft,
-            f"--win_length must be between 1 and --n_fft ({config.n_fft}), got {config.win_length}")
-    require(config.channel in CHANNEL_CHOICES,
-            f"--channel must be one of {', '.join(CHANNEL_CHOICES)}, got {config.channel!r}")
-    require(config.mono is False or config.channel == "0",
-            f"--channel {config.channel} picks a channel of stereo clips: it needs --mono False")
+    require(
+        config.fmax is None or config.fmax > config.fmin, f"--fmax ({config.fmax}) must be above --fmin ({config.fmin})"
+    )
+    require(
+        config.win_length is None or 1 <= config.win_length <= config.n_fft,
+        f"--win_length must be between 1 and --n_fft ({config.n_fft}), got {config.win_length}",
+    )
+    require(
+        config.channel in CHANNEL_CHOICES,
+        f"--channel must be one of {', '.join(CHANNEL_CHOICES)}, got {config.channel!r}",
+    )
+    require(
+        config.mono is False or config.channel == "0",
+        f"--channel {config.channel} picks a channel of stereo clips: it needs --mono False",
+    )
     require(config.num_workers >= 0, f"--num_workers must be 0 (auto) or more, got {config.num_workers}")
     require(config.log_interval >= 1, f"--log_interval must be at least 1, got {config.log_interval}")
     require(len(config.gpu_id) >= 1, "--gpu_id needs at least one GPU index")

@@ -4,7 +4,6 @@ Every message names the file or setting at fault and says what to do; `train.py`
 line and exits non-zero instead of showing a traceback.
 """
 
-
 import sys
 from collections.abc import Callable
 

@@ -269,9 +269,13 @@ def remove_dead_process_folders(folder: Path, prefix: str) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def load_or_build_cache(data_path: Path, manifest_path: Path, load_cached: Callable[[], Cached | None],
-                        build: Callable[[], tuple[Callable[[IO[bytes]], Any], dict, Cached | None]],
-                        what: str) -> tuple[Cached, bool]:
+def load_or_build_cache(
+    data_path: Path,
+    manifest_path: Path,
+    load_cached: Callable[[], Cached | None],
+    build: Callable[[], tuple[Callable[[IO[bytes]], Any], dict, Cached | None]],
+    what: str,
+) -> tuple[Cached, bool]:
     """A cache made of a data file and a JSON manifest, the manifest being the commit mark: returns
     ``(load_cached(), True)`` when it is valid, else builds it once under a lock and returns
     what it built, with False.

@@ -1,8 +1,8 @@
 """Train and/or test one machine type with any registered model: configuration -> engine.runner.run.
 
-    python train.py --dataset DCASE2024T2fan -d                  # train, then test (MSE)
-    python train.py --dataset DCASE2024T2fan -d --test_only --score MAHALA
-    python train.py --dataset DCASE2024T2fan -d --config stgram_mfn.yaml
+python train.py --dataset DCASE2024T2fan -d                  # train, then test (MSE)
+python train.py --dataset DCASE2024T2fan -d --test_only --score MAHALA
+python train.py --dataset DCASE2024T2fan -d --config stgram_mfn.yaml
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from errors import exit_code_of
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return exit_code_of(lambda: run(common.parse_config(sys.argv[1:] if argv is None else argv)), error_code=2,
-                        on_interrupt="interrupted; completed epochs are kept (resume with --restart)")
+    return exit_code_of(
+        lambda: run(common.parse_config(sys.argv[1:] if argv is None else argv)),
+        error_code=2,
+        on_interrupt="interrupted; completed epochs are kept (resume with --restart)",
+    )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,14 @@ class ChannelRule:
         """The input signal from ``samples`` (frames, channels); a DataError if the channel count is wrong."""
         n_channels = samples.shape[1]
         if self.mono and n_channels != 1:
-            raise DataError(f"{path} has {n_channels} channels; DCASE2026 clips are stereo: use --mono False "
-                            "[--channel 0|1|mean]")
+            raise DataError(
+                f"{path} has {n_channels} channels; DCASE2026 clips are stereo: use --mono False [--channel 0|1|mean]"
+            )
         if not self.mono and n_channels < 2:
-            raise DataError(f"{path} has 1 channel but --mono False expects stereo clips (DCASE2026); use "
-                            "--mono True for mono data (DCASE2020-2025)")
+            raise DataError(
+                f"{path} has 1 channel but --mono False expects stereo clips (DCASE2026); use "
+                "--mono True for mono data (DCASE2020-2025)"
+            )
         if self.mono or self.channel == "0":
             return samples[:, 0]
         if self.channel == "1":
@@ -68,8 +71,9 @@ def read_clip(path: Path, rule: ChannelRule = MONO) -> tuple[np.ndarray, int]:
     try:
         samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-        raise DataError(f"{path}: not a readable WAV file ({error}); re-download the dataset or delete "
-                        "the file") from error
+        raise DataError(
+            f"{path}: not a readable WAV file ({error}); re-download the dataset or delete the file"
+        ) from error
     if samples.shape[0] == 0:
         raise DataError(f"{path}: the file holds no audio samples; re-download the dataset or delete it")
     signal = rule.pick(samples, path)

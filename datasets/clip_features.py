@@ -46,7 +46,7 @@ class ClipFeatures(StackedClips):
     log_mel: np.ndarray  # (total frames, n_mels) float32, possibly memory-mapped
 
     def clip_frames(self, index: int) -> np.ndarray:
-        return self.log_mel[self.offsets[index]:self.offsets[index + 1]]
+        return self.log_mel[self.offsets[index] : self.offsets[index + 1]]
 
 
 def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
@@ -56,8 +56,10 @@ def _extract_one(path: str, params: FeatureParams) -> tuple[np.ndarray, int]:
     if n_frames < params.frames:
         seconds = len(samples) / sample_rate
         needed = (params.frames - 1) * params.hop_length / sample_rate
-        raise DataError(f"{path}: clip too short ({seconds:.3f} s) to give one feature vector of "
-                        f"{params.frames} frames; clips need at least {needed:.3f} s. Remove the file")
+        raise DataError(
+            f"{path}: clip too short ({seconds:.3f} s) to give one feature vector of "
+            f"{params.frames} frames; clips need at least {needed:.3f} s. Remove the file"
+        )
     return log_mel_spectrogram(samples, sample_rate, params), sample_rate
 
 
@@ -79,8 +81,9 @@ def _default_workers(n_clips: int) -> int:
     return max(1, min(available, n_clips // SERIAL_BELOW))
 
 
-def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int = 0,
-                     description: str = "features") -> ClipFeatures:
+def extract_features(
+    paths: Sequence[Path], params: FeatureParams, workers: int = 0, description: str = "features"
+) -> ClipFeatures:
     """Compute the log-mel frames of ``paths`` (in that order) with ``workers`` processes (0: auto).
 
     Every clip must have the sample rate of the others; a clip too short for one vector, or one that
@@ -99,8 +102,9 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
     else:
         # fork: workers need only numpy and the parent's already-imported modules; nothing re-imported
         context = multiprocessing.get_context("fork")
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
-                                   initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
         chunk = max(1, min(32, len(names) // (workers * 8)))
         results = []
         try:
@@ -114,14 +118,15 @@ def extract_features(paths: Sequence[Path], params: FeatureParams, workers: int 
     common_rate, n_common = rates.most_common(1)[0]
     for path, (_, rate) in zip(paths, results, strict=True):
         if rate != common_rate:  # name the odd one out, not the first clip
-            raise DataError(f"{path}: sample rate {rate} Hz differs from {common_rate} Hz of {n_common} other "
-                            "clip(s) of this set; all clips of a dataset must share one rate (resample the odd "
-                            "file or remove it)")
+            raise DataError(
+                f"{path}: sample rate {rate} Hz differs from {common_rate} Hz of {n_common} other "
+                "clip(s) of this set; all clips of a dataset must share one rate (resample the odd "
+                "file or remove it)"
+            )
     counts = np.array([len(log_mel) for log_mel, _ in results], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     log_mel = np.concatenate([log_mel for log_mel, _ in results]).astype(np.float32, copy=False)
-    return ClipFeatures(offsets=offsets, names=[Path(p).name for p in paths], sample_rate=common_rate,
-                        log_mel=log_mel)
+    return ClipFeatures(offsets=offsets, names=[Path(p).name for p in paths], sample_rate=common_rate, log_mel=log_mel)
 
 
 def cache_key(params: FeatureParams) -> str:
@@ -130,20 +135,28 @@ def cache_key(params: FeatureParams) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _load_cached(npy_path: Path, manifest_path: Path, params: FeatureParams,
-                 fingerprint: list[list]) -> ClipFeatures | None:
+def _load_cached(
+    npy_path: Path, manifest_path: Path, params: FeatureParams, fingerprint: list[list]
+) -> ClipFeatures | None:
     """The cached features if the manifest matches the parameters and files, else None."""
     expected = {"version": CACHE_FORMAT_VERSION, "params": params.as_dict(), "files": fingerprint}
     loaded = load_stacked_rows(npy_path, manifest_path, expected, (params.n_mels,), np.dtype(np.float32))
     if loaded is None:
         return None
     log_mel, offsets, sample_rate = loaded
-    return ClipFeatures(offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate,
-                        log_mel=log_mel)
+    return ClipFeatures(
+        offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate, log_mel=log_mel
+    )
 
 
-def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Path, cache_name: str,
-                    workers: int = 0, description: str = "features") -> tuple[ClipFeatures, bool]:
+def load_or_extract(
+    paths: Sequence[Path],
+    params: FeatureParams,
+    cache_dir: Path,
+    cache_name: str,
+    workers: int = 0,
+    description: str = "features",
+) -> tuple[ClipFeatures, bool]:
     """Features of ``paths`` from ``cache_dir`` if valid, else extracted and cached. Returns
     ``(features, was_cached)``. Two processes asking for the same cache build it once: the second
     waits for the first's lock, then loads its result."""
@@ -165,5 +178,6 @@ def load_or_extract(paths: Sequence[Path], params: FeatureParams, cache_dir: Pat
         }
         return lambda stream: np.save(stream, features.log_mel, allow_pickle=False), manifest, features
 
-    return load_or_build_cache(npy_path, manifest_path,
-                               lambda: _load_cached(npy_path, manifest_path, params, fingerprint), extract, "feature")
+    return load_or_build_cache(
+        npy_path, manifest_path, lambda: _load_cached(npy_path, manifest_path, params, fingerprint), extract, "feature"
+    )

@@ -37,19 +37,24 @@ class ClipSet:
         return [clip.name for clip in self.clips]
 
 
-def _load(clips: list[Clip], params: FeatureParams, cache_dir: Path, cache_name: str, workers: int,
-          description: str) -> ClipFeatures:
+def _load(
+    clips: list[Clip], params: FeatureParams, cache_dir: Path, cache_name: str, workers: int, description: str
+) -> ClipFeatures:
     started = time.perf_counter()
-    features, cached = load_or_extract([clip.path for clip in clips], params, cache_dir, cache_name, workers,
-                                       description)
+    features, cached = load_or_extract(
+        [clip.path for clip in clips], params, cache_dir, cache_name, workers, description
+    )
     how = "loaded from cache" if cached else "extracted"
-    tqdm.write(f"{description}: {len(clips)} clips, {len(features.log_mel)} frames {how} in "
-               f"{time.perf_counter() - started:.1f} s")
+    tqdm.write(
+        f"{description}: {len(clips)} clips, {len(features.log_mel)} frames {how} in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     return features
 
 
-def load_train_set(spec: DatasetSpec, dataset_directory: Path, params: FeatureParams, use_ids: list[int],
-                   workers: int = 0) -> ClipSet:
+def load_train_set(
+    spec: DatasetSpec, dataset_directory: Path, params: FeatureParams, use_ids: list[int], workers: int = 0
+) -> ClipSet:
     """Training clips (normal only) of the selected sections with their features."""
     clips = list_train_clips(spec, dataset_directory, use_ids)
     sections = sorted({clip.section for clip in clips})
@@ -62,12 +67,14 @@ def load_train_set(spec: DatasetSpec, dataset_directory: Path, params: FeaturePa
     return ClipSet(clips, features, labelled=True)
 
 
-def load_test_set(spec: DatasetSpec, dataset_directory: Path, params: FeatureParams, section: str,
-                  workers: int = 0) -> ClipSet:
+def load_test_set(
+    spec: DatasetSpec, dataset_directory: Path, params: FeatureParams, section: str, workers: int = 0
+) -> ClipSet:
     """Test clips of one section in the baseline's order with their features."""
     clips, labelled = list_test_clips(spec, dataset_directory, section)
     folder, _ = find_test_folder(spec, dataset_directory)
     cache_dir = spec.processed_dir(dataset_directory) / folder.name
-    features = _load(clips, params, cache_dir, f"{spec.section_keyword}_{section}", workers,
-                     f"{spec.name} test section {section}")
+    features = _load(
+        clips, params, cache_dir, f"{spec.section_keyword}_{section}", workers, f"{spec.name} test section {section}"
+    )
     return ClipSet(clips, features, labelled)

@@ -115,7 +115,6 @@ class Archive:
         return all((self.machine_dir / folder).is_dir() for folder in self.provides)
 
 
-
 # ---------------------------------------------------------------------------------------------------------
 # Which archives exist
 
@@ -135,8 +134,10 @@ def _part_entry(family: str, part: str) -> dict:
     if family not in _sources():
         raise DataError(f"unknown dataset {family!r}; valid datasets: {', '.join(families())}")
     if part not in _sources()[family]:
-        raise DataError(f"unknown part {part!r} of {family}; valid parts: {', '.join(_sources()[family])}"
-                        " (dev: development data, add: additional training data, eval: evaluation test data)")
+        raise DataError(
+            f"unknown part {part!r} of {family}; valid parts: {', '.join(_sources()[family])}"
+            " (dev: development data, add: additional training data, eval: evaluation test data)"
+        )
     entry = _sources()[family][part]
     if entry.get("unpublished"):
         raise DataError(f"the {family} {entry['description']} is not yet public: {entry['unpublished']}")
@@ -148,21 +149,23 @@ def valid_machines(family: str, part: str) -> list[str]:
     return machine_types(family, _part_entry(family, part)["split"])
 
 
-def archives_for(dataset_directory: Path, family: str, part: str,
-                 machines: Sequence[str] | None = None) -> list[Archive]:
+def archives_for(
+    dataset_directory: Path, family: str, part: str, machines: Sequence[str] | None = None
+) -> list[Archive]:
     """The archives of ``part`` (all machine types, or only ``machines``), with where they go."""
     entry = _part_entry(family, part)
     valid = valid_machines(family, part)
     unknown = [machine for machine in machines or () if machine not in valid]
     if unknown:
-        raise DataError(f"unknown machine type {', '.join(map(repr, unknown))} for {family} {part}; "
-                        f"valid machine types: {', '.join(valid)}")
+        raise DataError(
+            f"unknown machine type {', '.join(map(repr, unknown))} for {family} {part}; "
+            f"valid machine types: {', '.join(valid)}"
+        )
     archives = []
     for machine in machines or valid:
         name = entry.get("renamed", {}).get(machine, entry["archive"].format(machine=machine))
         data_dir = resolve_dataset(family + machine, entry["split"]).data_dir(Path(dataset_directory))
-        archives.append(Archive(family, part, machine, str(entry["record"]), name,
-                                tuple(entry["provides"]), data_dir))
+        archives.append(Archive(family, part, machine, str(entry["record"]), name, tuple(entry["provides"]), data_dir))
     return archives
 
 
@@ -184,8 +187,9 @@ def unpack(archive: Archive) -> None:
         with zipfile.ZipFile(archive.path) as zip_file:
             members = zip_file.infolist()
             check_members(archive.path, members)
-            require_free_space(archive.raw_dir, sum(member.file_size for member in members),
-                                f"unpacking {archive.name}")
+            require_free_space(
+                archive.raw_dir, sum(member.file_size for member in members), f"unpacking {archive.name}"
+            )
             temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=archive.raw_dir))
             try:
                 extract_members(archive.path, members, zip_file, temporary)
@@ -194,13 +198,17 @@ def unpack(archive: Archive) -> None:
                 shutil.rmtree(temporary, ignore_errors=True)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         archive.path.unlink(missing_ok=True)
-        raise DataError(f"archive {archive.path} is corrupt ({error}); it was deleted: run again to download "
-                        "it again") from error
+        raise DataError(
+            f"archive {archive.path} is corrupt ({error}); it was deleted: run again to download it again"
+        ) from error
     if not archive.is_unpacked():
-        missing = [f"{archive.machine}/{folder}" for folder in archive.provides
-                   if not (archive.machine_dir / folder).is_dir()]
-        raise DataError(f"archive {archive.path} does not contain {', '.join(missing)}; is "
-                        f"datasets/download_urls.yaml pointing at the right file?")
+        missing = [
+            f"{archive.machine}/{folder}" for folder in archive.provides if not (archive.machine_dir / folder).is_dir()
+        ]
+        raise DataError(
+            f"archive {archive.path} does not contain {', '.join(missing)}; is "
+            f"datasets/download_urls.yaml pointing at the right file?"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -208,8 +216,11 @@ def unpack(archive: Archive) -> None:
 
 
 def _say_waiting(archive: Archive) -> None:
-    print(f"waiting for another process that is downloading {archive.family} {archive.machine} "
-          f"(lock {archive.lock_path})", flush=True)
+    print(
+        f"waiting for another process that is downloading {archive.family} {archive.machine} "
+        f"(lock {archive.lock_path})",
+        flush=True,
+    )
 
 
 class Downloader:
@@ -225,14 +236,17 @@ class Downloader:
             return RemoteFile(None, None)
         if archive.record not in self._record_files:
             self._record_files[archive.record] = fetch_record_files(
-                self.settings.base_url, archive.record, self.settings.retry)
+                self.settings.base_url, archive.record, self.settings.retry
+            )
         files = self._record_files[archive.record]
         remote = files.get(archive.name)
         if remote is None or remote.md5 is None:
             problem = "lists no file" if remote is None else "gives no md5 checksum for"
-            raise DataError(f"Zenodo record {archive.record} {problem} {archive.name} (it lists: "
-                            f"{', '.join(sorted(files)) or 'nothing'}); update datasets/download_urls.yaml, "
-                            "or pass --no-verify (unsafe)")
+            raise DataError(
+                f"Zenodo record {archive.record} {problem} {archive.name} (it lists: "
+                f"{', '.join(sorted(files)) or 'nothing'}); update datasets/download_urls.yaml, "
+                "or pass --no-verify (unsafe)"
+            )
         return remote
 
     def _verified_archive_on_disk(self, archive: Archive, remote: RemoteFile) -> bool:
@@ -261,11 +275,16 @@ class Downloader:
                 break
             partial.unlink()
             if not started_from_partial:
-                raise DataError(f"checksum mismatch for {url}: expected md5 {remote.md5}, got {actual}; "
-                                "the bad download was deleted. Run again to retry; if it repeats, the file "
-                                "on the server differs from its record")
-            print(f"{archive.name}: the partial download kept from an earlier run was not part of this file "
-                  "(checksum mismatch); downloading it again from the start", flush=True)
+                raise DataError(
+                    f"checksum mismatch for {url}: expected md5 {remote.md5}, got {actual}; "
+                    "the bad download was deleted. Run again to retry; if it repeats, the file "
+                    "on the server differs from its record"
+                )
+            print(
+                f"{archive.name}: the partial download kept from an earlier run was not part of this file "
+                "(checksum mismatch); downloading it again from the start",
+                flush=True,
+            )
             started_from_partial = False
         self.downloaded_bytes += partial.stat().st_size
         os.replace(partial, archive.path)
@@ -288,17 +307,24 @@ class Downloader:
                     merge_split_test_folders(archive.machine_dir)
             except OSError as error:
                 if error.errno in DISK_FULL_ERRNOS:
-                    raise DataError(f"the disk is full while writing {error.filename or archive.data_dir} "
-                                    f"({os.strerror(error.errno)}); free some space and run again (a partial "
-                                    "download is kept and resumed)") from error
+                    raise DataError(
+                        f"the disk is full while writing {error.filename or archive.data_dir} "
+                        f"({os.strerror(error.errno)}); free some space and run again (a partial "
+                        "download is kept and resumed)"
+                    ) from error
                 raise
             if self.settings.remove_archives:
                 archive.path.unlink(missing_ok=True)
             return outcome
 
 
-def download_part(dataset_directory: Path, family: str, part: str, machines: Sequence[str] | None = None,
-                  settings: Settings | None = None) -> dict[str, str]:
+def download_part(
+    dataset_directory: Path,
+    family: str,
+    part: str,
+    machines: Sequence[str] | None = None,
+    settings: Settings | None = None,
+) -> dict[str, str]:
     """Download and unpack one part of a dataset; returns machine -> outcome and prints a summary line."""
     settings = settings or Settings(base_url=base_url_from_environment())
     archives = archives_for(dataset_directory, family, part, machines)
@@ -307,24 +333,30 @@ def download_part(dataset_directory: Path, family: str, part: str, machines: Seq
     for archive in archives:
         outcomes[archive.machine] = downloader.fetch(archive)
         print(f"{archive.name}: {outcomes[archive.machine]} -> {archive.machine_dir}", flush=True)
-    counts = {outcome: list(outcomes.values()).count(outcome)
-              for outcome in ("downloaded", "reused", "present")}
-    print(f"{family} {part}: {len(archives)} archive(s): {counts['downloaded']} downloaded "
-          f"({human_size(downloader.downloaded_bytes)}), {counts['reused']} unpacked from disk, "
-          f"{counts['present']} already present; data in {archives[0].raw_dir}", flush=True)
+    counts = {outcome: list(outcomes.values()).count(outcome) for outcome in ("downloaded", "reused", "present")}
+    print(
+        f"{family} {part}: {len(archives)} archive(s): {counts['downloaded']} downloaded "
+        f"({human_size(downloader.downloaded_bytes)}), {counts['reused']} unpacked from disk, "
+        f"{counts['present']} already present; data in {archives[0].raw_dir}",
+        flush=True,
+    )
     return outcomes
 
 
-def ensure_machine_data(dataset_directory: Path, dataset: str, machine: str, split: str, *,
-                        settings: Settings | None = None) -> None:
+def ensure_machine_data(
+    dataset_directory: Path, dataset: str, machine: str, split: str, *, settings: Settings | None = None
+) -> None:
     """Download what ``machine`` of ``dataset`` needs for ``split`` ("dev"; "eval": train and test archives).
 
     A no-op when the data are present; otherwise runs under the same per-machine lock as the scripts.
     """
     if split not in PARTS_OF_SPLIT:
         raise DataError(f"unknown split {split!r}; valid splits: {', '.join(PARTS_OF_SPLIT)}")
-    archives = [archive for part in PARTS_OF_SPLIT[split]
-                for archive in archives_for(dataset_directory, dataset, part, [machine])]
+    archives = [
+        archive
+        for part in PARTS_OF_SPLIT[split]
+        for archive in archives_for(dataset_directory, dataset, part, [machine])
+    ]
     if not all(archive.is_unpacked() for archive in archives):
         downloader = Downloader(settings or Settings(base_url=base_url_from_environment()))
         for archive in archives:
@@ -339,15 +371,21 @@ def label_eval_test_clips(dataset_directory: Path, dataset: str, machines: Seque
     (DCASE2020-2025), as the public baseline's download scripts and auto download do; a no-op otherwise."""
     if not eval_labels.has_published_labels(dataset):
         return
-    raw_dirs = [resolve_dataset(dataset + machine, "eval").machine_dir(Path(dataset_directory))
-                for machine in machines or machine_types(dataset, "eval")]
+    raw_dirs = [
+        resolve_dataset(dataset + machine, "eval").machine_dir(Path(dataset_directory))
+        for machine in machines or machine_types(dataset, "eval")
+    ]
     if all((folder / eval_labels.RENAMED_FOLDER).is_dir() for folder in raw_dirs):
         return
     try:
         eval_labels.label_eval_set(dataset_directory, dataset, machines)
     except eval_labels.LabelsUnavailableError as error:  # the data are complete; only the labels are missing
-        print(f"warning: {error}; the evaluation test clips stay unlabelled (eval runs write scores, no AUC). "
-              f"Label them later with: python -m datasets.eval_labels {dataset}", file=sys.stderr, flush=True)
+        print(
+            f"warning: {error}; the evaluation test clips stay unlabelled (eval runs write scores, no AUC). "
+            f"Label them later with: python -m datasets.eval_labels {dataset}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -358,29 +396,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m datasets.download",
         description="Download, verify and unpack DCASE Task 2 archives from Zenodo "
-                    f"(base URL: ${BASE_URL_ENV}, default {DEFAULT_BASE_URL}).",
+        f"(base URL: ${BASE_URL_ENV}, default {DEFAULT_BASE_URL}).",
     )
     parser.add_argument("dataset", choices=families(), help="dataset family")
-    parser.add_argument("part", choices=(*PARTS, ALL_PARTS),
-                        help="dev: development data; add: additional training data; "
-                             "eval: evaluation test data; all: the three in turn")
-    parser.add_argument("--dataset_directory", type=Path, default=Path("./data"),
-                        help="parent folder of the datasets (default ./data)")
+    parser.add_argument(
+        "part",
+        choices=(*PARTS, ALL_PARTS),
+        help="dev: development data; add: additional training data; eval: evaluation test data; all: the three in turn",
+    )
+    parser.add_argument(
+        "--dataset_directory", type=Path, default=Path("./data"), help="parent folder of the datasets (default ./data)"
+    )
     parser.add_argument("--machines", nargs="+", metavar="MACHINE", help="only these machine types")
-    parser.add_argument("--no-verify", "--no_verify", dest="verify", action="store_false",
-                        help="UNSAFE: do not check archives against the md5 checksums of the Zenodo record")
-    parser.add_argument("--remove_archives", action="store_true",
-                        help="delete each archive once it is unpacked (saves disk, loses resumability)")
-    parser.add_argument("--no_eval_labels", dest="eval_labels", action="store_false",
-                        help="do not fetch the evaluation labels list (published for DCASE2020-2025) and build "
-                             "test_rename/ after the eval part (python -m datasets.eval_labels does it later)")
+    parser.add_argument(
+        "--no-verify",
+        "--no_verify",
+        dest="verify",
+        action="store_false",
+        help="UNSAFE: do not check archives against the md5 checksums of the Zenodo record",
+    )
+    parser.add_argument(
+        "--remove_archives",
+        action="store_true",
+        help="delete each archive once it is unpacked (saves disk, loses resumability)",
+    )
+    parser.add_argument(
+        "--no_eval_labels",
+        dest="eval_labels",
+        action="store_false",
+        help="do not fetch the evaluation labels list (published for DCASE2020-2025) and build "
+        "test_rename/ after the eval part (python -m datasets.eval_labels does it later)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings(base_url=base_url_from_environment(), verify=args.verify,
-                        remove_archives=args.remove_archives)
+    settings = Settings(base_url=base_url_from_environment(), verify=args.verify, remove_archives=args.remove_archives)
     if not args.verify:
         print("warning: --no-verify: archives are not checked against their checksums", file=sys.stderr)
     parts = PARTS if args.part == ALL_PARTS else (args.part,)
@@ -392,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 label_eval_test_clips(args.dataset_directory, args.dataset, args.machines)
 
     return exit_code_of(download_parts, on_interrupt="interrupted; run the same command again to resume")
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -78,8 +78,9 @@ def cached_list_path(dataset_directory: Path, family: str) -> Path:
 # The list
 
 
-def fetch_label_list(dataset_directory: Path, family: str, base_url: str | None = None,
-                     retry: RetryPolicy | None = None) -> Path:
+def fetch_label_list(
+    dataset_directory: Path, family: str, base_url: str | None = None, retry: RetryPolicy | None = None
+) -> Path:
     """The cached list of ``family``, fetched first when absent (written atomically, checked before use)."""
     path = cached_list_path(dataset_directory, family)
     if path.is_file():
@@ -96,7 +97,8 @@ def fetch_label_list(dataset_directory: Path, family: str, base_url: str | None 
     except DataError as error:
         raise LabelsUnavailableError(
             f"cannot get the evaluation labels list of {family} from {url}: {error}. Check the connection, point "
-            f"${LABELS_BASE_URL_ENV} at a copy of the lists, or pass a local copy with --list_file") from error
+            f"${LABELS_BASE_URL_ENV} at a copy of the lists, or pass a local copy with --list_file"
+        ) from error
     except UnicodeDecodeError as error:
         raise DataError(f"{url} is not a text file ({error}); check ${LABELS_BASE_URL_ENV}") from error
     finally:
@@ -141,8 +143,10 @@ def build_renamed_folder(machine_dir: Path, entries: Sequence[LabelEntry], overw
     matched = [entry for entry in entries if entry.anonymous in on_disk]
     if not matched:
         example = sorted(on_disk)[0] if on_disk else "no WAV file at all"
-        raise DataError(f"the evaluation labels list names none of the {len(on_disk)} clips in {test_dir} "
-                        f"(e.g. {example}); is it the list of this dataset year?")
+        raise DataError(
+            f"the evaluation labels list names none of the {len(on_disk)} clips in {test_dir} "
+            f"(e.g. {example}); is it the list of this dataset year?"
+        )
     remove_stale_staging(machine_dir, _STAGING_KIND)
     staging = Path(tempfile.mkdtemp(prefix=staging_prefix(_STAGING_KIND), dir=machine_dir))
     try:
@@ -162,41 +166,67 @@ def build_renamed_folder(machine_dir: Path, entries: Sequence[LabelEntry], overw
                 return RenameResult(renamed, "present", sum(1 for _ in renamed.glob("*.wav")))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return RenameResult(renamed, "renamed", len(matched), sorted(on_disk - listed),
-                        sorted(entry.anonymous for entry in entries if entry.anonymous not in on_disk))
+    return RenameResult(
+        renamed,
+        "renamed",
+        len(matched),
+        sorted(on_disk - listed),
+        sorted(entry.anonymous for entry in entries if entry.anonymous not in on_disk),
+    )
 
 
-def label_eval_set(dataset_directory: Path, family: str, machines: Sequence[str] | None = None, *,
-                   list_file: Path | None = None, base_url: str | None = None, overwrite: bool = False,
-                   retry: RetryPolicy | None = None) -> dict[str, RenameResult]:
+def label_eval_set(
+    dataset_directory: Path,
+    family: str,
+    machines: Sequence[str] | None = None,
+    *,
+    list_file: Path | None = None,
+    base_url: str | None = None,
+    overwrite: bool = False,
+    retry: RetryPolicy | None = None,
+) -> dict[str, RenameResult]:
     """Build ``test_rename`` for the evaluation machine types of ``family`` that have test data.
 
     Without ``machines``, every machine type whose eval test data are present is labelled (and those absent
     are skipped); named ``machines`` must all have test data.
     """
     if not has_published_labels(family) and list_file is None:
-        raise DataError(f"the organisers have not published the evaluation labels of {family} (published: "
-                        f"DCASE{PUBLISHED_LABEL_YEARS[0]}T2 to DCASE{PUBLISHED_LABEL_YEARS[-1]}T2); pass a "
-                        "list you have with --list_file")
+        raise DataError(
+            f"the organisers have not published the evaluation labels of {family} (published: "
+            f"DCASE{PUBLISHED_LABEL_YEARS[0]}T2 to DCASE{PUBLISHED_LABEL_YEARS[-1]}T2); pass a "
+            "list you have with --list_file"
+        )
     valid = machine_types(family, "eval")
     unknown = [machine for machine in machines or () if machine not in valid]
     if unknown:
-        raise DataError(f"unknown machine type {', '.join(map(repr, unknown))} for {family} eval; valid machine "
-                        f"types: {', '.join(valid)}")
+        raise DataError(
+            f"unknown machine type {', '.join(map(repr, unknown))} for {family} eval; valid machine "
+            f"types: {', '.join(valid)}"
+        )
     data_dir = Path(dataset_directory)
-    machine_dirs = {machine: resolve_dataset(family + machine, "eval").machine_dir(data_dir)
-                    for machine in machines or valid}
-    present = {machine: folder for machine, folder in machine_dirs.items()
-               if (folder / MERGED_TEST_FOLDER).is_dir() or (folder / RENAMED_FOLDER).is_dir()
-               or merge_split_test_folders(folder) is not None}
+    machine_dirs = {
+        machine: resolve_dataset(family + machine, "eval").machine_dir(data_dir) for machine in machines or valid
+    }
+    present = {
+        machine: folder
+        for machine, folder in machine_dirs.items()
+        if (folder / MERGED_TEST_FOLDER).is_dir()
+        or (folder / RENAMED_FOLDER).is_dir()
+        or merge_split_test_folders(folder) is not None
+    }
     if machines and len(present) < len(machine_dirs):
-        missing = [str(folder / MERGED_TEST_FOLDER) for machine, folder in machine_dirs.items()
-                   if machine not in present]
-        raise DataError(f"no evaluation test data in {', '.join(missing)}: download them first "
-                        f"({_download_hint(family)}, or python -m datasets.download {family} eval)")
+        missing = [
+            str(folder / MERGED_TEST_FOLDER) for machine, folder in machine_dirs.items() if machine not in present
+        ]
+        raise DataError(
+            f"no evaluation test data in {', '.join(missing)}: download them first "
+            f"({_download_hint(family)}, or python -m datasets.download {family} eval)"
+        )
     if not present:
-        raise DataError(f"no {family} evaluation test data under {data_dir / family.lower() / 'eval_data/raw'}; "
-                        "download them first or check --dataset_directory")
+        raise DataError(
+            f"no {family} evaluation test data under {data_dir / family.lower() / 'eval_data/raw'}; "
+            "download them first or check --dataset_directory"
+        )
     if all((folder / RENAMED_FOLDER).is_dir() for folder in present.values()) and not overwrite:
         lists: dict[str, list[LabelEntry]] = {}  # nothing to do: no need for the list (or the network)
     else:
@@ -205,17 +235,22 @@ def label_eval_set(dataset_directory: Path, family: str, machines: Sequence[str]
     results = {}
     for machine, folder in present.items():
         if (folder / RENAMED_FOLDER).is_dir() and not overwrite:
-            results[machine] = RenameResult(folder / RENAMED_FOLDER, "present",
-                                            sum(1 for _ in (folder / RENAMED_FOLDER).glob("*.wav")))
+            results[machine] = RenameResult(
+                folder / RENAMED_FOLDER, "present", sum(1 for _ in (folder / RENAMED_FOLDER).glob("*.wav"))
+            )
         elif machine not in lists:
-            raise DataError(f"the evaluation labels list of {family} has no entry for {machine} (it lists "
-                            f"{', '.join(lists)})")
+            raise DataError(
+                f"the evaluation labels list of {family} has no entry for {machine} (it lists {', '.join(lists)})"
+            )
         else:
             results[machine] = build_renamed_folder(folder, lists[machine], overwrite)
         _report(machine, results[machine])
     renamed = sum(result.outcome == "renamed" for result in results.values())
-    print(f"{family} evaluation labels: {renamed} machine type(s) labelled, {len(results) - renamed} already "
-          f"labelled; scored from test_rename/ by the eval-mode test stage", flush=True)
+    print(
+        f"{family} evaluation labels: {renamed} machine type(s) labelled, {len(results) - renamed} already "
+        f"labelled; scored from test_rename/ by the eval-mode test stage",
+        flush=True,
+    )
     return results
 
 
@@ -227,12 +262,19 @@ def _download_hint(family: str) -> str:
 def _report(machine: str, result: RenameResult) -> None:
     print(f"{machine}: {result.n_clips} labelled test clips -> {result.folder} ({result.outcome})", flush=True)
     if result.unlisted:
-        print(f"warning: {machine}: {len(result.unlisted)} clip(s) in test/ are not in the labels list and are left "
-              f"out of {RENAMED_FOLDER}/ (e.g. {result.unlisted[0]})", file=sys.stderr, flush=True)
+        print(
+            f"warning: {machine}: {len(result.unlisted)} clip(s) in test/ are not in the labels list and are left "
+            f"out of {RENAMED_FOLDER}/ (e.g. {result.unlisted[0]})",
+            file=sys.stderr,
+            flush=True,
+        )
     if result.absent:
-        print(f"warning: {machine}: {len(result.absent)} clip(s) of the labels list are missing from test/ (e.g. "
-              f"{result.absent[0]}); the test data may be incomplete: download them again", file=sys.stderr,
-              flush=True)
+        print(
+            f"warning: {machine}: {len(result.absent)} clip(s) of the labels list are missing from test/ (e.g. "
+            f"{result.absent[0]}); the test data may be incomplete: download them again",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,22 +285,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m datasets.eval_labels",
         description="Give the evaluation test clips their labelled names (test/ -> test_rename/) from the "
-                    f"organisers' list, fetched from ${LABELS_BASE_URL_ENV} (default {DEFAULT_LABELS_BASE_URL}).")
+        f"organisers' list, fetched from ${LABELS_BASE_URL_ENV} (default {DEFAULT_LABELS_BASE_URL}).",
+    )
     parser.add_argument("dataset", choices=families(), help="dataset family, e.g. DCASE2021T2")
-    parser.add_argument("--dataset_directory", type=Path, default=Path("./data"),
-                        help="parent folder of the datasets (default ./data)")
+    parser.add_argument(
+        "--dataset_directory", type=Path, default=Path("./data"), help="parent folder of the datasets (default ./data)"
+    )
     parser.add_argument("--machines", nargs="+", metavar="MACHINE", help="only these machine types")
-    parser.add_argument("--list_file", type=Path, default=None,
-                        help="use this local labels list (published format) instead of fetching it")
+    parser.add_argument(
+        "--list_file",
+        type=Path,
+        default=None,
+        help="use this local labels list (published format) instead of fetching it",
+    )
     parser.add_argument("--overwrite", action="store_true", help="rebuild test_rename folders that exist")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return exit_code_of(lambda: label_eval_set(args.dataset_directory, args.dataset, args.machines,
-                                               list_file=args.list_file, overwrite=args.overwrite),
-                        on_interrupt="interrupted; run the same command again")
+    return exit_code_of(
+        lambda: label_eval_set(
+            args.dataset_directory, args.dataset, args.machines, list_file=args.list_file, overwrite=args.overwrite
+        ),
+        on_interrupt="interrupted; run the same command again",
+    )
+
 
 if __name__ == "__main__":
     sys.exit(main())

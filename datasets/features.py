@@ -106,7 +106,7 @@ def analysis_window(n_fft: int, win_length: int | None) -> np.ndarray:
     window = scipy.signal.get_window("hann", length, fftbins=True)
     padded = np.zeros(n_fft, dtype=np.float64)
     start = (n_fft - length) // 2
-    padded[start:start + length] = window
+    padded[start : start + length] = window
     padded.setflags(write=False)
     return padded
 
@@ -122,8 +122,9 @@ def count_vectors(n_frames: int, params: FeatureParams) -> int:
     return 0 if n_windows < 1 else len(range(0, n_windows, params.frame_hop_length))
 
 
-def power_spectrogram(signal: np.ndarray, n_fft: int, hop_length: int, win_length: int | None,
-                      power: float) -> np.ndarray:
+def power_spectrogram(
+    signal: np.ndarray, n_fft: int, hop_length: int, win_length: int | None, power: float
+) -> np.ndarray:
     """``|STFT|**power`` of a float32 signal, centred frames, shape (T, n_fft // 2 + 1), float32."""
     padded = np.pad(np.asarray(signal, dtype=np.float32), n_fft // 2, mode="constant")
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
@@ -150,4 +151,4 @@ def frames_to_vectors(log_mel: np.ndarray, params: FeatureParams) -> np.ndarray:
         return np.empty((0, params.frames * n_mels), dtype=log_mel.dtype)
     flat = np.ascontiguousarray(log_mel).reshape(-1)
     windows = np.lib.stride_tricks.sliding_window_view(flat, params.frames * n_mels)[::n_mels]
-    return windows[::params.frame_hop_length].copy()
+    return windows[:: params.frame_hop_length].copy()

@@ -41,7 +41,8 @@ def _missing_folder_error(spec: DatasetSpec, folder: Path) -> DataError:
             f"dataset folder {folder} not found. Download it with 'bash tools/data_download_{year}.sh', run "
             f"with --is_auto_download True, or write synthetic demo data with 'python -m datasets.synthetic."
             f"legacy --year {year} --split {spec.split} --machines {spec.machine}'; check --dataset_directory "
-            "if the data are elsewhere")
+            "if the data are elsewhere"
+        )
     script = DOWNLOAD_SCRIPTS[spec.split].format(year=year)
     if spec.split == "eval" and folder.name.startswith("test"):
         script = EVAL_TEST_SCRIPT.format(year=year)
@@ -64,18 +65,24 @@ def list_train_clips(spec: DatasetSpec, dataset_directory: Path, use_ids: list[i
         raise _missing_folder_error(spec, folder)
     sections = [s for s in spec.sections if not use_ids or int(s) in use_ids]
     if not sections:
-        raise DataError(f"--use_ids {' '.join(map(str, use_ids))} selects no section of {spec.name}; "
-                        f"its sections are {', '.join(spec.sections)}")
+        raise DataError(
+            f"--use_ids {' '.join(map(str, use_ids))} selects no section of {spec.name}; "
+            f"its sections are {', '.join(spec.sections)}"
+        )
     clips = []
     for section in sections:
         files = _section_files(folder, spec, section)
         if not files:
-            raise DataError(f"no WAV files of {spec.section_keyword} {section} in {folder} (expected names "
-                            f"like {spec.section_keyword}_{section}_source_train_normal_0001_....wav)")
+            raise DataError(
+                f"no WAV files of {spec.section_keyword} {section} in {folder} (expected names "
+                f"like {spec.section_keyword}_{section}_source_train_normal_0001_....wav)"
+            )
         anomalies = [path.name for path in files if name_label(path.name) == 1]
         if anomalies:
-            raise DataError(f"{folder} holds {len(anomalies)} anomaly clip(s), e.g. {anomalies[0]}; training "
-                            "uses normal clips only: move them to the test folder or delete them")
+            raise DataError(
+                f"{folder} holds {len(anomalies)} anomaly clip(s), e.g. {anomalies[0]}; training "
+                "uses normal clips only: move them to the test folder or delete them"
+            )
         clips += [Clip(path, section, clip_domain(path.name), 0) for path in files]
     return clips
 
@@ -104,8 +111,10 @@ def list_test_clips(spec: DatasetSpec, dataset_directory: Path, section: str) ->
     anomalies = [path for path in files if name_label(path.name) == 1]
     unlabelled = [path.name for path in files if name_label(path.name) is None]
     if unlabelled:
-        raise DataError(f"{folder}/{unlabelled[0]}: a labelled test clip needs 'normal' or 'anomaly' in "
-                        f"its name ({len(unlabelled)} such file(s)); rename or remove them")
+        raise DataError(
+            f"{folder}/{unlabelled[0]}: a labelled test clip needs 'normal' or 'anomaly' in "
+            f"its name ({len(unlabelled)} such file(s)); rename or remove them"
+        )
     clips = [Clip(path, section, clip_domain(path.name), 0) for path in normals]
     clips += [Clip(path, section, clip_domain(path.name), 1) for path in anomalies]
     return clips, True

@@ -42,7 +42,6 @@ class RetryPolicy:
         return min(self.max_delay_s, self.first_delay_s * 2 ** (failed_attempts - 1))
 
 
-
 @dataclass(frozen=True)
 class RemoteFile:
     """What a Zenodo record says about one of its files."""
@@ -71,22 +70,30 @@ def _with_retries(action: Callable[[], T], url: str, retry: RetryPolicy, resume_
         except urllib.error.HTTPError as error:
             error.close()
             if error.code not in RETRYABLE_HTTP_CODES:
-                raise DataError(f"download failed: {url} answered HTTP {error.code} {error.reason}"
-                                ) from error
+                raise DataError(f"download failed: {url} answered HTTP {error.code} {error.reason}") from error
             last_error: BaseException = error
             retry_after = error.headers.get("Retry-After", "") if error.headers else ""
             delay = min(float(retry_after), retry.max_delay_s) if retry_after.isdigit() else None
-        except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException,
-                _TransientError) as error:
+        except (
+            urllib.error.URLError,
+            ConnectionError,
+            TimeoutError,
+            http.client.HTTPException,
+            _TransientError,
+        ) as error:
             last_error, delay = error, None
         if attempt < retry.attempts:
             delay = retry.delay_s(attempt) if delay is None else delay
-            print(f"{url}: {_describe(last_error)}; retrying in {delay:.1f} s "
-                  f"(attempt {attempt + 1} of {retry.attempts})", flush=True)
+            print(
+                f"{url}: {_describe(last_error)}; retrying in {delay:.1f} s "
+                f"(attempt {attempt + 1} of {retry.attempts})",
+                flush=True,
+            )
             time.sleep(delay)
-    raise DataError(f"download failed: {url}: {_describe(last_error)} (gave up after {retry.attempts} "
-                    f"attempts); check the connection and run the same command again{resume_hint}"
-                    ) from last_error
+    raise DataError(
+        f"download failed: {url}: {_describe(last_error)} (gave up after {retry.attempts} "
+        f"attempts); check the connection and run the same command again{resume_hint}"
+    ) from last_error
 
 
 def _open(url: str, retry: RetryPolicy, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
@@ -128,10 +135,11 @@ def fetch_record_files(base_url: str, record: str, retry: RetryPolicy) -> dict[s
         return _with_retries(read, url, retry)
     except (DataError, ValueError, AttributeError) as error:
         reason = _describe(error.__cause__) if isinstance(error, DataError) and error.__cause__ else error
-        raise DataError(f"cannot read the checksums of Zenodo record {record} from {url} ({reason}); "
-                        f"check the connection (or ${BASE_URL_ENV}), or pass --no-verify to download "
-                        "without checking them (unsafe: a corrupt or tampered archive would go unnoticed)"
-                        ) from error
+        raise DataError(
+            f"cannot read the checksums of Zenodo record {record} from {url} ({reason}); "
+            f"check the connection (or ${BASE_URL_ENV}), or pass --no-verify to download "
+            "without checking them (unsafe: a corrupt or tampered archive would go unnoticed)"
+        ) from error
 
 
 def _download_once(url: str, partial: Path, expected_size: int | None, retry: RetryPolicy) -> None:
@@ -158,15 +166,24 @@ def _download_once(url: str, partial: Path, expected_size: int | None, retry: Re
             partial.unlink()
             raise _TransientError(f"unexpected Content-Range {response.headers.get('Content-Range')!r}")
         if existing and not resumed:
-            print(f"{partial.name}: the server cannot resume (HTTP {response.status}); downloading from the "
-                  "start", flush=True)
+            print(
+                f"{partial.name}: the server cannot resume (HTTP {response.status}); downloading from the start",
+                flush=True,
+            )
             existing = 0
         length = response.headers.get("Content-Length")
         total = existing + int(length) if length is not None else expected_size
-        with partial.open("ab" if resumed else "wb") as output, progress_bar(
-            total=total, initial=existing, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=partial.name.removesuffix(".part"),
-        ) as progress:
+        with (
+            partial.open("ab" if resumed else "wb") as output,
+            progress_bar(
+                total=total,
+                initial=existing,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=partial.name.removesuffix(".part"),
+            ) as progress,
+        ):
             while chunk := response.read(CHUNK_BYTES):
                 output.write(chunk)
                 progress.update(len(chunk))
@@ -178,8 +195,12 @@ def _download_once(url: str, partial: Path, expected_size: int | None, retry: Re
 def download_file(url: str, partial: Path, expected_size: int | None, retry: RetryPolicy) -> None:
     """Download ``url`` into ``partial``, resuming what is there; retries with backoff."""
     partial.parent.mkdir(parents=True, exist_ok=True)
-    _with_retries(lambda: _download_once(url, partial, expected_size, retry), url, retry,
-                  f" to resume from the partial file {partial}")
+    _with_retries(
+        lambda: _download_once(url, partial, expected_size, retry),
+        url,
+        retry,
+        f" to resume from the partial file {partial}",
+    )
 
 
 def md5_of(path: Path) -> str:

@@ -44,8 +44,10 @@ class LabelEntry:
 
 def _check_file_name(name: str, source: str, line: int) -> None:
     if not name.endswith(".wav") or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
-        raise DataError(f"{source}, line {line}: {name!r} is not a plain WAV file name; the list is damaged "
-                        "(delete it to fetch it again) or not an evaluation labels list")
+        raise DataError(
+            f"{source}, line {line}: {name!r} is not a plain WAV file name; the list is damaged "
+            "(delete it to fetch it again) or not an evaluation labels list"
+        )
 
 
 def _clip_entry(row: list[str], source: str, line: int) -> LabelEntry:
@@ -65,8 +67,10 @@ def _check_complete(entries: dict[str, list[LabelEntry]], source: str) -> None:
         raise DataError(f"{source} holds no machine type; it is not an evaluation labels list")
     for machine, clips in entries.items():
         if not clips:
-            raise DataError(f"{source}: machine type {machine!r} has no clip lines; it is not an evaluation labels "
-                            "list in the published format")
+            raise DataError(
+                f"{source}: machine type {machine!r} has no clip lines; it is not an evaluation labels "
+                "list in the published format"
+            )
         for attribute in ("anonymous", "labelled"):
             names = [getattr(entry, attribute) for entry in clips]
             if len(set(names)) != len(names):
@@ -88,8 +92,10 @@ def parse_label_list(text: str, source: str = "labels list") -> dict[str, list[L
                 raise DataError(f"{source}, line {line}: machine type {machine!r} appears twice")
             entries[machine] = []
         elif machine is None:
-            raise DataError(f"{source}, line {line}: a clip comes before any machine type line; expected the "
-                            "published format (a machine type line, then 'anonymous name,labelled name' lines)")
+            raise DataError(
+                f"{source}, line {line}: a clip comes before any machine type line; expected the "
+                "published format (a machine type line, then 'anonymous name,labelled name' lines)"
+            )
         else:
             entries[machine].append(_clip_entry(row, source, line))
     _check_complete(entries, source)

@@ -61,13 +61,17 @@ def merge_split_test_folders(machine_dir: Path) -> Path | None:
     for folder in SPLIT_TEST_FOLDERS:
         for path in sorted((machine_dir / folder).glob("*.wav")):
             if path.name in sources:
-                raise DataError(f"{path} and {sources[path.name]} have the same name; the test folders "
-                                f"{', '.join(SPLIT_TEST_FOLDERS)} of {machine_dir} cannot be merged into "
-                                f"{MERGED_TEST_FOLDER}/: remove one of them")
+                raise DataError(
+                    f"{path} and {sources[path.name]} have the same name; the test folders "
+                    f"{', '.join(SPLIT_TEST_FOLDERS)} of {machine_dir} cannot be merged into "
+                    f"{MERGED_TEST_FOLDER}/: remove one of them"
+                )
             sources[path.name] = path
     if not sources:
-        raise DataError(f"{machine_dir}/{SPLIT_TEST_FOLDERS[0]} and {SPLIT_TEST_FOLDERS[1]} hold no WAV files; "
-                        "download the test data again")
+        raise DataError(
+            f"{machine_dir}/{SPLIT_TEST_FOLDERS[0]} and {SPLIT_TEST_FOLDERS[1]} hold no WAV files; "
+            "download the test data again"
+        )
     remove_stale_staging(machine_dir, _STAGING_KIND)
     staging = Path(tempfile.mkdtemp(prefix=staging_prefix(_STAGING_KIND), dir=machine_dir))
     try:

@@ -94,8 +94,11 @@ def training_runs(family: str, split: str) -> list[tuple[str, int]]:
     One model per section (``--use_ids <id> -tag id(<id>_)``): a single run per machine type for the
     one-section datasets (2023, 2024), one per section or machine id for the legacy ones (2020-2022).
     """
-    return [(machine, int(section)) for machine in machine_types(family, split)
-            for section in _registry()[family][split][machine]]
+    return [
+        (machine, int(section))
+        for machine in machine_types(family, split)
+        for section in _registry()[family][split][machine]
+    ]
 
 
 def dataset_names(split: str) -> list[str]:
@@ -108,27 +111,38 @@ def resolve_dataset(name: str, split: str) -> DatasetSpec:
     for family in families():
         if name.startswith(family):
             entry = _registry()[family]
-            machine = name[len(family):]
+            machine = name[len(family) :]
             if machine in entry[split]:
                 sections = tuple(str(section) for section in entry[split][machine])
                 return DatasetSpec(name, family, machine, split, sections, entry["section_keyword"])
     other = "eval" if split == "dev" else "dev"
-    hint = f" ({name} is an {other} dataset: use {'-e' if other == 'eval' else '-d'})" \
-        if name in dataset_names(other) else ""
-    raise ConfigError(f"unknown dataset {name!r} for {split} mode{hint}; valid names: "
-                      + ", ".join(dataset_names(split)))
+    hint = (
+        f" ({name} is an {other} dataset: use {'-e' if other == 'eval' else '-d'})"
+        if name in dataset_names(other)
+        else ""
+    )
+    raise ConfigError(
+        f"unknown dataset {name!r} for {split} mode{hint}; valid names: " + ", ".join(dataset_names(split))
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Print the machine types of a dataset family.")
     parser.add_argument("family", help="e.g. DCASE2024T2")
     parser.add_argument("split", choices=SPLITS)
-    parser.add_argument("--runs", action="store_true",
-                        help="print one line '<machine type> <section id>' per model the scripts train")
-    parser.add_argument("--machines", default="",
-                        help="only these machine types (separated by spaces or commas); an unknown one is an error")
-    parser.add_argument("--script_flags", action="store_true",
-                        help="print the train.py flags the scripts pass for this family, one per line")
+    parser.add_argument(
+        "--runs", action="store_true", help="print one line '<machine type> <section id>' per model the scripts train"
+    )
+    parser.add_argument(
+        "--machines",
+        default="",
+        help="only these machine types (separated by spaces or commas); an unknown one is an error",
+    )
+    parser.add_argument(
+        "--script_flags",
+        action="store_true",
+        help="print the train.py flags the scripts pass for this family, one per line",
+    )
     args = parser.parse_args()
     try:
         if args.script_flags:
@@ -138,8 +152,10 @@ def main() -> None:
         wanted = args.machines.replace(",", " ").split()
         unknown = [machine for machine in wanted if machine not in known]
         if unknown:
-            raise ConfigError(f"--machines: {', '.join(unknown)} not a {args.family} {args.split} machine type; "
-                              f"valid: {', '.join(known)}")
+            raise ConfigError(
+                f"--machines: {', '.join(unknown)} not a {args.family} {args.split} machine type; "
+                f"valid: {', '.join(known)}"
+            )
         if args.runs:
             runs = training_runs(args.family, args.split)
             print("\n".join(f"{machine} {section}" for machine, section in runs if not wanted or machine in wanted))

@@ -32,31 +32,36 @@ def check_members(archive_path: Path, members: list[zipfile.ZipInfo]) -> None:
     for member in members:
         reason = unsafe_member_reason(member)
         if reason:
-            raise DataError(f"refusing to unpack {archive_path}: member {member.filename!r} {reason} and "
-                            "could be written outside the dataset folder; nothing was unpacked. A genuine "
-                            f"DCASE archive has no such member: delete it and check where ${BASE_URL_ENV} "
-                            "points")
+            raise DataError(
+                f"refusing to unpack {archive_path}: member {member.filename!r} {reason} and "
+                "could be written outside the dataset folder; nothing was unpacked. A genuine "
+                f"DCASE archive has no such member: delete it and check where ${BASE_URL_ENV} "
+                "points"
+            )
 
 
 def require_free_space(folder: Path, needed_bytes: int, what: str) -> None:
     free = shutil.disk_usage(folder).free
     if needed_bytes > free:
-        raise DataError(f"not enough disk space in {folder} for {what}: it needs {human_size(needed_bytes)}, "
-                        f"{human_size(free)} are free; free some space or choose another --dataset_directory")
+        raise DataError(
+            f"not enough disk space in {folder} for {what}: it needs {human_size(needed_bytes)}, "
+            f"{human_size(free)} are free; free some space or choose another --dataset_directory"
+        )
 
 
-def extract_members(archive_path: Path, members: list[zipfile.ZipInfo], zip_file: zipfile.ZipFile,
-             into: Path) -> None:
+def extract_members(archive_path: Path, members: list[zipfile.ZipInfo], zip_file: zipfile.ZipFile, into: Path) -> None:
     root = into.resolve()
     for member in progress_bar(members, desc=f"unpack {archive_path.name}", unit="file", transient=True):
-        relative = PurePosixPath(*(part for part in member.filename.replace("\\", "/").split("/")
-                                   if part not in ("", ".")))
+        relative = PurePosixPath(
+            *(part for part in member.filename.replace("\\", "/").split("/") if part not in ("", "."))
+        )
         if not relative.parts:
             continue
         target = root.joinpath(*relative.parts)
         if not target.resolve().is_relative_to(root):  # a symlinked parent; cannot pass the checks above
-            raise DataError(f"refusing to unpack {archive_path}: member {member.filename!r} resolves "
-                            "outside the dataset folder")
+            raise DataError(
+                f"refusing to unpack {archive_path}: member {member.filename!r} resolves outside the dataset folder"
+            )
         if member.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue

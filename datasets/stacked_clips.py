@@ -46,8 +46,9 @@ def file_fingerprint(paths: Sequence[Path]) -> list[list]:
     return listing
 
 
-def load_stacked_rows(npy_path: Path, manifest_path: Path, expected: dict[str, Any], row_shape: tuple[int, ...],
-                      dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, int] | None:
+def load_stacked_rows(
+    npy_path: Path, manifest_path: Path, expected: dict[str, Any], row_shape: tuple[int, ...], dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray, int] | None:
     """``(rows, offsets, sample_rate)`` of a cache whose manifest holds every ``expected`` entry and whose
     ``.npy`` has ``offsets[-1]`` rows of ``row_shape`` and ``dtype``; None if it is missing, stale,
     half-written or unreadable (then it is rebuilt)."""

@@ -56,8 +56,9 @@ def list_supplemental_clips(spec: DatasetSpec, dataset_directory: Path) -> list[
     return [SupplementalClip(path, *clip_kind(path.name)) for path in sorted(folder.glob("*.wav"))]
 
 
-def read_supplemental_clips(spec: DatasetSpec, dataset_directory: Path, kind: str | None = None,
-                            rule: ChannelRule = MONO) -> tuple[list[SupplementalClip], list[np.ndarray], int]:
+def read_supplemental_clips(
+    spec: DatasetSpec, dataset_directory: Path, kind: str | None = None, rule: ChannelRule = MONO
+) -> tuple[list[SupplementalClip], list[np.ndarray], int]:
     """The supplemental clips (all, or only ``kind``: "machine", "noise", "other"), their float32 signals
     (the channel ``rule`` picks, as for the training clips) and their common sample rate.
 
@@ -66,8 +67,10 @@ def read_supplemental_clips(spec: DatasetSpec, dataset_directory: Path, kind: st
     clips = [clip for clip in list_supplemental_clips(spec, dataset_directory) if kind in (None, clip.kind)]
     if not clips:
         what = f"{kind} clips" if kind else "WAV files"
-        raise DataError(f"no supplemental {what} in {supplemental_dir(spec, dataset_directory)}; only some "
-                        "DCASE2025 evaluation machine types have them")
+        raise DataError(
+            f"no supplemental {what} in {supplemental_dir(spec, dataset_directory)}; only some "
+            "DCASE2025 evaluation machine types have them"
+        )
     signals, rates = [], []
     for clip in clips:
         signal, rate = read_clip(clip.path, rule)
@@ -75,8 +78,9 @@ def read_supplemental_clips(spec: DatasetSpec, dataset_directory: Path, kind: st
         rates.append(rate)
     odd = next((clip for clip, rate in zip(clips, rates, strict=True) if rate != rates[0]), None)
     if odd is not None:
-        raise DataError(f"{odd.path}: sample rate differs from {rates[0]} Hz of {clips[0].path.name}; resample "
-                        "it or remove it")
+        raise DataError(
+            f"{odd.path}: sample rate differs from {rates[0]} Hz of {clips[0].path.name}; resample it or remove it"
+        )
     return clips, signals, rates[0]
 
 
@@ -87,6 +91,8 @@ def supplemental_summary(spec: DatasetSpec, dataset_directory: Path) -> str | No
         return None
     counts = {kind: sum(clip.kind == kind for clip in clips) for kind in (*KINDS, "other")}
     parts = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
-    return (f"{spec.name}: {supplemental_dir(spec, dataset_directory)} holds {len(clips)} supplemental clips "
-            f"({parts}); not training or test data, left out (datasets.supplemental.read_supplemental_clips "
-            "loads them)")
+    return (
+        f"{spec.name}: {supplemental_dir(spec, dataset_directory)} holds {len(clips)} supplemental clips "
+        f"({parts}); not training or test data, left out (datasets.supplemental.read_supplemental_clips "
+        "loads them)"
+    )

@@ -43,15 +43,22 @@ class VectorSet:
     params: FeatureParams
 
     @classmethod
-    def from_features(cls, features: ClipFeatures, params: FeatureParams, clip_is_target: np.ndarray,
-                      device: torch.device) -> VectorSet:
+    def from_features(
+        cls, features: ClipFeatures, params: FeatureParams, clip_is_target: np.ndarray, device: torch.device
+    ) -> VectorSet:
         starts, vector_clip = vector_starts(features, params)
         log_mel = np.ascontiguousarray(features.log_mel, dtype=np.float32)
         if not log_mel.flags.writeable:  # a read-only memory map of the cache: torch needs its own copy
             log_mel = log_mel.copy()
         frames = torch.from_numpy(log_mel).to(device)
-        return cls(frames, torch.from_numpy(starts).to(device), vector_clip,
-                   np.asarray(clip_is_target, dtype=bool), list(features.names), params)
+        return cls(
+            frames,
+            torch.from_numpy(starts).to(device),
+            vector_clip,
+            np.asarray(clip_is_target, dtype=bool),
+            list(features.names),
+            params,
+        )
 
     @property
     def n_vectors(self) -> int:
@@ -90,8 +97,9 @@ def split_train_validation(n_vectors: int, validation_split: float, seed: int) -
     does after ``np.random.seed(seed)``: validation takes the first ceil(split * n) of a permutation."""
     n_validation = math.ceil(validation_split * n_vectors)
     if n_validation < 1 or n_validation >= n_vectors:
-        raise ValueError(f"a validation split of {validation_split} leaves no vectors on one side "
-                         f"of {n_vectors} vectors")
+        raise ValueError(
+            f"a validation split of {validation_split} leaves no vectors on one side of {n_vectors} vectors"
+        )
     permutation = np.random.RandomState(seed).permutation(n_vectors)
     return permutation[n_validation:], permutation[:n_validation]
 

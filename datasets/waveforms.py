@@ -62,15 +62,18 @@ def read_attribute_table(machine_dir: Path) -> dict[str, str]:
             with path.open(newline="", encoding="utf-8") as stream:
                 rows = list(csv.reader(stream))
         except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise DataError(f"{path}: cannot be read as a CSV file ({error}); re-download the dataset or delete "
-                            "the file (the attributes are then read from the file names)") from error
+            raise DataError(
+                f"{path}: cannot be read as a CSV file ({error}); re-download the dataset or delete "
+                "the file (the attributes are then read from the file names)"
+            ) from error
         for row in rows[1:]:
             if not row or not row[0].strip():
                 continue
             values = [cell.strip() for cell in row[1:]]
             pairs = [(values[i], values[i + 1] if i + 1 < len(values) else "") for i in range(0, len(values), 2)]
-            parts = [f"{name}_{value}" if value else name for name, value in pairs
-                     if name and name != HIDDEN_ATTRIBUTES]
+            parts = [
+                f"{name}_{value}" if value else name for name, value in pairs if name and name != HIDDEN_ATTRIBUTES
+            ]
             table[Path(row[0].strip()).name] = "_".join(parts)
     return table
 
@@ -92,7 +95,7 @@ class Waveforms(StackedClips):
 
     def clip(self, index: int) -> np.ndarray:
         """Clip ``index`` as float32 in [-1, 1)."""
-        return to_float(self.samples[self.offsets[index]:self.offsets[index + 1]])
+        return to_float(self.samples[self.offsets[index] : self.offsets[index + 1]])
 
     def crops(self, indices: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
         """``length`` samples of each clip ``indices[j]`` from ``starts[j]``, zero-padded past its end:
@@ -101,7 +104,7 @@ class Waveforms(StackedClips):
         for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
             first = self.offsets[index] + start
             end = min(first + length, self.offsets[index + 1])
-            out[row, :end - first] = to_float(self.samples[first:end])
+            out[row, : end - first] = to_float(self.samples[first:end])
         return out
 
 
@@ -125,8 +128,9 @@ def _load_cached(npy_path: Path, manifest_path: Path, fingerprint: list[list]) -
     if loaded is None:
         return None
     samples, offsets, sample_rate = loaded
-    return Waveforms(offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate,
-                     samples=samples)
+    return Waveforms(
+        offsets=offsets, names=[entry[0] for entry in fingerprint], sample_rate=sample_rate, samples=samples
+    )
 
 
 def _clip_lengths(paths: Sequence[Path]) -> tuple[np.ndarray, int]:
@@ -136,36 +140,45 @@ def _clip_lengths(paths: Sequence[Path]) -> tuple[np.ndarray, int]:
         try:
             info = soundfile.info(str(path))
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-            raise DataError(f"{path}: not a readable WAV file ({error}); re-download the dataset or delete "
-                            "the file") from error
+            raise DataError(
+                f"{path}: not a readable WAV file ({error}); re-download the dataset or delete the file"
+            ) from error
         lengths.append(info.frames)
         rates.append(info.samplerate)
     common = max(set(rates), key=rates.count)
     for path, rate in zip(paths, rates, strict=True):
         if rate != common:
-            raise DataError(f"{path}: sample rate {rate} Hz differs from {common} Hz of the other clips; all "
-                            "clips of a dataset must share one rate (resample the odd file or remove it)")
+            raise DataError(
+                f"{path}: sample rate {rate} Hz differs from {common} Hz of the other clips; all "
+                "clips of a dataset must share one rate (resample the odd file or remove it)"
+            )
     return np.asarray(lengths, dtype=np.int64), common
 
 
 def _write_samples(stream, paths: Sequence[Path], lengths: np.ndarray, description: str, rule: ChannelRule) -> None:
     """The ``.npy`` of all clips' int16 samples, written clip by clip."""
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<i2")), "fortran_order": False,
-              "shape": (int(lengths.sum()),)}
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype("<i2")),
+        "fortran_order": False,
+        "shape": (int(lengths.sum()),),
+    }
     np.lib.format.write_array_header_1_0(stream, header)
     progress = progress_bar(total=len(paths), desc=description, unit="clip", transient=True)
     for path, expected in zip(paths, lengths, strict=True):
         signal, _ = read_clip(Path(path), rule)
         if len(signal) != expected:
-            raise DataError(f"{path}: holds {len(signal)} samples but its header says {expected}; re-download "
-                            "the dataset or delete the file")
+            raise DataError(
+                f"{path}: holds {len(signal)} samples but its header says {expected}; re-download "
+                "the dataset or delete the file"
+            )
         stream.write(to_int16(signal).astype("<i2", copy=False).tobytes())
         progress.update()
     progress.close()
 
 
-def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: str,
-                            description: str = "waveforms", rule: ChannelRule = MONO) -> tuple[Waveforms, bool]:
+def load_or_build_waveforms(
+    paths: Sequence[Path], cache_dir: Path, cache_name: str, description: str = "waveforms", rule: ChannelRule = MONO
+) -> tuple[Waveforms, bool]:
     """Waveforms of ``paths`` (in that order) from ``cache_dir`` if valid, else read and cached. Returns
     ``(waveforms, was_cached)``. Two processes asking for the same cache build it once. ``rule``: which
     channel of a clip (``--mono``/``--channel``); each channel choice has its own cache."""
@@ -179,12 +192,17 @@ def load_or_build_waveforms(paths: Sequence[Path], cache_dir: Path, cache_name: 
     def read_headers() -> tuple[Callable[[IO[bytes]], None], dict, None]:
         lengths, sample_rate = _clip_lengths(paths)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        manifest = {"version": CACHE_FORMAT_VERSION, "files": fingerprint, "offsets": offsets.tolist(),
-                    "sample_rate": sample_rate}
+        manifest = {
+            "version": CACHE_FORMAT_VERSION,
+            "files": fingerprint,
+            "offsets": offsets.tolist(),
+            "sample_rate": sample_rate,
+        }
         return lambda stream: _write_samples(stream, paths, lengths, description, rule), manifest, None
 
-    return load_or_build_cache(npy_path, manifest_path, lambda: _load_cached(npy_path, manifest_path, fingerprint),
-                               read_headers, "waveform")
+    return load_or_build_cache(
+        npy_path, manifest_path, lambda: _load_cached(npy_path, manifest_path, fingerprint), read_headers, "waveform"
+    )
 
 
 def read_waveforms(paths: Sequence[Path], rule: ChannelRule = MONO) -> tuple[list[np.ndarray], int]:
@@ -197,8 +215,10 @@ def read_waveforms(paths: Sequence[Path], rule: ChannelRule = MONO) -> tuple[lis
         rates.append(rate)
     for path, rate in zip(paths, rates, strict=True):
         if rate != rates[0]:
-            raise DataError(f"{path}: sample rate {rate} Hz differs from {rates[0]} Hz of {Path(paths[0]).name}; "
-                            "all clips of a dataset must share one rate")
+            raise DataError(
+                f"{path}: sample rate {rate} Hz differs from {rates[0]} Hz of {Path(paths[0]).name}; "
+                "all clips of a dataset must share one rate"
+            )
     return signals, rates[0]
 
 
@@ -256,8 +276,9 @@ class FamilyTrainingSet:
         return out
 
 
-def list_family_training_clips(family: str, split: str, dataset_directory: Path, use_ids: list[int],
-                               required: str) -> list[tuple[DatasetSpec, list[Clip]]]:
+def list_family_training_clips(
+    family: str, split: str, dataset_directory: Path, use_ids: list[int], required: str
+) -> list[tuple[DatasetSpec, list[Clip]]]:
     """The training clips of every machine type of ``family`` in ``split``, sections ``use_ids`` (all when
     empty; a machine type without them is left out). A machine type whose folder is absent is left out with
     a warning, except ``required`` (the one being trained), whose absence is an error."""
@@ -271,11 +292,14 @@ def list_family_training_clips(family: str, split: str, dataset_directory: Path,
             continue
         listing.append((spec, list_train_clips(spec, Path(dataset_directory), use_ids)))
     if absent:
-        tqdm.write(f"warning: no training folder of {', '.join(absent)} under {Path(dataset_directory)}: the "
-                   f"{family} {split} model is trained without them (download them and train again to use them)")
+        tqdm.write(
+            f"warning: no training folder of {', '.join(absent)} under {Path(dataset_directory)}: the "
+            f"{family} {split} model is trained without them (download them and train again to use them)"
+        )
     if not listing:
-        raise DataError(f"--use_ids {' '.join(map(str, use_ids))} selects no section of any {family} {split} "
-                        "machine type")
+        raise DataError(
+            f"--use_ids {' '.join(map(str, use_ids))} selects no section of any {family} {split} machine type"
+        )
     return listing
 
 
@@ -284,18 +308,24 @@ def training_cache_name(spec: DatasetSpec, clips: Sequence[Clip]) -> str:
     return f"{spec.section_keyword}_{'_'.join(sorted({clip.section for clip in clips}))}"
 
 
-def load_machine_training_waveforms(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path,
-                                    rule: ChannelRule = MONO) -> Waveforms:
-    waves, cached = load_or_build_waveforms([clip.path for clip in clips],
-                                            spec.processed_dir(Path(dataset_directory)) / "train",
-                                            training_cache_name(spec, clips), f"{spec.name} train waveforms", rule)
+def load_machine_training_waveforms(
+    spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path, rule: ChannelRule = MONO
+) -> Waveforms:
+    waves, cached = load_or_build_waveforms(
+        [clip.path for clip in clips],
+        spec.processed_dir(Path(dataset_directory)) / "train",
+        training_cache_name(spec, clips),
+        f"{spec.name} train waveforms",
+        rule,
+    )
     if not cached:
         tqdm.write(f"{spec.name}: {len(clips)} training clips cached as int16 waveforms")
     return waves
 
 
-def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
-                             dataset_directory: Path, rule: ChannelRule = MONO) -> FamilyTrainingSet:
+def load_family_training_set(
+    listing: Sequence[tuple[DatasetSpec, list[Clip]]], dataset_directory: Path, rule: ChannelRule = MONO
+) -> FamilyTrainingSet:
     """Waveforms (cached per machine type) and attributes of the clips of ``list_family_training_clips``."""
     machines, waveforms, clips_all, attributes, clip_machine, clip_index = [], [], [], [], [], []
     for number, (spec, clips) in enumerate(listing):
@@ -308,14 +338,24 @@ def load_family_training_set(listing: Sequence[tuple[DatasetSpec, list[Clip]]],
         clip_index += list(range(len(clips)))
     rates = {waves.sample_rate for waves in waveforms}
     if len(rates) > 1:
-        rate_list = ", ".join(f"{machine} {waves.sample_rate} Hz" for machine, waves in zip(machines, waveforms,
-                                                                                           strict=True))
-        raise DataError(f"the machine types of {listing[0][0].family} ({listing[0][0].split}) are sampled at "
-                        f"different rates ({rate_list}); one model for all of them needs one rate: resample the "
-                        "clips")
-    return FamilyTrainingSet(machines, waveforms, np.asarray(clip_machine, dtype=np.int64),
-                             np.asarray(clip_index, dtype=np.int64), clips_all, attributes, rates.pop(),
-                             listing_digest([clip.path for clip in clips_all]))
+        rate_list = ", ".join(
+            f"{machine} {waves.sample_rate} Hz" for machine, waves in zip(machines, waveforms, strict=True)
+        )
+        raise DataError(
+            f"the machine types of {listing[0][0].family} ({listing[0][0].split}) are sampled at "
+            f"different rates ({rate_list}); one model for all of them needs one rate: resample the "
+            "clips"
+        )
+    return FamilyTrainingSet(
+        machines,
+        waveforms,
+        np.asarray(clip_machine, dtype=np.int64),
+        np.asarray(clip_index, dtype=np.int64),
+        clips_all,
+        attributes,
+        rates.pop(),
+        listing_digest([clip.path for clip in clips_all]),
+    )
 
 
 def family_listing_digest(listing: Sequence[tuple[DatasetSpec, list[Clip]]]) -> str:
@@ -346,16 +386,22 @@ class MachineClips:
             members = np.flatnonzero(self.lengths == length)
             per_batch = max(1, samples_per_batch // max(int(length), 1))
             for start in range(0, len(members), per_batch):
-                ids = members[start:start + per_batch]
+                ids = members[start : start + per_batch]
                 yield ids, self.read(ids)
 
 
-def cached_machine_clips(spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path,
-                         rule: ChannelRule = MONO) -> MachineClips:
+def cached_machine_clips(
+    spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path, rule: ChannelRule = MONO
+) -> MachineClips:
     """A machine type's training clips, read from (and cached as) int16 waveforms."""
     waves = load_machine_training_waveforms(spec, clips, dataset_directory, rule)
-    return MachineClips(spec.machine, list(clips), waves.rows_per_clip(), waves.sample_rate,
-                        lambda ids: np.stack([waves.clip(int(i)) for i in ids]))
+    return MachineClips(
+        spec.machine,
+        list(clips),
+        waves.rows_per_clip(),
+        waves.sample_rate,
+        lambda ids: np.stack([waves.clip(int(i)) for i in ids]),
+    )
 
 
 def machine_clips_from_files(machine: str, clips: Sequence[Clip], rule: ChannelRule = MONO) -> MachineClips:

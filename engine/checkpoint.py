@@ -33,8 +33,10 @@ def load_torch(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise DataError(f"{path}: the {what} cannot be read ({type(error).__name__}: {_first_reason(error)}). "
-                        "Delete it and train again") from error
+        raise DataError(
+            f"{path}: the {what} cannot be read ({type(error).__name__}: {_first_reason(error)}). "
+            "Delete it and train again"
+        ) from error
 
 
 def _first_reason(error: Exception) -> str:
@@ -48,8 +50,9 @@ def _first_reason(error: Exception) -> str:
     return f"{reason}; only tensors and plain containers are loaded, nothing else is unpickled" if refused else reason
 
 
-def run_fingerprint(config: Namespace, options: ModelOptions, with_reference: bool = False,
-                    **replace: Any) -> dict[str, Any]:
+def run_fingerprint(
+    config: Namespace, options: ModelOptions, with_reference: bool = False, **replace: Any
+) -> dict[str, Any]:
     """The settings a model's weights (and, ``with_reference``, its fitted reference) depend on
     (``common.fingerprint_keys``), with ``replace`` applied (a family model's fingerprint names its family
     instead of one machine type's dataset)."""
@@ -62,12 +65,16 @@ def run_fingerprint(config: Namespace, options: ModelOptions, with_reference: bo
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Human-readable list of the settings that differ between two training fingerprints."""
     keys = sorted(set(saved) | set(current))
-    return [f"--{key} {saved.get(key)!r} (this run: {current.get(key)!r})" for key in keys
-            if saved.get(key) != current.get(key)]
+    return [
+        f"--{key} {saved.get(key)!r} (this run: {current.get(key)!r})"
+        for key in keys
+        if saved.get(key) != current.get(key)
+    ]
 
 
-def load_resume_checkpoint(config: Namespace, own_checkpoint: Path, required_keys: tuple[str, ...],
-                           fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+def load_resume_checkpoint(
+    config: Namespace, own_checkpoint: Path, required_keys: tuple[str, ...], fingerprint: dict[str, Any]
+) -> dict[str, Any] | None:
     """The checkpoint ``--restart`` resumes from (``--checkpoint_path`` or the run's own), checked to hold
     ``required_keys`` and to come from a run with the same ``fingerprint``; None when the run has none yet."""
     source = Path(config.checkpoint_path) if config.checkpoint_path else own_checkpoint
@@ -75,18 +82,24 @@ def load_resume_checkpoint(config: Namespace, own_checkpoint: Path, required_key
         checkpoint = load_torch(source, "checkpoint")
     except FileNotFoundError:
         if config.checkpoint_path:
-            raise DataError(f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
-                            f"run (this run's own is {own_checkpoint})") from None
+            raise DataError(
+                f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
+                f"run (this run's own is {own_checkpoint})"
+            ) from None
         tqdm.write(f"--restart: no checkpoint at {source}; training from epoch 1")
         return None
     missing = [key for key in required_keys if not isinstance(checkpoint, dict) or key not in checkpoint]
     if missing:
-        raise DataError(f"{source} is not a checkpoint of this model written by this program (no "
-                        f"{', '.join(missing)}); train from scratch without --restart")
+        raise DataError(
+            f"{source} is not a checkpoint of this model written by this program (no "
+            f"{', '.join(missing)}); train from scratch without --restart"
+        )
     differences = config_differences(json.loads(checkpoint["fingerprint"]), fingerprint)
     if differences:
-        raise DataError(f"{source} was written by a run with other settings or data ({'; '.join(differences)}). "
-                        "Resume with the same settings, or train from scratch without --restart")
+        raise DataError(
+            f"{source} was written by a run with other settings or data ({'; '.join(differences)}). "
+            "Resume with the same settings, or train from scratch without --restart"
+        )
     return checkpoint
 
 

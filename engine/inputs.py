@@ -76,26 +76,33 @@ def reads_family(model_class: type[Model]) -> bool:
     return model_class.inputs == "waveforms"
 
 
-def training_data(model_class: type[Model], spec: DatasetSpec, config: Namespace,
-                  device: torch.device) -> tuple[Any, int]:
+def training_data(
+    model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device
+) -> tuple[Any, int]:
     """``(data, sample rate)`` a model trains on: its machine type's vectors, or the waveforms of every machine
     type of the family (a family model's data; a waveform model of one machine type, e.g. one trained with
     outlier exposure, finds its own machine type as ``run_machine``)."""
     if not reads_family(model_class):
         return _machine_vectors(spec, config, device)
-    listing = list_family_training_clips(spec.family, spec.split, Path(config.dataset_directory),
-                                         _sections_read(model_class, config),
-                                         required=spec.machine)
+    listing = list_family_training_clips(
+        spec.family,
+        spec.split,
+        Path(config.dataset_directory),
+        _sections_read(model_class, config),
+        required=spec.machine,
+    )
     data = load_family_training_set(listing, Path(config.dataset_directory), _channel_rule(config))
     data.run_machine = spec.machine  # a waveform model of one machine type tells its own clips from the others'
     if data.n_clips < 2:
-        raise DataError(f"{spec.family} ({spec.split}) has {data.n_clips} training clip(s); the model needs at "
-                        "least two")
+        raise DataError(
+            f"{spec.family} ({spec.split}) has {data.n_clips} training clip(s); the model needs at least two"
+        )
     return data, data.sample_rate
 
 
-def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device,
-                   trained_on: Any = None) -> Any:
+def reference_data(
+    model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device, trained_on: Any = None
+) -> Any:
     """One machine type's training clips for ``fit_reference``: the training vectors themselves when the model
     was just trained on them (so that the autoencoder's baseline-exact draws continue), else read anew."""
     if model_class.inputs == "vectors" and trained_on is not None:
@@ -106,8 +113,9 @@ def reference_data(model_class: type[Model], spec: DatasetSpec, config: Namespac
     return cached_machine_clips(spec, clips, Path(config.dataset_directory), _channel_rule(config))
 
 
-def test_section(model_class: type[Model], spec: DatasetSpec, config: Namespace, section: str,
-                 device: torch.device) -> TestSection:
+def test_section(
+    model_class: type[Model], spec: DatasetSpec, config: Namespace, section: str, device: torch.device
+) -> TestSection:
     """Section ``section``'s test clips and the model's input for them."""
     if model_class.inputs == "vectors":
         params = FeatureParams.from_config(config)

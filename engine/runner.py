@@ -71,8 +71,9 @@ def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
     if score in aliases and aliases[score] < len(modes):
         return modes[aliases[score]]
     if score not in modes:
-        raise ConfigError(f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, "
-                          "or first / second")
+        raise ConfigError(
+            f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, or first / second"
+        )
     return score
 
 
@@ -81,12 +82,20 @@ def save_thresholds(paths: RunPaths, calibration: dict[str, np.ndarray]) -> None
         try:
             save_score_distribution(paths.score_distribution(mode), samples)
         except ValueError as error:
-            raise DataError(f"cannot fit the decision threshold of the {mode} score ({error}); the machine type "
-                            "needs at least two training clips with different scores") from error
+            raise DataError(
+                f"cannot fit the decision threshold of the {mode} score ({error}); the machine type "
+                "needs at least two training clips with different scores"
+            ) from error
 
 
-def train_machine(model_class: type[Model], options: ModelOptions, spec: DatasetSpec, config: Namespace,
-                  paths: RunPaths, device: torch.device) -> tuple[Model, int]:
+def train_machine(
+    model_class: type[Model],
+    options: ModelOptions,
+    spec: DatasetSpec,
+    config: Namespace,
+    paths: RunPaths,
+    device: torch.device,
+) -> tuple[Model, int]:
     """Train (or, for weights several runs share, train once and reuse), fit this machine type's reference, save
     the thresholds and the description that ``--test_only`` checks."""
     fingerprint = run_fingerprint(config, options)
@@ -115,46 +124,84 @@ def train_machine(model_class: type[Model], options: ModelOptions, spec: Dataset
     reference = model.reference_state()
     if reference:
         save_reference(paths.reference, reference)
-    record = {"fingerprint": run_fingerprint(config, options, with_reference=True), "epochs": config.epochs,
-              "sample_rate": sample_rate, "has_reference": bool(reference)}
+    record = {
+        "fingerprint": run_fingerprint(config, options, with_reference=True),
+        "epochs": config.epochs,
+        "sample_rate": sample_rate,
+        "has_reference": bool(reference),
+    }
     if weights_info is None:
         save_trained(model, run, paths, record)
     else:
         describe_shared_weights(paths.model_info, record, weights_info)
-        tqdm.write(f"{spec.name}: reference and thresholds of {', '.join(model.score_modes)} fitted -> "
-                   f"{paths.model_info}")
+        tqdm.write(
+            f"{spec.name}: reference and thresholds of {', '.join(model.score_modes)} fitted -> {paths.model_info}"
+        )
     return model, sample_rate
 
 
-def load_machine_model(model_class: type[Model], options: ModelOptions, config: Namespace, spec: DatasetSpec,
-                       paths: RunPaths, device: torch.device) -> tuple[Model, int]:
+def load_machine_model(
+    model_class: type[Model],
+    options: ModelOptions,
+    config: Namespace,
+    spec: DatasetSpec,
+    paths: RunPaths,
+    device: torch.device,
+) -> tuple[Model, int]:
     """The trained model of this machine type with its reference, checked against this run's settings."""
     again = how_to_train(config, spec)
     info = read_model_info(paths.model_info)
     foreign_shape = model_class.default_shape(options)
     if info is None and paths.model_weights.is_file() and foreign_shape is not None:
-        tqdm.write(f"{paths.model_weights} has no description {paths.model_info} (weights of another program?): "
-                   "loaded without checking its settings")
-        return load_model(model_class, options, {"shape": foreign_shape, "weights_sha256": None},
-                          paths.model_weights, device, again, config.model), 0
+        tqdm.write(
+            f"{paths.model_weights} has no description {paths.model_info} (weights of another program?): "
+            "loaded without checking its settings"
+        )
+        return load_model(
+            model_class,
+            options,
+            {"shape": foreign_shape, "weights_sha256": None},
+            paths.model_weights,
+            device,
+            again,
+            config.model,
+        ), 0
     missing = not_found("trained model", paths.model_weights, config, spec)
-    info = check_description(info, paths.model_info, run_fingerprint(config, options, with_reference=True), missing,
-                             again)
-    model = load_model(model_class, options, info, Path(info.get("weights", paths.model_weights)), device, again,
-                       config.model, str(paths.model_info))
+    info = check_description(
+        info, paths.model_info, run_fingerprint(config, options, with_reference=True), missing, again
+    )
+    model = load_model(
+        model_class,
+        options,
+        info,
+        Path(info.get("weights", paths.model_weights)),
+        device,
+        again,
+        config.model,
+        str(paths.model_info),
+    )
     if info.get("has_reference"):
         model.load_reference_state(load_reference(paths.reference, again))
     return model, int(info.get("sample_rate") or 0)
 
 
-def test_machine(model: Model, model_class: type[Model], spec: DatasetSpec, config: Namespace, paths: RunPaths,
-                 device: torch.device, trained_rate: int) -> None:
+def test_machine(
+    model: Model,
+    model_class: type[Model],
+    spec: DatasetSpec,
+    config: Namespace,
+    paths: RunPaths,
+    device: torch.device,
+    trained_rate: int,
+) -> None:
     def load_section(section: str) -> inputs.TestSection:
         test_set = inputs.test_section(model_class, spec, config, section, device)
         if trained_rate and test_set.sample_rate != trained_rate:
-            raise DataError(f"the test clips of {config.dataset} section {section} are sampled at "
-                            f"{test_set.sample_rate} Hz but the model was trained on {trained_rate} Hz clips (e.g. "
-                            f"{test_set.clips[0].path}); resample them or train on clips of their rate")
+            raise DataError(
+                f"the test clips of {config.dataset} section {section} are sampled at "
+                f"{test_set.sample_rate} Hz but the model was trained on {trained_rate} Hz clips (e.g. "
+                f"{test_set.clips[0].path}); resample them or train on clips of their rate"
+            )
         return test_set
 
     def score_section(section: inputs.TestSection) -> np.ndarray:

@@ -53,8 +53,10 @@ def how_to_train(config: Namespace, spec: DatasetSpec, when: str = "again") -> s
     yaml overlays."""
     split = common.split_flag(config)
     overlays = "".join(f" --config {Path(path).name}" for path in getattr(config, "config", []) or [])
-    return (f"train it {when}: python train.py --dataset {config.dataset} {split} --train_only{overlays} (or bash "
-            f"{stage_script(spec.family, '01_train')} {split}{overlays}), with the same --export_dir, -tag and --seed")
+    return (
+        f"train it {when}: python train.py --dataset {config.dataset} {split} --train_only{overlays} (or bash "
+        f"{stage_script(spec.family, '01_train')} {split}{overlays}), with the same --export_dir, -tag and --seed"
+    )
 
 
 def not_found(what: str, path: Path, config: Namespace, spec: DatasetSpec) -> str:
@@ -79,8 +81,9 @@ def load_reference(path: Path, again: str) -> dict[str, np.ndarray]:
         raise DataError(f"{path} cannot be read ({error}); {again}") from error
 
 
-def check_description(info: dict[str, Any] | None, info_path: Path, fingerprint: dict[str, Any],
-                      missing: str, again: str) -> dict[str, Any]:
+def check_description(
+    info: dict[str, Any] | None, info_path: Path, fingerprint: dict[str, Any], missing: str, again: str
+) -> dict[str, Any]:
     """The description, after checking it exists, is whole and was written with ``fingerprint``."""
     if info is None:
         raise DataError(missing)
@@ -90,24 +93,38 @@ def check_description(info: dict[str, Any] | None, info_path: Path, fingerprint:
         raise DataError(f"{info_path} is damaged ({type(error).__name__}: {error}); {again}") from error
     differing = config_differences(saved, fingerprint)
     if differing:
-        raise DataError(f"{info_path} describes a model trained with other settings ({'; '.join(differing)}); test "
-                        f"with the same settings or {again}")
+        raise DataError(
+            f"{info_path} describes a model trained with other settings ({'; '.join(differing)}); test "
+            f"with the same settings or {again}"
+        )
     return info
 
 
-def load_model(model_class: type[Model], options: ModelOptions, info: dict[str, Any], weights: Path,
-               device: torch.device, again: str, model_name: str, info_name: str = "its description") -> Model:
+def load_model(
+    model_class: type[Model],
+    options: ModelOptions,
+    info: dict[str, Any],
+    weights: Path,
+    device: torch.device,
+    again: str,
+    model_name: str,
+    info_name: str = "its description",
+) -> Model:
     """The model of ``info`` with the weights of ``weights``, refused when they hold NaN, are not the file
     described (``weights_sha256`` None: not checked), or do not fit the network."""
     if not weights.is_file():
         raise DataError(f"trained model {weights} not found; {again}")
     state = load_torch(weights, "trained model")
-    if isinstance(state, dict) and any(isinstance(value, torch.Tensor) and value.is_floating_point()
-                                       and not torch.isfinite(value).all() for value in state.values()):
+    if isinstance(state, dict) and any(
+        isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all()
+        for value in state.values()
+    ):
         raise DataError(f"{weights} holds NaN or infinite values (a diverged or damaged model); {again}")
     if info["weights_sha256"] is not None and file_sha256(weights) != info["weights_sha256"]:
-        raise DataError(f"{weights} is another version of the model than the one {info_name} describes (trained "
-                        f"again, replaced or damaged since); {again}")
+        raise DataError(
+            f"{weights} is another version of the model than the one {info_name} describes (trained "
+            f"again, replaced or damaged since); {again}"
+        )
     try:
         model = model_class(options, info["shape"], device)
         model.load_model_state(state)

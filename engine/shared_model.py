@@ -62,8 +62,9 @@ def shared_run(model_class: type[Model], config: Namespace, spec: DatasetSpec) -
 
 def _fingerprint(shared: Namespace, options: ModelOptions, spec: DatasetSpec) -> dict[str, Any]:
     """What shared weights depend on: the shared run's settings and the clips it trains on."""
-    listing = list_family_training_clips(spec.family, spec.split, Path(shared.dataset_directory), shared.use_ids,
-                                         required=spec.machine)
+    listing = list_family_training_clips(
+        spec.family, spec.split, Path(shared.dataset_directory), shared.use_ids, required=spec.machine
+    )
     return run_fingerprint(shared, options, dataset=shared.dataset, data=family_listing_digest(listing))
 
 
@@ -71,12 +72,21 @@ def _is_current(paths: RunPaths, fingerprint: dict[str, Any], epochs: int) -> bo
     info = read_model_info(paths.model_info)
     if info is None or not paths.model_weights.is_file():
         return False
-    return info.get("fingerprint") == fingerprint and info.get("epochs") == epochs and \
-        info.get("weights_sha256") == file_sha256(paths.model_weights)
+    return (
+        info.get("fingerprint") == fingerprint
+        and info.get("epochs") == epochs
+        and info.get("weights_sha256") == file_sha256(paths.model_weights)
+    )
 
 
-def load_shared_model(model_class: type[Model], options: ModelOptions, config: Namespace, spec: DatasetSpec,
-                      shared: Namespace, device: torch.device) -> tuple[Model, dict[str, Any]]:
+def load_shared_model(
+    model_class: type[Model],
+    options: ModelOptions,
+    config: Namespace,
+    spec: DatasetSpec,
+    shared: Namespace,
+    device: torch.device,
+) -> tuple[Model, dict[str, Any]]:
     """The trained shared model and its description, or a DataError saying how to train it."""
     paths = RunPaths.from_config(shared)
     info = read_model_info(paths.model_info)
@@ -92,8 +102,14 @@ def _kind(model_class: type[Model]) -> str:
     return "family model" if model_class.scope == "family" else "model of all sections"
 
 
-def ensure_shared_model(model_class: type[Model], options: ModelOptions, config: Namespace, spec: DatasetSpec,
-                        shared: Namespace, device: torch.device) -> None:
+def ensure_shared_model(
+    model_class: type[Model],
+    options: ModelOptions,
+    config: Namespace,
+    spec: DatasetSpec,
+    shared: Namespace,
+    device: torch.device,
+) -> None:
     """Train the shared model unless a current one exists; parallel runs wait for the one that trains it."""
     paths = RunPaths.from_config(shared)
     fingerprint = _fingerprint(shared, options, spec)
@@ -110,15 +126,17 @@ def ensure_shared_model(model_class: type[Model], options: ModelOptions, config:
             tqdm.write(f"{kind} {paths.model_weights} was trained meanwhile: reused for {user}")
             return
         if paths.model_info.is_file():
-            tqdm.write(f"{kind} {paths.model_weights} was trained with other settings, epochs or data: "
-                       "training it again")
+            tqdm.write(
+                f"{kind} {paths.model_weights} was trained with other settings, epochs or data: training it again"
+            )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
         data, sample_rate = inputs.training_data(model_class, spec, config, device)
         common.save_config(paths.args_json, config)
         model = model_class(options, model_class.shape_of(options, data), device)
         run = train(model, data, config, paths, fingerprint)
-        save_trained(model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs,
-                                         "sample_rate": sample_rate})
+        save_trained(
+            model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs, "sample_rate": sample_rate}
+        )
 
 
 def _stored_reference(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
@@ -129,18 +147,32 @@ def _stored_reference(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict
         return None
     if str(arrays.pop(REFERENCE_KEY, "")) != key:
         return None
-    calibration = {name[len(CALIBRATION_PREFIX):]: arrays.pop(name) for name in list(arrays)
-                   if name.startswith(CALIBRATION_PREFIX)}
+    calibration = {
+        name[len(CALIBRATION_PREFIX) :]: arrays.pop(name)
+        for name in list(arrays)
+        if name.startswith(CALIBRATION_PREFIX)
+    }
     return arrays, calibration
 
 
-def shared_reference(model: Model, fit: Callable[[], dict[str, np.ndarray]], options: ModelOptions,
-                     shared: Namespace, weights_info: dict[str, Any]) -> dict[str, np.ndarray]:
+def shared_reference(
+    model: Model,
+    fit: Callable[[], dict[str, np.ndarray]],
+    options: ModelOptions,
+    shared: Namespace,
+    weights_info: dict[str, Any],
+) -> dict[str, np.ndarray]:
     """Fit the reference of a model of all sections once (``fit``: its threshold samples per score mode), store it
     beside the shared weights and give the later section runs the stored one, under a lock."""
     paths = RunPaths.from_config(shared)
-    key = json.dumps({"weights_sha256": weights_info.get("weights_sha256"),
-                      "settings": run_fingerprint(shared, options, with_reference=True)}, sort_keys=True, default=str)
+    key = json.dumps(
+        {
+            "weights_sha256": weights_info.get("weights_sha256"),
+            "settings": run_fingerprint(shared, options, with_reference=True),
+        },
+        sort_keys=True,
+        default=str,
+    )
     with file_lock(paths.model_dir / f"{paths.base_name}_reference.lock"):
         stored = _stored_reference(paths.reference, key)
         if stored is not None:
@@ -149,7 +181,10 @@ def shared_reference(model: Model, fit: Callable[[], dict[str, np.ndarray]], opt
             tqdm.write(f"reference of {paths.model_weights} is fitted: reused from {paths.reference}")
             return calibration
         calibration = fit()
-        arrays = {**model.reference_state(), REFERENCE_KEY: np.array(key),
-                  **{CALIBRATION_PREFIX + mode: samples for mode, samples in calibration.items()}}
+        arrays = {
+            **model.reference_state(),
+            REFERENCE_KEY: np.array(key),
+            **{CALIBRATION_PREFIX + mode: samples for mode, samples in calibration.items()},
+        }
         save_reference(paths.reference, arrays)
         return calibration

@@ -22,9 +22,11 @@ def _require_finite(scores: np.ndarray, names: Sequence[str], section: str, scor
     """Refuse to write NaN or infinite scores (a broken model) into the result files."""
     bad = ~np.isfinite(scores)
     if bad.any():
-        raise DataError(f"{paths.model_weights} gives a NaN or infinite {score} score for {int(bad.sum())} of "
-                        f"{len(scores)} clips of section {section} (e.g. {names[int(np.argmax(bad))]}); no result "
-                        "file of that section was written: train the model again")
+        raise DataError(
+            f"{paths.model_weights} gives a NaN or infinite {score} score for {int(bad.sum())} of "
+            f"{len(scores)} clips of section {section} (e.g. {names[int(np.argmax(bad))]}); no result "
+            "file of that section was written: train the model again"
+        )
 
 
 class SectionClips(Protocol):
@@ -39,8 +41,13 @@ class SectionClips(Protocol):
 SectionScorer = Callable[[Any], np.ndarray]
 
 
-def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section: Callable[[str], SectionClips],
-             config: Namespace, paths: RunPaths) -> dict[str, float] | None:
+def evaluate(
+    score_section: SectionScorer,
+    sections: Sequence[str],
+    load_section: Callable[[str], SectionClips],
+    config: Namespace,
+    paths: RunPaths,
+) -> dict[str, float] | None:
     """Score every section, decide, write its CSVs; then the result table and the pictures, the test's
     configuration (only once the results it describes exist) and a one-line summary. Returns the mean
     figures when the clips are labelled, else None."""
@@ -58,8 +65,7 @@ def evaluate(score_section: SectionScorer, sections: Sequence[str], load_section
         tqdm.write(f"anomaly scores -> {paths.anomaly_score_csv(section)}")
         if clip_set.labelled:
             section_ids.append(section)
-            figures.append(section_metrics(clip_set.labels, scores, decisions, clip_set.is_target,
-                                           config.max_fpr))
+            figures.append(section_metrics(clip_set.labels, scores, decisions, clip_set.is_target, config.max_fpr))
             plotted.append((section, scores, clip_set.labels, clip_set.is_target))
     if not figures:
         save_config(paths.test_args_json(config.score), config)

@@ -24,8 +24,15 @@ from networks.base import Model
 from progress import progress_bar
 from safe_io import atomic_write_text, remove_stale_temporaries
 
-CHECKPOINT_KEYS = ("epoch", "model_state_dict", "optimizer_state_dict", "rng_state", "fingerprint", "log_rows",
-                   "calibration")
+CHECKPOINT_KEYS = (
+    "epoch",
+    "model_state_dict",
+    "optimizer_state_dict",
+    "rng_state",
+    "fingerprint",
+    "log_rows",
+    "calibration",
+)
 
 
 class TrainingDivergedError(ASDError):
@@ -56,22 +63,30 @@ def _restore(model: Model, config: Namespace, paths: RunPaths, fingerprint: dict
     model.load_model_state(checkpoint["model_state_dict"])
     model.load_optimizer_state(checkpoint["optimizer_state_dict"])
     torch.set_rng_state(checkpoint["rng_state"])
-    return TrainingRun([list(map(float, row)) for row in checkpoint["log_rows"]],
-                       {mode: values.numpy() for mode, values in checkpoint["calibration"].items()},
-                       epochs_run=int(checkpoint["epoch"]))
+    return TrainingRun(
+        [list(map(float, row)) for row in checkpoint["log_rows"]],
+        {mode: values.numpy() for mode, values in checkpoint["calibration"].items()},
+        epochs_run=int(checkpoint["epoch"]),
+    )
 
 
 def _check_finite(log: dict[str, float], epoch: int, paths: RunPaths) -> None:
     non_finite = [f"{name} {value}" for name, value in log.items() if not math.isfinite(value)]
     if non_finite:
-        kept = f"the checkpoint of epoch {epoch - 1} is kept in {paths.checkpoint}" if epoch > 1 else \
-            "no epoch completed, so no model was saved"
-        raise TrainingDivergedError(f"training {paths.dataset} diverged at epoch {epoch} ({', '.join(non_finite)}); "
-                                    f"lower the learning rate (-lr) or check the data, then train again; {kept}")
+        kept = (
+            f"the checkpoint of epoch {epoch - 1} is kept in {paths.checkpoint}"
+            if epoch > 1
+            else "no epoch completed, so no model was saved"
+        )
+        raise TrainingDivergedError(
+            f"training {paths.dataset} diverged at epoch {epoch} ({', '.join(non_finite)}); "
+            f"lower the learning rate (-lr) or check the data, then train again; {kept}"
+        )
 
 
-def train(model: Model, training_data: Any, config: Namespace, paths: RunPaths,
-          fingerprint: dict[str, Any]) -> TrainingRun:
+def train(
+    model: Model, training_data: Any, config: Namespace, paths: RunPaths, fingerprint: dict[str, Any]
+) -> TrainingRun:
     """Train ``model`` for ``config.epochs`` epochs (resuming with ``--restart``), writing log.csv and a
     checkpoint after every epoch."""
     for written_each_epoch in (paths.checkpoint, paths.log_csv):
@@ -82,24 +97,32 @@ def train(model: Model, training_data: Any, config: Namespace, paths: RunPaths,
         tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {config.epochs}")
     write_log_csv(paths.log_csv, model.log_columns, run.log_rows)
     started = time.perf_counter()
-    epochs = progress_bar(range(first_epoch, config.epochs + 1), desc=f"train {paths.dataset}", unit="epoch",
-                          initial=first_epoch - 1, total=config.epochs)
+    epochs = progress_bar(
+        range(first_epoch, config.epochs + 1),
+        desc=f"train {paths.dataset}",
+        unit="epoch",
+        initial=first_epoch - 1,
+        total=config.epochs,
+    )
     for epoch in epochs:
         result = model.train_epoch(training_data, epoch)
         _check_finite(result.log, epoch, paths)
         run.log_rows.append([result.log[column] for column in model.log_columns])
         run.calibration = result.calibration
         write_log_csv(paths.log_csv, model.log_columns, run.log_rows)
-        save_torch(paths.checkpoint, {
-            "epoch": epoch,
-            "model_state_dict": model.model_state(),
-            "optimizer_state_dict": model.optimizer_state(),
-            "loss": result.log[model.log_columns[0]],  # the public baseline's checkpoint has this key too
-            "rng_state": torch.get_rng_state(),
-            "fingerprint": json.dumps(fingerprint, sort_keys=True),
-            "log_rows": run.log_rows,
-            "calibration": {mode: torch.from_numpy(values) for mode, values in run.calibration.items()},
-        })
+        save_torch(
+            paths.checkpoint,
+            {
+                "epoch": epoch,
+                "model_state_dict": model.model_state(),
+                "optimizer_state_dict": model.optimizer_state(),
+                "loss": result.log[model.log_columns[0]],  # the public baseline's checkpoint has this key too
+                "rng_state": torch.get_rng_state(),
+                "fingerprint": json.dumps(fingerprint, sort_keys=True),
+                "log_rows": run.log_rows,
+                "calibration": {mode: torch.from_numpy(values) for mode, values in run.calibration.items()},
+            },
+        )
         epochs.set_postfix({column: f"{value:.3f}" for column, value in list(result.log.items())[:2]}, refresh=False)
     epochs.close()
     run.seconds = time.perf_counter() - started
@@ -111,12 +134,18 @@ def save_trained(model: Model, run: TrainingRun, paths: RunPaths, info: dict[str
     """The weights and their description, the loss picture and the closing line of a training."""
     from evaluation.plots import plot_loss_curve
 
-    record = save_weights(model, paths.model_weights, paths.model_info,
-                          {**info, "train_seconds": round(run.seconds, 2), "device": model.describe()})
+    record = save_weights(
+        model,
+        paths.model_weights,
+        paths.model_info,
+        {**info, "train_seconds": round(run.seconds, 2), "device": model.describe()},
+    )
     plot_loss_curve(paths.loss_plot, model.log_columns, run.log_rows, paths.base_name)
     last = dict(zip(model.log_columns, run.log_rows[-1], strict=True)) if run.log_rows else {}
     figures = ", ".join(f"{name} {value:.4f}" for name, value in list(last.items())[:2])
     plural = "" if run.epochs_run == 1 else "s"
-    tqdm.write(f"trained {paths.base_name}: {run.epochs_run} epoch{plural} in {run.seconds:.1f} s on {model.describe()}"
-               f"{', ' + figures if figures else ''} -> {paths.model_weights}")
+    tqdm.write(
+        f"trained {paths.base_name}: {run.epochs_run} epoch{plural} in {run.seconds:.1f} s on {model.describe()}"
+        f"{', ' + figures if figures else ''} -> {paths.model_weights}"
+    )
     return record

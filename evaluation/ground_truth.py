@@ -75,8 +75,10 @@ def load_section_truth(ground_truth_dir: Path, machine: str, section: str) -> Se
     domain_path = ground_truth_path(ground_truth_dir, "domain", machine, section)
     for path in (data_path, domain_path):
         if not path.is_file():
-            raise DataError(f"ground truth {path} not found; pass --ground_truth_dir, the folder holding "
-                            "ground_truth_data/ and ground_truth_domain/ (as the official evaluator has them)")
+            raise DataError(
+                f"ground truth {path} not found; pass --ground_truth_dir, the folder holding "
+                "ground_truth_data/ and ground_truth_domain/ (as the official evaluator has them)"
+            )
     labels = _binary_column(data_path)
     domains = _binary_column(domain_path)
     if set(labels) != set(domains):
@@ -90,8 +92,12 @@ def load_section_truth(ground_truth_dir: Path, machine: str, section: str) -> Se
             for other in others:
                 if other and other != name:
                     aliases[other if other.endswith(".wav") else f"{other}.wav"] = name
-    return SectionTruth(names, np.array([labels[n] for n in names], dtype=int),
-                        np.array([domains[n] == 1 for n in names], dtype=bool), aliases)
+    return SectionTruth(
+        names,
+        np.array([labels[n] for n in names], dtype=int),
+        np.array([domains[n] == 1 for n in names], dtype=bool),
+        aliases,
+    )
 
 
 def _attribute_rows(path: Path) -> list[list[str]]:
@@ -114,12 +120,16 @@ def align_to_truth(truth: SectionTruth, rows: Sequence[tuple[str, float]], path:
             raise DataError(f"{path}: clip {truth.names[index]} is listed twice")
         seen[index], values[index] = True, value
     if unknown:
-        raise DataError(f"{path} holds {len(unknown)} clip(s) that the ground truth does not list (e.g. "
-                        f"{unknown[0]}): is it the right ground truth for this machine type and section?")
+        raise DataError(
+            f"{path} holds {len(unknown)} clip(s) that the ground truth does not list (e.g. "
+            f"{unknown[0]}): is it the right ground truth for this machine type and section?"
+        )
     if not seen.all():
         missing = [name for name, found in zip(truth.names, seen, strict=True) if not found]
-        raise DataError(f"{path} lacks {len(missing)} of the {len(truth.names)} clips of the ground truth "
-                        f"(e.g. {missing[0]}); re-run the test stage for this machine type")
+        raise DataError(
+            f"{path} lacks {len(missing)} of the {len(truth.names)} clips of the ground truth "
+            f"(e.g. {missing[0]}); re-run the test stage for this machine type"
+        )
     return values
 
 
@@ -136,8 +146,9 @@ class ScoredSection:
         return self.section, self.scores, self.labels, self.is_target
 
 
-def score_section(truth: SectionTruth, scores_path: Path, decisions_path: Path, section: str,
-                  max_fpr: float) -> ScoredSection:
+def score_section(
+    truth: SectionTruth, scores_path: Path, decisions_path: Path, section: str, max_fpr: float
+) -> ScoredSection:
     """Every figure of one section's result row, from its score and decision CSVs and its ground truth."""
     scores = align_to_truth(truth, read_scores(scores_path), scores_path)
     decisions = align_to_truth(truth, read_scores(decisions_path), decisions_path)
@@ -173,12 +184,19 @@ def result_csv_path(folder: Path, dataset: str, suffix: str) -> Path:
 def picture_paths(folder: Path, dataset: str, suffix: str) -> tuple[Path, Path]:
     """(score distributions, ROC curves) pictures written next to the result CSV."""
     stem = result_names.result_stem(dataset, suffix)
-    return (Path(folder) / result_names.score_picture_name(stem),
-            Path(folder) / result_names.roc_picture_name(stem))
+    return (Path(folder) / result_names.score_picture_name(stem), Path(folder) / result_names.roc_picture_name(stem))
 
 
-def evaluate_machine(folder: Path, dataset: str, sections: Sequence[str], files: ScoreFiles,
-                     ground_truth_dir: Path, machine: str, max_fpr: float, plots: bool) -> MachineEvaluation:
+def evaluate_machine(
+    folder: Path,
+    dataset: str,
+    sections: Sequence[str],
+    files: ScoreFiles,
+    ground_truth_dir: Path,
+    machine: str,
+    max_fpr: float,
+    plots: bool,
+) -> MachineEvaluation:
     """Score one machine type's run in ``folder`` and write its result CSV (and pictures)."""
     scored = []
     for section in sections:
@@ -197,9 +215,13 @@ def evaluate_machine(folder: Path, dataset: str, sections: Sequence[str], files:
 
         distribution_png, roc_png = picture_paths(folder, dataset, files.suffix)
         title = f"{dataset} ({folder.name}, {files.suffix})"
-        plot_score_distributions(distribution_png, [s.plot_tuple() for s in scored],
-                                 threshold_from_decisions(scored), title,
-                                 threshold_label="decision boundary (from the decision CSV)")
+        plot_score_distributions(
+            distribution_png,
+            [s.plot_tuple() for s in scored],
+            threshold_from_decisions(scored),
+            title,
+            threshold_label="decision boundary (from the decision CSV)",
+        )
         plot_roc_curves(roc_png, [s.plot_tuple() for s in scored], title, max_fpr=max_fpr)
     return MachineEvaluation(dataset, path, scored)
 
@@ -212,9 +234,15 @@ class SystemEvaluation:
     without_truth: list[str] = field(default_factory=list)  # skipped for want of ground truth (strict=False)
 
 
-def evaluate_system(folder: Path, machines: Sequence[MachineDataset], ground_truth_dir: Path,
-                    run_filter: RunFilter = ANY_RUN, max_fpr: float = 0.1, plots: bool = True,
-                    strict: bool = True) -> SystemEvaluation:
+def evaluate_system(
+    folder: Path,
+    machines: Sequence[MachineDataset],
+    ground_truth_dir: Path,
+    run_filter: RunFilter = ANY_RUN,
+    max_fpr: float = 0.1,
+    plots: bool = True,
+    strict: bool = True,
+) -> SystemEvaluation:
     """Score every machine type's eval-mode run found in ``folder``; machine types without scores are listed.
 
     With ``strict`` False, a machine type whose ground truth is absent is skipped (and listed) instead of
@@ -226,10 +254,14 @@ def evaluate_system(folder: Path, machines: Sequence[MachineDataset], ground_tru
         if files is None:
             report.missing.append(spec.machine)
             continue
-        if not strict and not all(ground_truth_path(ground_truth_dir, "data", spec.machine, section).is_file()
-                                  for section in spec.sections):
+        if not strict and not all(
+            ground_truth_path(ground_truth_dir, "data", spec.machine, section).is_file() for section in spec.sections
+        ):
             report.without_truth.append(spec.machine)
             continue
-        report.evaluated.append(evaluate_machine(Path(folder), spec.name, spec.sections, files,
-                                                 ground_truth_dir, spec.machine, max_fpr, plots))
+        report.evaluated.append(
+            evaluate_machine(
+                Path(folder), spec.name, spec.sections, files, ground_truth_dir, spec.machine, max_fpr, plots
+            )
+        )
     return report

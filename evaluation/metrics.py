@@ -13,9 +13,19 @@ import numpy as np
 
 EPS = sys.float_info.epsilon
 
-TWO_DOMAIN_COLUMNS = ("AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "pAUC (target)",
-                      "precision (source)", "precision (target)", "recall (source)", "recall (target)",
-                      "F1 score (source)", "F1 score (target)")
+TWO_DOMAIN_COLUMNS = (
+    "AUC (source)",
+    "AUC (target)",
+    "pAUC",
+    "pAUC (source)",
+    "pAUC (target)",
+    "precision (source)",
+    "precision (target)",
+    "recall (source)",
+    "recall (target)",
+    "F1 score (source)",
+    "F1 score (target)",
+)
 
 
 def roc_curve_points(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +72,7 @@ def partial_roc_auc(y_true: np.ndarray, y_score: np.ndarray, max_fpr: float) -> 
         return float("nan")
     fpr, tpr = roc_curve_points(y_true, y_score)
     stop = int(np.searchsorted(fpr, max_fpr, side="right"))
-    tpr_at_limit = np.interp(max_fpr, fpr[stop - 1:stop + 1], tpr[stop - 1:stop + 1])
+    tpr_at_limit = np.interp(max_fpr, fpr[stop - 1 : stop + 1], tpr[stop - 1 : stop + 1])
     area = float(np.trapezoid(np.r_[tpr[:stop], tpr_at_limit], np.r_[fpr[:stop], max_fpr]))
     min_area = 0.5 * max_fpr**2
     return 0.5 * (1.0 + (area - min_area) / (max_fpr - min_area))
@@ -88,8 +98,9 @@ def harmonic_mean(values: np.ndarray, axis: int | None = 0) -> np.ndarray | floa
     return 1.0 / np.mean(1.0 / floored, axis=axis)
 
 
-def section_metrics(y_true: np.ndarray, y_score: np.ndarray, decisions: np.ndarray, is_target: np.ndarray,
-                    max_fpr: float) -> dict[str, float]:
+def section_metrics(
+    y_true: np.ndarray, y_score: np.ndarray, decisions: np.ndarray, is_target: np.ndarray, max_fpr: float
+) -> dict[str, float]:
     """Every figure of one section's row in the result CSV, keyed by column name.
 
     Two-domain columns when the section has target clips, else the single-domain columns.
@@ -106,15 +117,25 @@ def section_metrics(y_true: np.ndarray, y_score: np.ndarray, decisions: np.ndarr
     }
     precision_s, recall_s, f1_s = precision_recall_f1(y_true[source], decisions[source])
     if not target.any():
-        return {"AUC": figures["AUC (source)"], "pAUC": figures["pAUC"], "precision": precision_s,
-                "recall": recall_s, "F1 score": f1_s}
+        return {
+            "AUC": figures["AUC (source)"],
+            "pAUC": figures["pAUC"],
+            "precision": precision_s,
+            "recall": recall_s,
+            "F1 score": f1_s,
+        }
     precision_t, recall_t, f1_t = precision_recall_f1(y_true[target], decisions[target])
-    figures.update({
-        "AUC (target)": roc_auc(y_true[target | anomaly], y_score[target | anomaly]),
-        "pAUC (source)": partial_roc_auc(y_true[source], y_score[source], max_fpr),
-        "pAUC (target)": partial_roc_auc(y_true[target], y_score[target], max_fpr),
-        "precision (source)": precision_s, "precision (target)": precision_t,
-        "recall (source)": recall_s, "recall (target)": recall_t,
-        "F1 score (source)": f1_s, "F1 score (target)": f1_t,
-    })
+    figures.update(
+        {
+            "AUC (target)": roc_auc(y_true[target | anomaly], y_score[target | anomaly]),
+            "pAUC (source)": partial_roc_auc(y_true[source], y_score[source], max_fpr),
+            "pAUC (target)": partial_roc_auc(y_true[target], y_score[target], max_fpr),
+            "precision (source)": precision_s,
+            "precision (target)": precision_t,
+            "recall (source)": recall_s,
+            "recall (target)": recall_t,
+            "F1 score (source)": f1_s,
+            "F1 score (target)": f1_t,
+        }
+    )
     return {column: figures[column] for column in TWO_DOMAIN_COLUMNS}

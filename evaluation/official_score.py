@@ -91,8 +91,9 @@ def table_metrics(sections: Iterable[SectionFigures]) -> list[tuple[str, str]]:
     return rows
 
 
-def summary_table(machine_sections: Mapping[str, Sequence[SectionFigures]],
-                  total_label: str = TOTAL_SCORE) -> dict[str, dict[str, float]]:
+def summary_table(
+    machine_sections: Mapping[str, Sequence[SectionFigures]], total_label: str = TOTAL_SCORE
+) -> dict[str, dict[str, float]]:
     """The compact table of one system: row name -> {machine type..., "a-mean", "h-mean"} -> value.
 
     Machine columns hold the arithmetic mean over that machine type's sections (NaN where it lacks the

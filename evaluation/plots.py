@@ -67,8 +67,12 @@ def _wide_range(values: np.ndarray, ratio: float) -> bool:
 
 def _as_arrays(section: SectionScores) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     name, scores, labels, is_target = section
-    return (str(name), np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=int),
-            np.asarray(is_target, dtype=bool))
+    return (
+        str(name),
+        np.asarray(scores, dtype=np.float64),
+        np.asarray(labels, dtype=int),
+        np.asarray(is_target, dtype=bool),
+    )
 
 
 def _horizontal_box_options(tick_labels: list[str]) -> dict:
@@ -81,8 +85,13 @@ def _horizontal_box_options(tick_labels: list[str]) -> dict:
     return options
 
 
-def plot_score_distributions(path: Path, sections: Sequence[SectionScores], threshold: float | None, title: str,
-                             threshold_label: str = "decision threshold") -> None:
+def plot_score_distributions(
+    path: Path,
+    sections: Sequence[SectionScores],
+    threshold: float | None,
+    title: str,
+    threshold_label: str = "decision threshold",
+) -> None:
     """Per section, the anomaly scores of each (domain, label) group: box plot plus every clip as a dot.
 
     The decision threshold is drawn as a dashed red line (none when ``threshold`` is None).
@@ -103,16 +112,31 @@ def plot_score_distributions(path: Path, sections: Sequence[SectionScores], thre
                     colours.append(LABEL_COLOURS[label])
         positions = np.arange(1, len(groups) + 1)
         if groups:
-            boxes = axis.boxplot(groups, positions=positions, widths=0.6, showmeans=True, showfliers=False,
-                                 patch_artist=True, **_horizontal_box_options(tick_labels))
+            boxes = axis.boxplot(
+                groups,
+                positions=positions,
+                widths=0.6,
+                showmeans=True,
+                showfliers=False,
+                patch_artist=True,
+                **_horizontal_box_options(tick_labels),
+            )
             for box, colour in zip(boxes["boxes"], colours, strict=True):
                 box.set(facecolor=colour, alpha=0.25)
             for position, group, colour in zip(positions, groups, colours, strict=True):
-                axis.scatter(group, position + jitter.uniform(-0.18, 0.18, group.size), s=9, color=colour,
-                             alpha=0.7, linewidths=0, zorder=3)
+                axis.scatter(
+                    group,
+                    position + jitter.uniform(-0.18, 0.18, group.size),
+                    s=9,
+                    color=colour,
+                    alpha=0.7,
+                    linewidths=0,
+                    zorder=3,
+                )
         if threshold is not None and math.isfinite(threshold):
-            axis.axvline(threshold, color="tab:red", linestyle="--", linewidth=1.5,
-                         label=f"{threshold_label}: {threshold:.4g}")
+            axis.axvline(
+                threshold, color="tab:red", linestyle="--", linewidth=1.5, label=f"{threshold_label}: {threshold:.4g}"
+            )
             axis.legend(loc="best", fontsize=8)
         if _wide_range(np.r_[scores, threshold if threshold is not None else np.nan], 100.0):
             axis.set_xscale("log")
@@ -123,8 +147,9 @@ def plot_score_distributions(path: Path, sections: Sequence[SectionScores], thre
     _finish_section_grid(figure, axes, len(sections), title, path)
 
 
-def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[float]], title: str,
-                    ylabel: str = "mean squared error") -> None:
+def plot_loss_curve(
+    path: Path, columns: Sequence[str], rows: Sequence[Sequence[float]], title: str, ylabel: str = "mean squared error"
+) -> None:
     """Training, validation and per-domain reconstruction losses per epoch (columns as in log.csv)."""
     plt = _figure_module()
     values = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(columns))
@@ -133,12 +158,21 @@ def plot_loss_curve(path: Path, columns: Sequence[str], rows: Sequence[Sequence[
     plotted = []
     for index, column in enumerate(columns):
         curve = values[:, index]
-        if column == "recon_loss" and "loss" in columns and np.allclose(curve, values[:, columns.index("loss")],
-                                                                         equal_nan=True):
+        if (
+            column == "recon_loss"
+            and "loss" in columns
+            and np.allclose(curve, values[:, columns.index("loss")], equal_nan=True)
+        ):
             continue  # the autoencoder's reconstruction loss is its training loss: one line is enough
         style = "--" if column.startswith("recon_loss_") else "-"
-        axis.plot(epochs, curve, style, label=LOSS_LABELS.get(column, column), marker="o" if len(values) < 30 else None,
-                  markersize=4)
+        axis.plot(
+            epochs,
+            curve,
+            style,
+            label=LOSS_LABELS.get(column, column),
+            marker="o" if len(values) < 30 else None,
+            markersize=4,
+        )
         plotted.append(curve)
     if not len(values):
         axis.text(0.5, 0.5, "no epoch finished yet", ha="center", va="center", transform=axis.transAxes)
@@ -168,8 +202,7 @@ def plot_roc_curves(path: Path, sections: Sequence[SectionScores], title: str, m
     """
     plt = _figure_module()
     n_rows, n_columns = _grid(len(sections))
-    figure, axes = plt.subplots(n_rows, n_columns, figsize=(max(5.6 * n_columns, 7.0), 6.2 * n_rows),
-                                squeeze=False)
+    figure, axes = plt.subplots(n_rows, n_columns, figsize=(max(5.6 * n_columns, 7.0), 6.2 * n_rows), squeeze=False)
     for axis, section in zip(axes.flat, sections, strict=False):
         name, scores, labels, is_target = _as_arrays(section)
         for domain in ("source", "target"):
@@ -180,8 +213,14 @@ def plot_roc_curves(path: Path, sections: Sequence[SectionScores], title: str, m
             fpr, tpr = roc_curve_points(y_true, scores[chosen])
             auc = roc_auc(y_true, scores[chosen])
             n_normal = int((~y_true).sum())
-            axis.plot(fpr, tpr, color=DOMAIN_COLOURS[domain], linewidth=2, drawstyle="default",
-                      label=f"{domain}: AUC {auc:.3f} ({n_normal} normal, {int(y_true.sum())} anomalous)")
+            axis.plot(
+                fpr,
+                tpr,
+                color=DOMAIN_COLOURS[domain],
+                linewidth=2,
+                drawstyle="default",
+                label=f"{domain}: AUC {auc:.3f} ({n_normal} normal, {int(y_true.sum())} anomalous)",
+            )
         axis.plot([0, 1], [0, 1], color="gray", linestyle=":", linewidth=1, label="chance")
         axis.axvspan(0, max_fpr, color="tab:red", alpha=0.07, label=f"pAUC range (FPR ≤ {max_fpr:g})")
         axis.set_xlim(0, 1)
@@ -195,8 +234,9 @@ def plot_roc_curves(path: Path, sections: Sequence[SectionScores], title: str, m
     _finish_section_grid(figure, axes, len(sections), title, path)
 
 
-def plot_summary_table(path: Path, row_labels: Sequence[str], column_labels: Sequence[str], values: np.ndarray,
-                       title: str) -> None:
+def plot_summary_table(
+    path: Path, row_labels: Sequence[str], column_labels: Sequence[str], values: np.ndarray, title: str
+) -> None:
     """The compact summary table as a heat map: red below chance (0.5), green towards 1, figures printed."""
     plt = _figure_module()
     values = np.asarray(values, dtype=np.float64)
@@ -221,18 +261,30 @@ def plot_summary_table(path: Path, row_labels: Sequence[str], column_labels: Seq
     _save(figure, path)
 
 
-def plot_score_timeline(path: Path, times: Sequence, scores: np.ndarray, threshold: float, title: str,
-                        xlabel: str) -> None:
+def plot_score_timeline(
+    path: Path, times: Sequence, scores: np.ndarray, threshold: float, title: str, xlabel: str
+) -> None:
     """Anomaly score over time (clock times or seconds), windows above the threshold marked, the threshold line."""
     plt = _figure_module()
     scores = np.asarray(scores, dtype=np.float64)
     above = scores > threshold
     figure, axis = plt.subplots(figsize=(10, 4.2))
     axis.plot(times, scores, "-", color="tab:blue", linewidth=1, label="score")
-    axis.plot([t for t, high in zip(times, above, strict=True) if not high], scores[~above], "o", color="tab:blue",
-              markersize=3)
-    axis.plot([t for t, high in zip(times, above, strict=True) if high], scores[above], "o", color="tab:red",
-              markersize=5, label=f"above the threshold ({int(above.sum())} of {len(scores)})")
+    axis.plot(
+        [t for t, high in zip(times, above, strict=True) if not high],
+        scores[~above],
+        "o",
+        color="tab:blue",
+        markersize=3,
+    )
+    axis.plot(
+        [t for t, high in zip(times, above, strict=True) if high],
+        scores[above],
+        "o",
+        color="tab:red",
+        markersize=5,
+        label=f"above the threshold ({int(above.sum())} of {len(scores)})",
+    )
     axis.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:.4g}")
     axis.set_xlabel(xlabel)
     axis.set_ylabel("anomaly score (higher = more anomalous)")

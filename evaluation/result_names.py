@@ -103,9 +103,11 @@ class ResultFileName:
 def parse_result_file_name(name: str, dataset: str) -> ResultFileName | None:
     """Read back a name built by ``score_csv_name`` or ``result_csv_name`` for ``dataset``; None otherwise."""
     escaped = re.escape(dataset)
-    match = (re.fullmatch(rf"(?P<kind>{'|'.join(SCORE_KINDS)})_{escaped}_section_(?P<section>\w+?)_test_"
-                          r"(?P<suffix>.+)\.csv", name)
-             or re.fullmatch(rf"(?P<kind>{RESULT_KIND})_{escaped}_test_(?P<suffix>.+)_roc\.csv", name))
+    match = re.fullmatch(
+        rf"(?P<kind>{'|'.join(SCORE_KINDS)})_{escaped}_section_(?P<section>\w+?)_test_"
+        r"(?P<suffix>.+)\.csv",
+        name,
+    ) or re.fullmatch(rf"(?P<kind>{RESULT_KIND})_{escaped}_test_(?P<suffix>.+)_roc\.csv", name)
     suffix = parse_suffix(match.group("suffix")) if match else None
     if match is None or suffix is None:
         return None

@@ -54,8 +54,9 @@ class RunFilter:
 ANY_RUN = RunFilter()
 
 
-def _runs_matching(names: list[str], dataset: str, kind: str, is_eval: bool,
-                   run_filter: RunFilter) -> dict[str, list[ResultFileName]]:
+def _runs_matching(
+    names: list[str], dataset: str, kind: str, is_eval: bool, run_filter: RunFilter
+) -> dict[str, list[ResultFileName]]:
     """Run suffix -> the parsed ``kind`` files of ``dataset`` among ``names`` that the filter accepts."""
     runs: dict[str, list[ResultFileName]] = {}
     for name in sorted(names):
@@ -77,8 +78,10 @@ def choose_run(runs: Mapping[str, T], folder: Path, dataset: str, run_filter: Ru
     if not runs:
         return None
     if len(runs) > 1:
-        raise DataError(f"{folder} holds several runs of {dataset} ({', '.join(sorted(runs))}; filter: "
-                        f"{run_filter.describe()}); choose one with --seed and/or -tag")
+        raise DataError(
+            f"{folder} holds several runs of {dataset} ({', '.join(sorted(runs))}; filter: "
+            f"{run_filter.describe()}); choose one with --seed and/or -tag"
+        )
     return next(iter(runs.items()))
 
 
@@ -118,8 +121,9 @@ def _parse_float(text: str, path: Path, line: int) -> float:
     try:
         return float(text)
     except ValueError as error:
-        raise DataError(f"{path}, line {line}: {text!r} is not a number; write the file again "
-                        "(re-run the test stage)") from error
+        raise DataError(
+            f"{path}, line {line}: {text!r} is not a number; write the file again (re-run the test stage)"
+        ) from error
 
 
 def read_result_csv(path: Path) -> list[tuple[str, dict[str, float]]]:
@@ -130,8 +134,10 @@ def read_result_csv(path: Path) -> list[tuple[str, dict[str, float]]]:
     except OSError as error:
         raise DataError(f"cannot read result file {path}: {error}") from error
     if not rows or not rows[0] or rows[0][0] != "section" or len(rows[0]) < 2:
-        raise DataError(f"{path} is not a result CSV (its first line must start with 'section,'); "
-                        "re-run the test stage to write it again")
+        raise DataError(
+            f"{path} is not a result CSV (its first line must start with 'section,'); "
+            "re-run the test stage to write it again"
+        )
     columns = rows[0][1:]
     sections = []
     for line, row in enumerate(rows[1:], start=2):
@@ -139,8 +145,9 @@ def read_result_csv(path: Path) -> list[tuple[str, dict[str, float]]]:
             break
         if len(row) != len(columns) + 1:
             raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(columns) + 1}")
-        sections.append((row[0], {column: _parse_float(value, path, line)
-                                  for column, value in zip(columns, row[1:], strict=True)}))
+        sections.append(
+            (row[0], {column: _parse_float(value, path, line) for column, value in zip(columns, row[1:], strict=True)})
+        )
     if not sections:
         raise DataError(f"{path} has no section rows; re-run the test stage to write it again")
     return sections

@@ -43,8 +43,16 @@ from safe_io import atomic_write_text
 
 SUMMARY_DIR_NAME = "summarize"
 COMPACT_LEADING_COLUMNS = (HARMONIC_MEAN, ARITHMETIC_MEAN)  # the public extract's column order
-METRIC_ORDER = ("AUC (source)", "AUC (target)", "pAUC (source, target)", "pAUC (source)", "pAUC (target)", "AUC",
-                "pAUC", TOTAL_SCORE)
+METRIC_ORDER = (
+    "AUC (source)",
+    "AUC (target)",
+    "pAUC (source, target)",
+    "pAUC (source)",
+    "pAUC (target)",
+    "AUC",
+    "pAUC",
+    TOTAL_SCORE,
+)
 
 
 @dataclass
@@ -94,8 +102,9 @@ def _section_row(path: Path, section: str) -> tuple[str, dict[str, float]]:
     return section, rows[section]
 
 
-def collect_system(folder: Path, machines: Sequence[MachineDataset], is_eval: bool,
-                   run_filter: RunFilter = ANY_RUN) -> SystemResults:
+def collect_system(
+    folder: Path, machines: Sequence[MachineDataset], is_eval: bool, run_filter: RunFilter = ANY_RUN
+) -> SystemResults:
     """Read the result CSV(s) of every machine type in ``folder``; those without one are listed as missing."""
     system = SystemResults(Path(folder).name, Path(folder))
     for spec in machines:
@@ -116,7 +125,7 @@ def collect_system(folder: Path, machines: Sequence[MachineDataset], is_eval: bo
 
 
 def total_label(system: SystemResults, n_machines: int) -> str:
-    """"TOTAL score", or a label that says the score is not official because machine types are missing."""
+    """ "TOTAL score", or a label that says the score is not official because machine types are missing."""
     if system.complete:
         return TOTAL_SCORE
     return f"{TOTAL_SCORE} (partial: {len(system.sections)} of {n_machines} machine types)"
@@ -128,12 +137,18 @@ def compact_table(systems: Sequence[SystemResults], machines: Sequence[str]) -> 
     """Rows (System, metric), columns h-mean, a-mean and the machine types; systems sorted by name."""
     records = []
     for system in sorted(systems, key=lambda s: s.name):
-        table = summary_table({machine: system.figures(machine) for machine in system.sections},
-                              total_label(system, len(machines)))
+        table = summary_table(
+            {machine: system.figures(machine) for machine in system.sections}, total_label(system, len(machines))
+        )
         rows = sorted(table.items(), key=lambda item: _metric_rank(item[0]))
         for metric, row in rows:
-            records.append({"System": system.name, "metric": metric,
-                            **{column: row.get(column, np.nan) for column in (*COMPACT_LEADING_COLUMNS, *machines)}})
+            records.append(
+                {
+                    "System": system.name,
+                    "metric": metric,
+                    **{column: row.get(column, np.nan) for column in (*COMPACT_LEADING_COLUMNS, *machines)},
+                }
+            )
     frame = pd.DataFrame.from_records(records, columns=["System", "metric", *COMPACT_LEADING_COLUMNS, *machines])
     return frame.set_index(["System", "metric"]).astype(np.float64)
 
@@ -199,8 +214,9 @@ def wide_row(system: SystemResults, machines: Sequence[str], split: str) -> dict
 def wide_table(systems: Sequence[SystemResults], machines: Sequence[str], split: str) -> pd.DataFrame:
     """One row per system (sorted by name), columns in first-seen order."""
     ordered = sorted(systems, key=lambda s: s.name)
-    frame = pd.DataFrame([wide_row(system, machines, split) for system in ordered],
-                         index=[system.name for system in ordered])
+    frame = pd.DataFrame(
+        [wide_row(system, machines, split) for system in ordered], index=[system.name for system in ordered]
+    )
     return frame.astype(np.float64)
 
 
@@ -233,8 +249,9 @@ def summary_folder(result_directory: Path, split: str, export_dir: str, family: 
     return Path(result_directory) / f"{split}_data" / export_dir / SUMMARY_DIR_NAME / family
 
 
-def write_summaries(paths: SummaryPaths, systems: Sequence[SystemResults], machines: Sequence[str], split: str,
-                    plots: bool = True) -> pd.DataFrame:
+def write_summaries(
+    paths: SummaryPaths, systems: Sequence[SystemResults], machines: Sequence[str], split: str, plots: bool = True
+) -> pd.DataFrame:
     """Write the wide and the compact summary CSVs (and the compact table's picture); returns the compact table."""
     atomic_write_text(paths.wide_csv, wide_table(systems, machines, split).to_csv())
     compact = compact_table(systems, machines)
@@ -243,8 +260,13 @@ def write_summaries(paths: SummaryPaths, systems: Sequence[SystemResults], machi
         from evaluation.plots import plot_summary_table
 
         labels = [f"{system} | {metric}" for system, metric in compact.index]
-        plot_summary_table(paths.compact_png, labels, list(compact.columns), compact.to_numpy(),
-                           f"{paths.dataset} {split} data summary\n(TOTAL score h-mean = official score)")
+        plot_summary_table(
+            paths.compact_png,
+            labels,
+            list(compact.columns),
+            compact.to_numpy(),
+            f"{paths.dataset} {split} data summary\n(TOTAL score h-mean = official score)",
+        )
     return compact
 
 
@@ -274,5 +296,7 @@ def seed_statistics(compact_by_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
 
 def official_scores(systems: Sequence[SystemResults]) -> str:
     """``<system> <official score>`` of each system (sorted by name), PARTIAL marking incomplete ones."""
-    return ", ".join(f"{system.name} {official_score(system.every_section()):.4f}"
-                     + ("" if system.complete else " (PARTIAL)") for system in sorted(systems, key=lambda s: s.name))
+    return ", ".join(
+        f"{system.name} {official_score(system.every_section()):.4f}" + ("" if system.complete else " (PARTIAL)")
+        for system in sorted(systems, key=lambda s: s.name)
+    )

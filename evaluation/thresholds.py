@@ -58,7 +58,8 @@ def load_threshold(path: Path, quantile: float) -> float:
         record = json.loads(path.read_text(encoding="utf-8"))
         return GammaFit(record["shape"], record["loc"], record["scale"]).threshold(quantile)
     except FileNotFoundError as error:
-        raise DataError(f"score distribution {path} not found: train the model again (it is written after "
-                        "the last epoch)") from error
+        raise DataError(
+            f"score distribution {path} not found: train the model again (it is written after the last epoch)"
+        ) from error
     except (ValueError, KeyError, TypeError) as error:
         raise DataError(f"{path} is not a valid score distribution ({error}); train the model again") from error

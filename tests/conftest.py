@@ -33,10 +33,12 @@ def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     2-second clips, 10 source + 2 target training clips, 3 clips per (domain, label) in test.
     Shared by the whole session: copy it before changing anything in it."""
     root = tmp_path_factory.mktemp("tiny_data")
-    generate_dataset(root, DEV_MACHINES, split="dev", n_train_source=10, n_train_target=2, n_test_per_group=3,
-                     duration=2.0, seed=1)
-    generate_dataset(root, EVAL_MACHINES, split="eval", n_train_source=10, n_train_target=2, n_test_per_group=3,
-                     duration=2.0, seed=1)
+    generate_dataset(
+        root, DEV_MACHINES, split="dev", n_train_source=10, n_train_target=2, n_test_per_group=3, duration=2.0, seed=1
+    )
+    generate_dataset(
+        root, EVAL_MACHINES, split="eval", n_train_source=10, n_train_target=2, n_test_per_group=3, duration=2.0, seed=1
+    )
     return root
 
 
@@ -65,9 +67,11 @@ def run_train(cwd: Path, *args: str, check: bool = True) -> subprocess.Completed
     return result
 
 
-def run_script(script: str, *args: str, cwd: Path = REPO_ROOT, env: dict | None = None,
-               timeout: float = 600) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, *args: str, cwd: Path = REPO_ROOT, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``bash <cwd>/<script> ARGS`` in ``cwd`` (the repository or a copy of it) with this Python."""
     full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(cwd / script), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", str(cwd / script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )

@@ -25,10 +25,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``normal/`` (20 clips of 2 s named by time), ``day/`` (12 clips, 3 anomalous), ``long/`` (one 20 s file)."""
     root = tmp_path_factory.mktemp("monitor")
-    generate_dataset(root / "dcase", ["fan"], n_train_source=20, n_train_target=0, n_test_per_group=8,
-                     duration=CLIP_SECONDS, seed=3, workers=1)
-    write_monitor_demo(root / "dcase/dcase2024t2/dev_data/raw/fan", root / "demo", n_anomalies=3,
-                       long_clips=(7, 3))
+    generate_dataset(
+        root / "dcase",
+        ["fan"],
+        n_train_source=20,
+        n_train_target=0,
+        n_test_per_group=8,
+        duration=CLIP_SECONDS,
+        seed=3,
+        workers=1,
+    )
+    write_monitor_demo(root / "dcase/dcase2024t2/dev_data/raw/fan", root / "demo", n_anomalies=3, long_clips=(7, 3))
     return root / "demo"
 
 
@@ -42,8 +49,7 @@ def ae_bundle(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def knn_bundle(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "fan_knn"
-    fit_bundle(recordings / "normal", out, "level-stats-kNN", [str(REPO_ROOT / "level_stats_knn.yaml")],
-               flags=TINY_FIT)
+    fit_bundle(recordings / "normal", out, "level-stats-kNN", [str(REPO_ROOT / "level_stats_knn.yaml")], flags=TINY_FIT)
     return out
 
 
@@ -53,8 +59,9 @@ def copy_bundle(bundle: Path, folder: Path) -> Path:
     return copy
 
 
-def write_wav(path: Path, seconds: float = CLIP_SECONDS, rate: int = SAMPLE_RATE, channels: int = 1,
-              seed: int = 0) -> Path:
+def write_wav(
+    path: Path, seconds: float = CLIP_SECONDS, rate: int = SAMPLE_RATE, channels: int = 1, seed: int = 0
+) -> Path:
     """A noise recording of the given length, rate and channel count."""
     signal = np.random.default_rng(seed).normal(0, 0.1, (round(seconds * rate), channels)).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)

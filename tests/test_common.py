@@ -16,13 +16,38 @@ BASE = ["--dataset", "DCASE2024T2fan", "-d"]
 def test_defaults_are_the_spec_values() -> None:
     config = common.parse_config(BASE)
     expected = {
-        "dataset_directory": "./data", "result_directory": "./results", "export_dir": "baseline",
-        "use_cuda": True, "log_interval": 100, "model": "DCASE2023T2-AE", "score": "MSE", "seed": 13711,
-        "is_auto_download": False, "max_fpr": 0.1, "decision_threshold": 0.9, "n_mels": 128, "frames": 5,
-        "frame_hop_length": 1, "n_fft": 1024, "hop_length": 512, "power": 2.0, "fmin": 0.0, "fmax": None,
-        "win_length": None, "batch_size": 256, "epochs": 100, "learning_rate": 0.001, "shuffle": True,
-        "validation_split": 0.1, "model_name_suffix": "", "use_ids": [], "restart": False,
-        "checkpoint_path": "", "gpu_id": [0], "train_only": False, "test_only": False,
+        "dataset_directory": "./data",
+        "result_directory": "./results",
+        "export_dir": "baseline",
+        "use_cuda": True,
+        "log_interval": 100,
+        "model": "DCASE2023T2-AE",
+        "score": "MSE",
+        "seed": 13711,
+        "is_auto_download": False,
+        "max_fpr": 0.1,
+        "decision_threshold": 0.9,
+        "n_mels": 128,
+        "frames": 5,
+        "frame_hop_length": 1,
+        "n_fft": 1024,
+        "hop_length": 512,
+        "power": 2.0,
+        "fmin": 0.0,
+        "fmax": None,
+        "win_length": None,
+        "batch_size": 256,
+        "epochs": 100,
+        "learning_rate": 0.001,
+        "shuffle": True,
+        "validation_split": 0.1,
+        "model_name_suffix": "",
+        "use_ids": [],
+        "restart": False,
+        "checkpoint_path": "",
+        "gpu_id": [0],
+        "train_only": False,
+        "test_only": False,
     }
     assert {key: getattr(config, key) for key in expected} == expected
 
@@ -41,17 +66,20 @@ def test_flags_override_yaml_and_overlays_apply_in_order(tmp_path: Path) -> None
     assert (config.epochs, config.batch_size, config.learning_rate) == (9, 32, 0.01)
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--epoch", "3"], "did you mean --epochs"),
-    (["--epochs", "three"], "invalid int value"),
-    (["--use_cuda", "maybe"], "invalid True/False value"),
-    (["--train_only", "--test_only"], "cannot be used together"),
-    (["-e"], "-d/--dev and -e/--eval cannot be used together"),
-    (["--validation_split", "1.5"], "--validation_split"),
-    (["--win_length", "4096"], "--win_length"),
-    (["--fmax", "10", "--fmin", "20"], "--fmax"),
-    (["--checkpoint_path", "x.tar"], "only used with --restart"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epoch", "3"], "did you mean --epochs"),
+        (["--epochs", "three"], "invalid int value"),
+        (["--use_cuda", "maybe"], "invalid True/False value"),
+        (["--train_only", "--test_only"], "cannot be used together"),
+        (["-e"], "-d/--dev and -e/--eval cannot be used together"),
+        (["--validation_split", "1.5"], "--validation_split"),
+        (["--win_length", "4096"], "--win_length"),
+        (["--fmax", "10", "--fmin", "20"], "--fmax"),
+        (["--checkpoint_path", "x.tar"], "only used with --restart"),
+    ],
+)
 def test_bad_flags_are_one_clear_error(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         common.parse_config([*BASE, *argv])
@@ -69,14 +97,17 @@ def test_null_values_parse_for_optional_numbers() -> None:
     assert config.fmax is None and config.win_length is None and config.fmin == 50.0
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("--epochs: ten\n", "--epochs must be an integer"),
-    ("--epochs: 1.5\n", "--epochs must be an integer"),
-    ("--use_cuda: 1\n", "must be True or False"),
-    ("--n_mel: 64\n", "unknown key '--n_mel' \\(did you mean --n_mels\\?\\)"),
-    ("--epochs: [1, 2\n", "not valid yaml"),
-    ("- just a list\n", "must hold '--flag: value' pairs"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("--epochs: ten\n", "--epochs must be an integer"),
+        ("--epochs: 1.5\n", "--epochs must be an integer"),
+        ("--use_cuda: 1\n", "must be True or False"),
+        ("--n_mel: 64\n", "unknown key '--n_mel' \\(did you mean --n_mels\\?\\)"),
+        ("--epochs: [1, 2\n", "not valid yaml"),
+        ("- just a list\n", "must hold '--flag: value' pairs"),
+    ],
+)
 def test_bad_yaml_files_are_rejected_naming_the_file(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(content)
@@ -92,12 +123,15 @@ def test_integer_is_accepted_where_a_float_is_expected(tmp_path: Path) -> None:
     assert config.power == 1.0 and isinstance(config.power, float) and config.fmax == 8000.0
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("--epochs: [1, 2\n", "is not valid yaml"),
-    ("--epochs 100\n", "must hold '--flag: value' pairs"),
-    ("--batch_sise: 256\n", "unknown key '--batch_sise' \\(did you mean --batch_size\\?\\)"),
-    ("--epochs: 100\n--shuffle: maybe\n", "--shuffle must be True or False, got 'maybe'"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("--epochs: [1, 2\n", "is not valid yaml"),
+        ("--epochs 100\n", "must hold '--flag: value' pairs"),
+        ("--batch_sise: 256\n", "unknown key '--batch_sise' \\(did you mean --batch_size\\?\\)"),
+        ("--epochs: 100\n--shuffle: maybe\n", "--shuffle must be True or False, got 'maybe'"),
+    ],
+)
 def test_a_broken_baseline_yaml_is_one_line_naming_it(tmp_path: Path, content: str, message: str) -> None:
     base = tmp_path / "baseline.yaml"
     base.write_text(content)

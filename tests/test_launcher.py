@@ -31,11 +31,13 @@ SCONTROL = (
     "JobId=42 ArrayJobId=41 ArrayTaskId=1 JobName=train-DCASE2024T2-dev UserId=root(0) JobState=CANCELLED "
     "Reason=None ExitCode=0:15\n"
     "JobId=41 ArrayJobId=41 ArrayTaskId=2-6:2%2 JobName=train-DCASE2024T2-dev UserId=root(0) JobState=PENDING "
-    "Reason=Dependency ExitCode=0:0\n")
+    "Reason=Dependency ExitCode=0:0\n"
+)
 
 
-@pytest.mark.parametrize(("indexes", "spec"), [([0], "0"), ([0, 1, 2, 5, 7, 8], "0-2,5,7-8"), ([3, 1, 2], "1-3"),
-                                               ([0, 7, 14], "0,7,14")])
+@pytest.mark.parametrize(
+    ("indexes", "spec"), [([0], "0"), ([0, 1, 2, 5, 7, 8], "0-2,5,7-8"), ([3, 1, 2], "1-3"), ([0, 7, 14], "0,7,14")]
+)
 def test_array_spec_spells_sbatch_arrays_and_reads_back(indexes: list[int], spec: str) -> None:
     assert array_spec(indexes) == spec
     assert expand_array_spec(spec) == sorted(indexes)
@@ -47,16 +49,49 @@ def test_expand_array_spec_reads_steps_limits_and_brackets() -> None:
 
 
 def test_sbatch_command_has_the_settings_and_the_dependency() -> None:
-    config = common.parse_config(["--dataset", "x", "-d", "--slurm_partition", "gpu", "--slurm_time", "04:00:00",
-                                  "--slurm_cpus_per_task", "4", "--slurm_mem", "16G", "--slurm_gres", "gpu:1",
-                                  "--slurm_account", "dcase", "--slurm_options=--qos=long --constraint='a100 80gb'"])
+    config = common.parse_config(
+        [
+            "--dataset",
+            "x",
+            "-d",
+            "--slurm_partition",
+            "gpu",
+            "--slurm_time",
+            "04:00:00",
+            "--slurm_cpus_per_task",
+            "4",
+            "--slurm_mem",
+            "16G",
+            "--slurm_gres",
+            "gpu:1",
+            "--slurm_account",
+            "dcase",
+            "--slurm_options=--qos=long --constraint='a100 80gb'",
+        ]
+    )
     settings = SlurmSettings.from_config(config)
-    command = sbatch_command(settings, "train-DCASE2024T2-dev", [0, 1, 2], Path("t.tasks"), Path("o_%A_%a.out"),
-                             after=["17", "18"])
-    assert command == ["sbatch", "--parsable", "--job-name=train-DCASE2024T2-dev", "--array=0-2",
-                       "--output=o_%A_%a.out", "--partition=gpu", "--time=04:00:00", "--mem=16G", "--gres=gpu:1",
-                       "--account=dcase", "--cpus-per-task=4", "--qos=long", "--constraint=a100 80gb",
-                       "--dependency=afterok:17:18", "--kill-on-invalid-dep=yes", "tools/slurm_task.sh", "t.tasks"]
+    command = sbatch_command(
+        settings, "train-DCASE2024T2-dev", [0, 1, 2], Path("t.tasks"), Path("o_%A_%a.out"), after=["17", "18"]
+    )
+    assert command == [
+        "sbatch",
+        "--parsable",
+        "--job-name=train-DCASE2024T2-dev",
+        "--array=0-2",
+        "--output=o_%A_%a.out",
+        "--partition=gpu",
+        "--time=04:00:00",
+        "--mem=16G",
+        "--gres=gpu:1",
+        "--account=dcase",
+        "--cpus-per-task=4",
+        "--qos=long",
+        "--constraint=a100 80gb",
+        "--dependency=afterok:17:18",
+        "--kill-on-invalid-dep=yes",
+        "tools/slurm_task.sh",
+        "t.tasks",
+    ]
     bare = sbatch_command(SlurmSettings(), "x", [0], Path("t"), Path("o"))
     assert bare == ["sbatch", "--parsable", "--job-name=x", "--array=0", "--output=o", "tools/slurm_task.sh", "t"]
 
@@ -104,15 +139,33 @@ def test_tasks_round_trip_through_the_task_file_and_their_exit_files(tmp_path: P
 def test_end_line_has_the_local_launchers_wording() -> None:
     stage_script = (REPO_ROOT / "tools/run_stage.sh").read_text()
     log_dir = Path("logs/stages/DCASE2024T2_dev")
-    line, ok = end_line("01_train_2024t2.sh", "train", "machine types", "DCASE2024T2", "dev", log_dir,
-                        {"DCASE2024T2fan": None, "DCASE2024T2valve": None})
-    assert ok and line == ("01_train_2024t2.sh: train finished for all 2 machine types of DCASE2024T2 (dev); logs "
-                           "in logs/stages/DCASE2024T2_dev/")
+    line, ok = end_line(
+        "01_train_2024t2.sh",
+        "train",
+        "machine types",
+        "DCASE2024T2",
+        "dev",
+        log_dir,
+        {"DCASE2024T2fan": None, "DCASE2024T2valve": None},
+    )
+    assert ok and line == (
+        "01_train_2024t2.sh: train finished for all 2 machine types of DCASE2024T2 (dev); logs "
+        "in logs/stages/DCASE2024T2_dev/"
+    )
     assert 'finished for all $n_done $what of $family ($split); logs in $log_dir/"' in stage_script
-    line, ok = end_line("s.sh", "train", "machine types", "F", "dev", log_dir,
-                        {"a": None, "b": "exit status 2", "c": "CANCELLED without an exit status"})
-    assert not ok and line == ("s.sh: train finished for 1 of 3 machine types; FAILED: b c (CANCELLED without an "
-                               "exit status) (see logs/stages/DCASE2024T2_dev/)")
+    line, ok = end_line(
+        "s.sh",
+        "train",
+        "machine types",
+        "F",
+        "dev",
+        log_dir,
+        {"a": None, "b": "exit status 2", "c": "CANCELLED without an exit status"},
+    )
+    assert not ok and line == (
+        "s.sh: train finished for 1 of 3 machine types; FAILED: b c (CANCELLED without an "
+        "exit status) (see logs/stages/DCASE2024T2_dev/)"
+    )
     assert 'finished for $n_done of $n_runs $what; FAILED: ${failed[*]} (see $log_dir/)"' in stage_script
 
 
@@ -120,9 +173,11 @@ def test_a_family_model_is_trained_by_the_first_task_of_each_seed_and_tag() -> N
     def task(index: int, *flags: str) -> Task:
         return Task(index, str(index), Path("x.log"), shlex.join(["python", "train.py", "-d", *flags]))
 
-    tasks = [task(0, "--dataset=F1", "--seed", "1", "--export_dir", "s_seed1"),
-             task(1, "--dataset=F2", "--seed", "1", "--export_dir", "s_seed1"),
-             task(2, "--dataset=F1", "--seed", "2", "--export_dir", "s_seed2"),
-             task(3, "--dataset=F2", "--seed", "2", "--export_dir", "s_seed2"),
-             task(4, "--dataset=F2", "--seed", "2", "--export_dir", "s_seed2", "-tag", "id(1_)")]
+    tasks = [
+        task(0, "--dataset=F1", "--seed", "1", "--export_dir", "s_seed1"),
+        task(1, "--dataset=F2", "--seed", "1", "--export_dir", "s_seed1"),
+        task(2, "--dataset=F1", "--seed", "2", "--export_dir", "s_seed2"),
+        task(3, "--dataset=F2", "--seed", "2", "--export_dir", "s_seed2"),
+        task(4, "--dataset=F2", "--seed", "2", "--export_dir", "s_seed2", "-tag", "id(1_)"),
+    ]
     assert family_first_tasks(tasks) == [0, 2, 4]

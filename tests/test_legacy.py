@@ -22,9 +22,20 @@ from tools import summarize
 FLAGS = ("--epochs", "1", "--batch_size", "64", "--num_workers", "1")
 MACHINE = {2020: "ToyConveyor", 2021: "fan", 2022: "valve"}
 SINGLE_DOMAIN_HEADER = ["section", "AUC", "pAUC", "precision", "recall", "F1 score"]
-TWO_DOMAIN_HEADER = ["section", "AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "pAUC (target)",
-                     "precision (source)", "precision (target)", "recall (source)", "recall (target)",
-                     "F1 score (source)", "F1 score (target)"]
+TWO_DOMAIN_HEADER = [
+    "section",
+    "AUC (source)",
+    "AUC (target)",
+    "pAUC",
+    "pAUC (source)",
+    "pAUC (target)",
+    "precision (source)",
+    "precision (target)",
+    "recall (source)",
+    "recall (target)",
+    "F1 score (source)",
+    "F1 score (target)",
+]
 N_PER_GROUP = 3
 
 
@@ -39,8 +50,14 @@ def tag(section: str) -> str:
 @pytest.fixture(scope="module")
 def legacy_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("legacy_data")
-    sizes = {"n_train_source": 8, "n_train_target": 2, "n_test_per_group": N_PER_GROUP, "duration": 2.0,
-             "seed": 3, "workers": 1}
+    sizes = {
+        "n_train_source": 8,
+        "n_train_target": 2,
+        "n_test_per_group": N_PER_GROUP,
+        "duration": 2.0,
+        "seed": 3,
+        "workers": 1,
+    }
     for year, machine in MACHINE.items():
         generate_legacy_dataset(root, year, "dev", [machine], **sizes)
     generate_legacy_dataset(root, 2021, "eval", ["fan"], **sizes)
@@ -53,8 +70,20 @@ def models_of(year: int) -> tuple[str, ...]:
 
 
 def copy_repository(work: Path) -> None:
-    for item in ["train.py", "common.py", "errors.py", "safe_io.py", "progress.py", "baseline.yaml", "datasets",
-                 "networks", "engine", "evaluation", "tools", "03_summarize_results.sh"]:
+    for item in [
+        "train.py",
+        "common.py",
+        "errors.py",
+        "safe_io.py",
+        "progress.py",
+        "baseline.yaml",
+        "datasets",
+        "networks",
+        "engine",
+        "evaluation",
+        "tools",
+        "03_summarize_results.sh",
+    ]:
         source = REPO_ROOT / item
         if source.is_dir():
             shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -77,8 +106,9 @@ def run_stages_in_copy(work: Path, data_dir: Path, config: str, flags: list[str]
 
 def assert_summary_lists(work: Path, family: str, systems: list[str]) -> None:
     """03_summarize_results.sh, run in the repository copy ``work``, succeeds and names every one of ``systems``."""
-    summary = run_script("03_summarize_results.sh", family, "-d", "--systems", *systems, cwd=work,
-                         env={"PYTHONPATH": str(work)})
+    summary = run_script(
+        "03_summarize_results.sh", family, "-d", "--systems", *systems, cwd=work, env={"PYTHONPATH": str(work)}
+    )
     assert summary.returncode == 0, summary.stdout[-2000:] + summary.stderr[-2000:]
     for system in systems:
         assert system in summary.stdout, system
@@ -93,13 +123,31 @@ def dev_runs(legacy_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     (work / "data").symlink_to(legacy_data)
     for year, machine in MACHINE.items():
         for section in models_of(year):
-            common = ("--dataset", f"DCASE{year}T2{machine}", "-d", "--dataset_directory", str(legacy_data),
-                      "-tag", tag(section), "--use_ids", str(int(section)), *FLAGS)
+            common = (
+                "--dataset",
+                f"DCASE{year}T2{machine}",
+                "-d",
+                "--dataset_directory",
+                str(legacy_data),
+                "-tag",
+                tag(section),
+                "--use_ids",
+                str(int(section)),
+                *FLAGS,
+            )
             run_train(work, *common, "--train_only")
             for score in ("MAHALA",) if year == 2020 else ("MSE", "MAHALA"):
                 run_train(work, *common, "--test_only", "--score", score)
-    result = run_script("tools/02a_test_legacy.sh", "DCASE2020T2", "-d", "--machines", "ToyConveyor", *FLAGS,
-                        cwd=work, env={"PYTHONPATH": str(work)})
+    result = run_script(
+        "tools/02a_test_legacy.sh",
+        "DCASE2020T2",
+        "-d",
+        "--machines",
+        "ToyConveyor",
+        *FLAGS,
+        cwd=work,
+        env={"PYTHONPATH": str(work)},
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "finished for all 3 runs (one per section of 1 machine type(s)) of DCASE2020T2 (dev)" in result.stdout
     return work
@@ -118,14 +166,18 @@ def test_generated_trees_have_each_years_layout(legacy_data: Path) -> None:
     assert sorted(path.name for path in (dev[2020] / "test").iterdir())[0] == "anomaly_id_01_00000000.wav"
     # 2021: split test folders (test/ appears once the data are used), no attributes in names
     assert {"source_test", "target_test", "train"} <= {path.name for path in dev[2021].iterdir()}
-    assert sorted(path.name for path in (dev[2021] / "target_test").iterdir())[0] == \
-        "section_00_target_test_anomaly_0000.wav"
+    assert (
+        sorted(path.name for path in (dev[2021] / "target_test").iterdir())[0]
+        == "section_00_target_test_anomaly_0000.wav"
+    )
     assert len(list((dev[2021] / "train").glob("section_02_target_train_normal_*.wav"))) == 2
     names_2022 = sorted(path.name for path in (dev[2022] / "test").iterdir())
     assert len(names_2022) == 3 * 4 * N_PER_GROUP and names_2022[0].startswith("section_00_source_test_anomaly_0000_")
     evaluation = legacy_data / "dcase2021t2" / "eval_data" / "raw" / "fan"
     assert sorted(path.name for path in (evaluation / "source_test").iterdir())[:2] == [
-        "section_03_source_test_0000.wav", "section_03_source_test_0001.wav"]
+        "section_03_source_test_0000.wav",
+        "section_03_source_test_0001.wav",
+    ]
 
 
 def test_generated_label_list_is_in_the_published_format(legacy_data: Path) -> None:
@@ -162,8 +214,9 @@ def test_every_section_model_scores_every_section(dev_runs: Path, year: int, sco
             assert (folder / f"anomaly_score_{dataset}_section_{section}_test_{suffix}.csv").is_file()
             assert (folder / f"decision_result_{dataset}_section_{section}_test_{suffix}.csv").is_file()
     models = dev_runs / "models" / "saved_model" / "baseline"
-    assert sorted(path.name for path in models.glob(f"*_{dataset}_id(*_)_seed13711.pth")) == \
-        [f"DCASE2023T2-AE_{dataset}_{tag(section)}_seed13711.pth" for section in models_of(year)]
+    assert sorted(path.name for path in models.glob(f"*_{dataset}_id(*_)_seed13711.pth")) == [
+        f"DCASE2023T2-AE_{dataset}_{tag(section)}_seed13711.pth" for section in models_of(year)
+    ]
 
 
 def test_2020_scores_are_single_domain_and_match_an_independent_auc(dev_runs: Path, legacy_data: Path) -> None:
@@ -172,8 +225,9 @@ def test_2020_scores_are_single_domain_and_match_an_independent_auc(dev_runs: Pa
     header, *rows = read_rows(folder / "result_DCASE2020T2ToyConveyor_test_seed13711_id(2_)_roc.csv")
     by_section = {row[0]: dict(zip(header[1:], map(float, row[1:]), strict=True)) for row in rows if row}
     for section in sections_of(2020):
-        score_rows = read_rows(folder / f"anomaly_score_DCASE2020T2ToyConveyor_section_{section}_test_seed13711_"
-                                        "id(2_).csv")
+        score_rows = read_rows(
+            folder / f"anomaly_score_DCASE2020T2ToyConveyor_section_{section}_test_seed13711_id(2_).csv"
+        )
         names = [name for name, _ in score_rows]
         normals = sorted(path.name for path in test_dir.glob(f"normal_id_{section}_*.wav"))
         anomalies = sorted(path.name for path in test_dir.glob(f"anomaly_id_{section}_*.wav"))
@@ -185,16 +239,20 @@ def test_2020_scores_are_single_domain_and_match_an_independent_auc(dev_runs: Pa
 
 def test_2021_split_test_folders_are_scored_together(dev_runs: Path, legacy_data: Path) -> None:
     machine_dir = legacy_data / "dcase2021t2" / "dev_data" / "raw" / "fan"
-    split_names = sorted(path.name for folder in ("source_test", "target_test")
-                         for path in (machine_dir / folder).iterdir())
+    split_names = sorted(
+        path.name for folder in ("source_test", "target_test") for path in (machine_dir / folder).iterdir()
+    )
     assert sorted(path.name for path in (machine_dir / "test").iterdir()) == split_names
     folder = dev_runs / "results" / "dev_data" / "baseline_MAHALA"
     for section in sections_of(2021):
-        names = [row[0] for row in read_rows(
-            folder / f"anomaly_score_DCASE2021T2fan_section_{section}_test_seed13711_id(0_).csv")]
+        names = [
+            row[0]
+            for row in read_rows(folder / f"anomaly_score_DCASE2021T2fan_section_{section}_test_seed13711_id(0_).csv")
+        ]
         in_section = [name for name in split_names if name.startswith(f"section_{section}_")]
-        assert names == sorted(n for n in in_section if "_normal_" in n) + \
-            sorted(n for n in in_section if "_anomaly_" in n)
+        assert names == sorted(n for n in in_section if "_normal_" in n) + sorted(
+            n for n in in_section if "_anomaly_" in n
+        )
         assert sum("_target_" in name for name in names) == 2 * N_PER_GROUP
 
 
@@ -206,23 +264,24 @@ def test_2021_split_test_folders_are_scored_together(dev_runs: Path, legacy_data
 def test_summary_takes_each_sections_own_model(dev_runs: Path, year: int) -> None:
     family, machine = f"DCASE{year}T2", MACHINE[year]
     results = dev_runs / "results"
-    assert summarize.main([family, "-d", "--result_directory", str(results), "--machines", machine,
-                           "--no_plots"]) == 0
+    assert summarize.main([family, "-d", "--result_directory", str(results), "--machines", machine, "--no_plots"]) == 0
     summary_dir = results / "dev_data" / "baseline" / "summarize" / family
     compact = pd.read_csv(summary_dir / f"{family}_auc_pauc_extract.csv", index_col=[0, 1])
     columns = ["AUC", "pAUC"] if year == 2020 else ["AUC (source)", "AUC (target)", "pAUC"]
     for system in ("baseline_MSE", "baseline_MAHALA"):
         diagonal = {column: [] for column in columns}
         for section in sections_of(year):
-            header, *rows = read_rows(results / "dev_data" / system /
-                                      f"result_{family}{machine}_test_seed13711_{tag(section)}_roc.csv")
+            header, *rows = read_rows(
+                results / "dev_data" / system / f"result_{family}{machine}_test_seed13711_{tag(section)}_roc.csv"
+            )
             row = next(row for row in rows if row and row[0] == section)
             for column in columns:
                 diagonal[column].append(float(row[header.index(column)]))
         metric_row = {"pAUC": "pAUC" if year == 2020 else "pAUC (source, target)"}
         for column in columns:
-            assert compact.loc[(system, metric_row.get(column, column)), machine] == \
-                pytest.approx(np.mean(diagonal[column]))
+            assert compact.loc[(system, metric_row.get(column, column)), machine] == pytest.approx(
+                np.mean(diagonal[column])
+            )
         pooled = np.concatenate([diagonal[column] for column in columns])
         official = len(pooled) / np.sum(1 / np.maximum(pooled, np.finfo(float).eps))
         assert compact.loc[(system, "TOTAL score"), "h-mean"] == pytest.approx(official)
@@ -232,8 +291,9 @@ def test_summary_takes_each_sections_own_model(dev_runs: Path, year: int) -> Non
 # Evaluation set: labels list fetched, test_rename built, scored like dev data
 
 
-def test_eval_set_is_labelled_from_the_fetched_list_and_scored(legacy_data: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_set_is_labelled_from_the_fetched_list_and_scored(
+    legacy_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     machine_dir = legacy_data / "dcase2021t2" / "eval_data" / "raw" / "fan"
     listing = label_list_path(legacy_data, 2021).read_bytes()
     with StaticServer({"/eval_data_list_2021.csv": listing}) as server:
@@ -245,21 +305,33 @@ def test_eval_set_is_labelled_from_the_fetched_list_and_scored(legacy_data: Path
     assert sorted(path.name for path in renamed.iterdir()) == sorted(entry.labelled for entry in entries)
     for entry in entries:
         domain = "target" if "_target_" in entry.anonymous else "source"
-        assert (renamed / entry.labelled).read_bytes() == \
-            (machine_dir / f"{domain}_test" / entry.anonymous).read_bytes()
+        assert (renamed / entry.labelled).read_bytes() == (
+            machine_dir / f"{domain}_test" / entry.anonymous
+        ).read_bytes()
     for section in sections_of(2021, "eval"):
         for group in ("source_test_normal", "source_test_anomaly", "target_test_normal", "target_test_anomaly"):
             assert len(list(renamed.glob(f"section_{section}_{group}_*.wav"))) == N_PER_GROUP
 
-    common = ("--dataset", "DCASE2021T2fan", "-e", "--dataset_directory", str(legacy_data), "-tag", "id(3_)",
-              "--use_ids", "3", *FLAGS)
+    common = (
+        "--dataset",
+        "DCASE2021T2fan",
+        "-e",
+        "--dataset_directory",
+        str(legacy_data),
+        "-tag",
+        "id(3_)",
+        "--use_ids",
+        "3",
+        *FLAGS,
+    )
     run_train(tmp_path, *common, "--train_only")
     run_train(tmp_path, *common, "--test_only", "--score", "MSE")
     folder = tmp_path / "results" / "eval_data" / "baseline_MSE"
     header, *rows = read_rows(folder / "result_DCASE2021T2fan_test_seed13711_id(3_)_Eval_roc.csv")
     assert header == TWO_DOMAIN_HEADER and [row[0] for row in rows if row][:3] == ["03", "04", "05"]
-    names = [row[0] for row in read_rows(
-        folder / "anomaly_score_DCASE2021T2fan_section_04_test_seed13711_id(3_)_Eval.csv")]
+    names = [
+        row[0] for row in read_rows(folder / "anomaly_score_DCASE2021T2fan_section_04_test_seed13711_id(3_)_Eval.csv")
+    ]
     assert names[0].startswith("section_04_") and "_normal_" in names[0] and "_anomaly_" in names[-1]
 
 
@@ -279,11 +351,20 @@ def test_legacy_test_script_and_summary_script_for_2020(dev_runs: Path) -> None:
     logs = sorted(path.name for path in (dev_runs / "logs" / "stages" / "DCASE2020T2_dev").iterdir())
     assert logs == [f"test-first_DCASE2020T2ToyConveyor_id({n}_).log" for n in (1, 2, 3)]
     results = dev_runs / "results" / "dev_data" / "baseline_MSE"
-    assert sorted(path.name for path in results.glob("result_DCASE2020T2*.csv")) == \
-        [f"result_DCASE2020T2ToyConveyor_test_seed13711_id({n}_)_roc.csv" for n in (1, 2, 3)]
+    assert sorted(path.name for path in results.glob("result_DCASE2020T2*.csv")) == [
+        f"result_DCASE2020T2ToyConveyor_test_seed13711_id({n}_)_roc.csv" for n in (1, 2, 3)
+    ]
 
-    result = run_script("03_summarize_results.sh", "DCASE2020T2", "-d", "--machines", "ToyConveyor", "--no_plots",
-                        cwd=dev_runs, env={"PYTHONPATH": str(dev_runs)})
+    result = run_script(
+        "03_summarize_results.sh",
+        "DCASE2020T2",
+        "-d",
+        "--machines",
+        "ToyConveyor",
+        "--no_plots",
+        cwd=dev_runs,
+        env={"PYTHONPATH": str(dev_runs)},
+    )
     assert result.returncode == 0, result.stderr
     summary = dev_runs / "results/dev_data/baseline/summarize/DCASE2020T2/DCASE2020T2_auc_pauc_extract.csv"
     compact = pd.read_csv(summary, index_col=[0, 1])

@@ -39,8 +39,9 @@ RUN = "DCASE2023T2-AE_DCASE2024T2{machine}_seed13711"
 def copy_machines(tiny_data_dir: Path, destination: Path, *machines: str) -> Path:
     """A private copy of some dev machine types' raw clips (no feature cache) under ``destination``."""
     for machine in machines:
-        shutil.copytree(tiny_data_dir / "dcase2024t2/dev_data/raw" / machine,
-                        destination / "dcase2024t2/dev_data/raw" / machine)
+        shutil.copytree(
+            tiny_data_dir / "dcase2024t2/dev_data/raw" / machine, destination / "dcase2024t2/dev_data/raw" / machine
+        )
     return destination
 
 
@@ -82,8 +83,13 @@ class TrainProcess:
         if pause_at:
             env.update({PAUSE_AT_VARIABLE: pause_at, PAUSE_FLAG_VARIABLE: str(self.flag)})
         with self.log_path.open("w") as log:
-            self.process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train.py"), *args], cwd=cwd, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, str(REPO_ROOT / "train.py"), *args],
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     @property
     def output(self) -> str:
@@ -175,22 +181,24 @@ def with_value(value: float) -> Callable[[Path], None]:
 
 
 BAD_CLIPS: dict[str, tuple[Callable[[Path], None], str]] = {
-    "random_bytes": (lambda path: path.write_bytes(np.random.default_rng(0).bytes(5000)),
-                     "not a readable WAV file"),
+    "random_bytes": (lambda path: path.write_bytes(np.random.default_rng(0).bytes(5000)), "not a readable WAV file"),
     "truncated_header": (lambda path: path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt "), "not a readable WAV file"),
     "zero_bytes": (lambda path: path.write_bytes(b""), "the file is empty (0 bytes)"),
     "nan_samples": (with_value(float("nan")), "the audio holds NaN or infinite samples"),
     "inf_samples": (with_value(float("inf")), "the audio holds NaN or infinite samples"),
     "too_short": (lambda path: write_wav(path, np.zeros(300)), "clip too short (0.019 s) to give one feature vector"),
-    "other_rate": (lambda path: write_wav(path, np.zeros(44100), rate=22050),
-                   "sample rate 22050 Hz differs from 16000 Hz of"),
+    "other_rate": (
+        lambda path: write_wav(path, np.zeros(44100), rate=22050),
+        "sample rate 22050 Hz differs from 16000 Hz of",
+    ),
 }
 
 
 @pytest.mark.parametrize("folder", ["train", "test"])
 @pytest.mark.parametrize("fault", list(BAD_CLIPS))
-def test_a_bad_clip_is_one_line_naming_it_and_earlier_outputs_survive(trained: tuple[Path, Path], tmp_path: Path,
-                                                                       fault: str, folder: str) -> None:
+def test_a_bad_clip_is_one_line_naming_it_and_earlier_outputs_survive(
+    trained: tuple[Path, Path], tmp_path: Path, fault: str, folder: str
+) -> None:
     work, data = trained
     before = snapshot(work)
     shutil.copytree(data / "dcase2024t2/dev_data/raw", tmp_path / "dcase2024t2/dev_data/raw")
@@ -218,17 +226,27 @@ def _anomaly_into_train(machine_dir: Path, folder: str) -> None:
     shutil.copy(machine_dir / "test/section_00_source_test_anomaly_0000_m-n_W.wav", machine_dir / "train")
 
 
-@pytest.mark.parametrize(("fault", "folder", "messages"), [
-    (_remove_folder, "train", ["/dcase2024t2/dev_data/raw/fan/train not found", "bash data_download_2024dev.sh"]),
-    (_remove_folder, "test", ["/dcase2024t2/dev_data/raw/fan/test not found", "bash data_download_2024dev.sh"]),
-    (_remove_wavs, "train", ["no WAV files of section 00 in", "expected names like section_00_source_train"]),
-    (_remove_wavs, "test", ["no WAV files of section 00 in"]),
-    (_anomaly_into_train, "train", ["holds 1 anomaly clip(s), e.g. section_00_source_test_anomaly_0000_m-n_W.wav",
-                                    "move them to the test folder or delete them"]),
-], ids=["no_train_folder", "no_test_folder", "empty_train_section", "empty_test_section", "anomaly_in_train"])
-def test_a_bad_dataset_layout_is_one_line_and_earlier_outputs_survive(trained: tuple[Path, Path], tmp_path: Path,
-                                                                      fault: Callable[[Path, str], None],
-                                                                      folder: str, messages: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("fault", "folder", "messages"),
+    [
+        (_remove_folder, "train", ["/dcase2024t2/dev_data/raw/fan/train not found", "bash data_download_2024dev.sh"]),
+        (_remove_folder, "test", ["/dcase2024t2/dev_data/raw/fan/test not found", "bash data_download_2024dev.sh"]),
+        (_remove_wavs, "train", ["no WAV files of section 00 in", "expected names like section_00_source_train"]),
+        (_remove_wavs, "test", ["no WAV files of section 00 in"]),
+        (
+            _anomaly_into_train,
+            "train",
+            [
+                "holds 1 anomaly clip(s), e.g. section_00_source_test_anomaly_0000_m-n_W.wav",
+                "move them to the test folder or delete them",
+            ],
+        ),
+    ],
+    ids=["no_train_folder", "no_test_folder", "empty_train_section", "empty_test_section", "anomaly_in_train"],
+)
+def test_a_bad_dataset_layout_is_one_line_and_earlier_outputs_survive(
+    trained: tuple[Path, Path], tmp_path: Path, fault: Callable[[Path, str], None], folder: str, messages: list[str]
+) -> None:
     work, data = trained
     before = snapshot(work)
     shutil.copytree(data / "dcase2024t2/dev_data/raw", tmp_path / "dcase2024t2/dev_data/raw")
@@ -249,12 +267,15 @@ def test_a_missing_dataset_names_the_path_and_the_download_script(tmp_path: Path
     assert "'bash data_download_2024dev.sh'" in line and "--is_auto_download True" in line
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--train_only", "--test_only"], "--train_only and --test_only cannot be used together"),
-    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
-    (["--use_cuda", "maybe"], "argument --use_cuda: invalid True/False value: 'maybe'"),
-    (["-lr", "fast"], "argument -lr/--learning_rate: invalid float value: 'fast'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--train_only", "--test_only"], "--train_only and --test_only cannot be used together"),
+        (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+        (["--use_cuda", "maybe"], "argument --use_cuda: invalid True/False value: 'maybe'"),
+        (["-lr", "fast"], "argument -lr/--learning_rate: invalid float value: 'fast'"),
+    ],
+)
 def test_bad_flags_exit_2_with_one_line_before_any_work(tmp_path: Path, argv: list[str], message: str) -> None:
     result = run_train(tmp_path, *train_args("fan", tmp_path), *argv, check=False)
     assert result.returncode == 2 and message in single_error_line(result.stderr)
@@ -282,8 +303,7 @@ def test_paths_with_spaces_and_non_ascii_characters_work(trained: tuple[Path, Pa
 def test_restart_from_a_missing_checkpoint_path_is_an_error(trained: tuple[Path, Path], tmp_path: Path) -> None:
     _, data = trained
     missing = tmp_path / "no such checkpoint.tar"
-    result = run_train(tmp_path, *train_args("fan", data, "--restart", "--checkpoint_path", str(missing)),
-                       check=False)
+    result = run_train(tmp_path, *train_args("fan", data, "--restart", "--checkpoint_path", str(missing)), check=False)
     assert result.returncode == 2
     assert f"--checkpoint_path {missing}: no such file" in single_error_line(result.stderr)
 
@@ -300,24 +320,34 @@ class WritesAFileWhenUnpickled:
 
 def _public_baseline_checkpoint(path: Path) -> None:
     """The public baseline's checkpoint.tar: no fingerprint, RNG state or log rows."""
-    torch.save({"epoch": 3, "model_state_dict": {"w": torch.zeros(2)}, "optimizer_state_dict": {}, "loss": 1.0},
-               path)
+    torch.save({"epoch": 3, "model_state_dict": {"w": torch.zeros(2)}, "optimizer_state_dict": {}, "loss": 1.0}, path)
 
 
-@pytest.mark.parametrize(("write", "message"), [
-    (lambda path: path.write_bytes(np.random.default_rng(1).bytes(3000)), "the checkpoint cannot be read"),
-    (_public_baseline_checkpoint, "is not a checkpoint of this model written by this program (no rng_state, "
-                                  "fingerprint, log_rows, calibration); train from scratch without --restart"),
-    (lambda path: torch.save({"epoch": WritesAFileWhenUnpickled(path.with_name("pwned"))}, path),
-     "the checkpoint cannot be read (UnpicklingError"),
-], ids=["random_bytes", "public_baseline_checkpoint", "malicious_pickle"])
-def test_restart_from_a_foreign_checkpoint_is_refused(trained: tuple[Path, Path], tmp_path: Path,
-                                                      write: Callable[[Path], None], message: str) -> None:
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda path: path.write_bytes(np.random.default_rng(1).bytes(3000)), "the checkpoint cannot be read"),
+        (
+            _public_baseline_checkpoint,
+            "is not a checkpoint of this model written by this program (no rng_state, "
+            "fingerprint, log_rows, calibration); train from scratch without --restart",
+        ),
+        (
+            lambda path: torch.save({"epoch": WritesAFileWhenUnpickled(path.with_name("pwned"))}, path),
+            "the checkpoint cannot be read (UnpicklingError",
+        ),
+    ],
+    ids=["random_bytes", "public_baseline_checkpoint", "malicious_pickle"],
+)
+def test_restart_from_a_foreign_checkpoint_is_refused(
+    trained: tuple[Path, Path], tmp_path: Path, write: Callable[[Path], None], message: str
+) -> None:
     _, data = trained
     checkpoint = tmp_path / "checkpoint.tar"
     write(checkpoint)
-    result = run_train(tmp_path, *train_args("fan", data, "--restart", "--checkpoint_path", str(checkpoint)),
-                       check=False)
+    result = run_train(
+        tmp_path, *train_args("fan", data, "--restart", "--checkpoint_path", str(checkpoint)), check=False
+    )
     assert result.returncode == 2
     line = single_error_line(result.stderr)
     assert str(checkpoint) in line and message in line
@@ -341,8 +371,9 @@ def test_test_only_with_foreign_weights_is_refused(trained: tuple[Path, Path], t
 # Divergence and NaN scores
 
 
-def test_divergence_in_the_first_epoch_stops_before_any_model_or_score(trained: tuple[Path, Path],
-                                                                       tmp_path: Path) -> None:
+def test_divergence_in_the_first_epoch_stops_before_any_model_or_score(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, data = trained
     result = run_train(tmp_path, *train_args("fan", data, "--epochs", "2", "-lr", "1e30"), check=False)
     assert result.returncode == 2
@@ -352,8 +383,9 @@ def test_divergence_in_the_first_epoch_stops_before_any_model_or_score(trained: 
     assert not (tmp_path / "models/saved_model").exists() and not (tmp_path / "results").exists()
 
 
-def test_divergence_later_keeps_the_last_good_checkpoint(trained: tuple[Path, Path], tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_divergence_later_keeps_the_last_good_checkpoint(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from networks.dcase2023t2_ae.model import AutoencoderModel
 
     real_epoch = AutoencoderModel.train_epoch
@@ -373,8 +405,10 @@ def test_divergence_later_keeps_the_last_good_checkpoint(trained: tuple[Path, Pa
     assert result.returncode == 2
     checkpoint_path = tmp_path / "models/checkpoint/baseline" / RUN.format(machine="fan") / "checkpoint.tar"
     line = single_error_line(result.stderr)
-    assert f"diverged at epoch 2 (loss inf, val_loss nan); lower the learning rate (-lr) or check the data, then " \
-           f"train again; the checkpoint of epoch 1 is kept in {checkpoint_path.relative_to(tmp_path)}" in line
+    assert (
+        f"diverged at epoch 2 (loss inf, val_loss nan); lower the learning rate (-lr) or check the data, then "
+        f"train again; the checkpoint of epoch 1 is kept in {checkpoint_path.relative_to(tmp_path)}" in line
+    )
     checkpoint = torch.load(checkpoint_path, weights_only=True)
     assert checkpoint["epoch"] == 1 and np.isfinite(checkpoint["loss"])
     log = (tmp_path / "logs/baseline" / RUN.format(machine="fan") / "log.csv").read_text().splitlines()
@@ -399,8 +433,10 @@ def test_weights_with_nan_are_refused_before_testing(trained_copy: tuple[Path, P
     shutil.rmtree(work / "results")
     result = run_train(work, *train_args("fan", data, "--test_only", "--score", "MAHALA"), check=False)
     assert result.returncode == 2
-    assert f"{weights_path.relative_to(work)} holds NaN or infinite values (a diverged or damaged model); train " \
-           "it again" in single_error_line(result.stderr)
+    assert (
+        f"{weights_path.relative_to(work)} holds NaN or infinite values (a diverged or damaged model); train "
+        "it again" in single_error_line(result.stderr)
+    )
     assert not (work / "results").exists()
 
 
@@ -428,8 +464,9 @@ def test_a_model_giving_nan_scores_writes_no_result_file(trained_copy: tuple[Pat
 # kill -9 at known moments
 
 
-def test_kill_during_training_then_restart_reaches_the_same_end(trained: tuple[Path, Path], tmp_path: Path,
-                                                                  start: Callable[..., TrainProcess]) -> None:
+def test_kill_during_training_then_restart_reaches_the_same_end(
+    trained: tuple[Path, Path], tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     _, data = trained
     args = train_args("fan", data, "--train_only", "--epochs", "3")
     killed_dir, straight_dir = tmp_path / "killed", tmp_path / "straight"
@@ -457,37 +494,47 @@ def test_kill_during_training_then_restart_reaches_the_same_end(trained: tuple[P
 
 
 def test_kill_during_testing_keeps_the_previous_results_until_new_ones_are_complete(
-        trained: tuple[Path, Path], tmp_path: Path, start: Callable[..., TrainProcess]) -> None:
+    trained: tuple[Path, Path], tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     _, data = trained
     run_train(tmp_path, *train_args("fan", data, "--decision_threshold", "0.5"))
     results = tmp_path / "results/dev_data/baseline_MSE"
     before = snapshot(results)
     decisions = results / "decision_result_DCASE2024T2fan_section_00_test_seed13711.csv"
-    run = start(tmp_path, train_args("fan", data, "--test_only", "--decision_threshold", "0.99"), "test",
-                pause_at="rename:decision_result_*")
+    run = start(
+        tmp_path,
+        train_args("fan", data, "--test_only", "--decision_threshold", "0.99"),
+        "test",
+        pause_at="rename:decision_result_*",
+    )
     wait_until(run.flag.exists, "the pause before the new decision file replaces the old one", run)
     run.kill()
     assert len(temporaries(results)) == 1
     assert {name: content for name, content in snapshot(results).items() if not name.startswith(".")} == before
 
     run_train(tmp_path, *train_args("fan", data, "--test_only", "--decision_threshold", "0.99"))
-    fit = json.loads((tmp_path / "models/saved_model/baseline"
-                      / f"score_distr_{RUN.format(machine='fan')}_mse.json").read_text())
+    fit = json.loads(
+        (tmp_path / "models/saved_model/baseline" / f"score_distr_{RUN.format(machine='fan')}_mse.json").read_text()
+    )
     threshold = scipy.stats.gamma.ppf(0.99, fit["shape"], loc=fit["loc"], scale=fit["scale"])
     scores = list(csv.reader((results / "anomaly_score_DCASE2024T2fan_section_00_test_seed13711.csv").open()))
     expected = "".join(f"{name},{int(float(score) > threshold)}\n" for name, score in scores)
     assert decisions.read_text() == expected
 
 
-def test_kill_during_extraction_while_another_run_waits_for_the_cache(tiny_data_dir: Path, tmp_path: Path,
-                                                                        start: Callable[..., TrainProcess]) -> None:
+def test_kill_during_extraction_while_another_run_waits_for_the_cache(
+    tiny_data_dir: Path, tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     data = copy_machines(tiny_data_dir, tmp_path / "data", "fan")
     args = train_args("fan", data, "--train_only")
     first = start(tmp_path / "first", args, "first", pause_at="rename:*_logmel_*.npy")
     wait_until(first.flag.exists, "the first run to hold the cache lock, its cache written but not renamed", first)
     second = start(tmp_path / "second", args, "second")
-    wait_until(lambda: "waiting for another process that is writing the feature cache" in second.output,
-               "the second run to wait for the lock", second)
+    wait_until(
+        lambda: "waiting for another process that is writing the feature cache" in second.output,
+        "the second run to wait for the lock",
+        second,
+    )
     first.kill()  # the kernel releases its lock; the second run must rebuild, not load the half-written cache
     assert second.finish() == 0, second.output
     assert how_features_came(second.output, "train") == "extracted"
@@ -496,8 +543,9 @@ def test_kill_during_extraction_while_another_run_waits_for_the_cache(tiny_data_
     assert temporaries(cache) == []  # the killed run's temporary file was cleared under the lock
 
 
-def test_kill_before_the_cache_manifest_is_renamed_rebuilds_the_cache(tiny_data_dir: Path, tmp_path: Path,
-                                                                      start: Callable[..., TrainProcess]) -> None:
+def test_kill_before_the_cache_manifest_is_renamed_rebuilds_the_cache(
+    tiny_data_dir: Path, tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     data = copy_machines(tiny_data_dir, tmp_path / "data", "fan")
     args = train_args("fan", data, "--train_only")
     run = start(tmp_path, args, "killed", pause_at="rename:*_logmel_*.json")
@@ -514,16 +562,21 @@ def test_kill_before_the_cache_manifest_is_renamed_rebuilds_the_cache(tiny_data_
 # Concurrent runs
 
 
-def test_two_runs_needing_the_same_cache_build_it_once(tiny_data_dir: Path, tmp_path: Path,
-                                                       start: Callable[..., TrainProcess]) -> None:
+def test_two_runs_needing_the_same_cache_build_it_once(
+    tiny_data_dir: Path, tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     data = copy_machines(tiny_data_dir, tmp_path / "data", "fan")
     run_train(tmp_path, *train_args("fan", data, "--train_only"))  # the model; the test cache is not built yet
-    mse = start(tmp_path, train_args("fan", data, "--test_only", "--score", "MSE"), "mse",
-                pause_at="rename:*_logmel_*.npy")
+    mse = start(
+        tmp_path, train_args("fan", data, "--test_only", "--score", "MSE"), "mse", pause_at="rename:*_logmel_*.npy"
+    )
     wait_until(mse.flag.exists, "the MSE run to hold the test cache lock", mse)
     mahala = start(tmp_path, train_args("fan", data, "--test_only", "--score", "MAHALA"), "mahala")
-    wait_until(lambda: "waiting for another process that is writing the feature cache" in mahala.output,
-               "the MAHALA run to wait for the lock", mahala)
+    wait_until(
+        lambda: "waiting for another process that is writing the feature cache" in mahala.output,
+        "the MAHALA run to wait for the lock",
+        mahala,
+    )
     assert mahala.process.poll() is None
     mse.resume()
     assert mse.finish() == 0, mse.output
@@ -533,19 +586,28 @@ def test_two_runs_needing_the_same_cache_build_it_once(tiny_data_dir: Path, tmp_
     cache = data / "dcase2024t2/dev_data/processed/fan/test"
     assert len(list(cache.glob("*.npy"))) == 1 and temporaries(cache) == []
     for score in ("MSE", "MAHALA"):
-        rows = list(csv.reader((tmp_path / f"results/dev_data/baseline_{score}"
-                                / "anomaly_score_DCASE2024T2fan_section_00_test_seed13711.csv").open()))
+        rows = list(
+            csv.reader(
+                (
+                    tmp_path
+                    / f"results/dev_data/baseline_{score}"
+                    / "anomaly_score_DCASE2024T2fan_section_00_test_seed13711.csv"
+                ).open()
+            )
+        )
         assert len(rows) == 12 and all(np.isfinite(float(row[1])) for row in rows)
 
 
-def test_two_machine_types_in_parallel_share_nothing_they_could_corrupt(tiny_data_dir: Path, tmp_path: Path,
-                                                                          start: Callable[..., TrainProcess]) -> None:
+def test_two_machine_types_in_parallel_share_nothing_they_could_corrupt(
+    tiny_data_dir: Path, tmp_path: Path, start: Callable[..., TrainProcess]
+) -> None:
     data = copy_machines(tiny_data_dir, tmp_path / "data", "fan", "valve")
-    runs = {machine: start(tmp_path, train_args(machine, data), machine, pause_at="rename:*_logmel_*.npy")
-            for machine in ("fan", "valve")}
+    runs = {
+        machine: start(tmp_path, train_args(machine, data), machine, pause_at="rename:*_logmel_*.npy")
+        for machine in ("fan", "valve")
+    }
     # both paused inside their own cache lock at once: neither waits for the other
-    wait_until(lambda: all(run.flag.exists() for run in runs.values()), "both runs to extract at once",
-               *runs.values())
+    wait_until(lambda: all(run.flag.exists() for run in runs.values()), "both runs to extract at once", *runs.values())
     for run in runs.values():
         run.resume()
     for machine, run in runs.items():
@@ -554,8 +616,9 @@ def test_two_machine_types_in_parallel_share_nothing_they_could_corrupt(tiny_dat
         result = tmp_path / f"results/dev_data/baseline_MSE/result_DCASE2024T2{machine}_test_seed13711_roc.csv"
         rows = list(csv.reader(result.open()))
         assert rows[1][0] == "00" and all(0.0 <= float(value) <= 1.0 for value in rows[1][1:])
-        weights = torch.load(tmp_path / "models/saved_model/baseline" / f"{RUN.format(machine=machine)}.pth",
-                             weights_only=True)
+        weights = torch.load(
+            tmp_path / "models/saved_model/baseline" / f"{RUN.format(machine=machine)}.pth", weights_only=True
+        )
         assert all(torch.isfinite(value).all() for value in weights.values())
     assert temporaries(tmp_path) == []
 
@@ -566,7 +629,8 @@ def test_two_machine_types_in_parallel_share_nothing_they_could_corrupt(tiny_dat
 
 UNSAFE_LOADING = re.compile(
     r"\bimport\s+(c?pickle|dill|joblib|shelve)\b|\bfrom\s+(c?pickle|dill|joblib|shelve)\s+import\b"
-    r"|allow_pickle\s*=\s*True|read_pickle|\btorch\.load\((?![^)]*weights_only\s*=\s*True)")
+    r"|allow_pickle\s*=\s*True|read_pickle|\btorch\.load\((?![^)]*weights_only\s*=\s*True)"
+)
 
 
 def test_no_code_loads_pickles() -> None:

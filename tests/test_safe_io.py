@@ -59,8 +59,9 @@ def test_pause_point_is_a_no_op_unless_asked(tmp_path: Path, monkeypatch: pytest
     assert not (tmp_path / "flag").exists()
 
 
-def test_pause_point_waits_at_the_nth_match_until_the_flag_is_deleted(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pause_point_waits_at_the_nth_match_until_the_flag_is_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flag = tmp_path / "flag"
     monkeypatch.setenv(PAUSE_AT_VARIABLE, "rename:checkpoint.tar#2")
     monkeypatch.setenv(PAUSE_FLAG_VARIABLE, str(flag))
@@ -100,8 +101,9 @@ class TextCache:
         return (lambda stream: stream.write(text.encode())), {"length": len(text)}, (text if keep_in_memory else None)
 
     def get(self, keep_in_memory: bool = True) -> tuple[str, bool]:
-        return safe_io.load_or_build_cache(self.data, self.manifest, self.load,
-                                           lambda: self.build(keep_in_memory), "text")
+        return safe_io.load_or_build_cache(
+            self.data, self.manifest, self.load, lambda: self.build(keep_in_memory), "text"
+        )
 
 
 @pytest.mark.parametrize("keep_in_memory", [True, False])
@@ -131,8 +133,9 @@ def test_a_cache_that_does_not_load_after_building_is_an_error(tmp_path: Path) -
 
 # ----------------------------------------------------------------------------------------------------------
 # file_lock across hosts: the owner file next to the lock file
-def _hold_in_thread(path: Path, entered: threading.Event, leave: threading.Event,
-                    waited: threading.Event | None = None) -> threading.Thread:
+def _hold_in_thread(
+    path: Path, entered: threading.Event, leave: threading.Event, waited: threading.Event | None = None
+) -> threading.Thread:
     def hold() -> None:
         with safe_io.file_lock(path, on_wait=waited.set if waited else None):
             entered.set()
@@ -175,7 +178,8 @@ def test_a_dead_holders_owner_file_on_this_host_is_taken_over_at_once(tmp_path: 
 
 
 def test_another_hosts_owner_file_holds_until_it_is_older_than_the_stale_limit(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(safe_io, "LOCK_POLL_S", 0.02)
     owner = tmp_path / "cache.lock.owner"
     owner.write_text(json.dumps({"host": "another-node", "pid": os.getpid(), "since": time.time()}))

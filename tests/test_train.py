@@ -20,8 +20,18 @@ def dev_run(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """fan and valve trained for two epochs and tested with MSE and MAHALA."""
     work = tmp_path_factory.mktemp("dev_run")
     for machine in ("fan", "valve"):
-        common = ["--dataset", f"DCASE2024T2{machine}", "-d", "--dataset_directory", str(tiny_data_dir),
-                  "-tag", "id(0_)", "--use_ids", "0", *FAST]
+        common = [
+            "--dataset",
+            f"DCASE2024T2{machine}",
+            "-d",
+            "--dataset_directory",
+            str(tiny_data_dir),
+            "-tag",
+            "id(0_)",
+            "--use_ids",
+            "0",
+            *FAST,
+        ]
         run_train(work, *common)  # train, then test with MSE
         run_train(work, *common, "--test_only", "--score", "MAHALA")
     return work
@@ -46,9 +56,20 @@ def test_dev_outputs_follow_the_contract(dev_run: Path, tiny_data_dir: Path, mac
     text = result_path.read_text()
     assert text.endswith("\n\n")  # the empty line after the harmonic mean
     rows = read_rows(result_path)
-    assert rows[0] == ["section", "AUC (source)", "AUC (target)", "pAUC", "pAUC (source)", "pAUC (target)",
-                       "precision (source)", "precision (target)", "recall (source)", "recall (target)",
-                       "F1 score (source)", "F1 score (target)"]
+    assert rows[0] == [
+        "section",
+        "AUC (source)",
+        "AUC (target)",
+        "pAUC",
+        "pAUC (source)",
+        "pAUC (target)",
+        "precision (source)",
+        "precision (target)",
+        "recall (source)",
+        "recall (target)",
+        "F1 score (source)",
+        "F1 score (target)",
+    ]
     assert [row[0] for row in rows[1:4]] == ["00", "arithmetic mean", "harmonic mean"] and rows[4] == []
     assert all(0.0 <= float(value) <= 1.0 for value in rows[1][1:])
     assert (result_dir / f"DCASE2023T2-AE_{dataset}_id(0_)_anm_score.png").is_file()
@@ -68,22 +89,45 @@ def test_dev_run_saves_the_spec_files(dev_run: Path) -> None:
         assert fit["distribution"] == "gamma" and fit["scale"] > 0
 
 
-def test_eval_mode_writes_sorted_scores_with_the_eval_suffix_and_no_result_table(tiny_data_dir: Path,
-                                                                                  tmp_path: Path) -> None:
-    run_train(tmp_path, "--dataset", "DCASE2024T2AirCompressor", "-e", "--dataset_directory", str(tiny_data_dir),
-              "-tag", "id(0_)", "--use_ids", "0", *FAST)
+def test_eval_mode_writes_sorted_scores_with_the_eval_suffix_and_no_result_table(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    run_train(
+        tmp_path,
+        "--dataset",
+        "DCASE2024T2AirCompressor",
+        "-e",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "-tag",
+        "id(0_)",
+        "--use_ids",
+        "0",
+        *FAST,
+    )
     result_dir = tmp_path / "results/eval_data/baseline_MSE"
     rows = read_rows(result_dir / f"anomaly_score_DCASE2024T2AirCompressor_section_00_test_{SUFFIX}_Eval.csv")
     test_dir = tiny_data_dir / "dcase2024t2/eval_data/raw/AirCompressor/test"
     assert [row[0] for row in rows] == sorted(p.name for p in test_dir.glob("*.wav"))
     assert not list(result_dir.glob("result_*"))
-    assert (tmp_path / "models/saved_model/baseline/DCASE2023T2-AE_DCASE2024T2AirCompressor_id(0_)_Eval_seed13711.pth"
-            ).is_file()
+    assert (
+        tmp_path / "models/saved_model/baseline/DCASE2023T2-AE_DCASE2024T2AirCompressor_id(0_)_Eval_seed13711.pth"
+    ).is_file()
 
 
 def test_restart_continues_to_the_same_weights_as_an_uninterrupted_run(tiny_data_dir: Path, tmp_path: Path) -> None:
-    common = ["--dataset", "DCASE2024T2valve", "-d", "--dataset_directory", str(tiny_data_dir), "--train_only",
-              "--batch_size", "64", "--num_workers", "1"]
+    common = [
+        "--dataset",
+        "DCASE2024T2valve",
+        "-d",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "--train_only",
+        "--batch_size",
+        "64",
+        "--num_workers",
+        "1",
+    ]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     straight.mkdir()
     resumed.mkdir()
@@ -95,15 +139,26 @@ def test_restart_continues_to_the_same_weights_as_an_uninterrupted_run(tiny_data
     log_straight = (straight / "logs/baseline" / name / "log.csv").read_text()
     assert (resumed / "logs/baseline" / name / "log.csv").read_text() == log_straight
     assert len(log_straight.splitlines()) == 4
-    weights = [torch.load(d / "models/saved_model/baseline" / f"{name}.pth", weights_only=True)
-               for d in (straight, resumed)]
+    weights = [
+        torch.load(d / "models/saved_model/baseline" / f"{name}.pth", weights_only=True) for d in (straight, resumed)
+    ]
     for key in weights[0]:
         assert torch.equal(weights[0][key], weights[1][key]), key
 
 
 def test_restart_with_other_settings_is_refused(tiny_data_dir: Path, tmp_path: Path) -> None:
-    common = ["--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tiny_data_dir), "--train_only",
-              "--epochs", "1", "--num_workers", "1"]
+    common = [
+        "--dataset",
+        "DCASE2024T2fan",
+        "-d",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "--train_only",
+        "--epochs",
+        "1",
+        "--num_workers",
+        "1",
+    ]
     run_train(tmp_path, *common)
     result = run_train(tmp_path, *common, "--restart", "-lr", "0.01", check=False)
     assert result.returncode != 0
@@ -112,8 +167,16 @@ def test_restart_with_other_settings_is_refused(tiny_data_dir: Path, tmp_path: P
 
 
 def test_test_only_without_a_model_says_which_file_and_command(tiny_data_dir: Path, tmp_path: Path) -> None:
-    result = run_train(tmp_path, "--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tiny_data_dir),
-                       "--test_only", check=False)
+    result = run_train(
+        tmp_path,
+        "--dataset",
+        "DCASE2024T2fan",
+        "-d",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "--test_only",
+        check=False,
+    )
     assert result.returncode != 0
     assert "DCASE2023T2-AE_DCASE2024T2fan_seed13711.pth not found" in result.stderr
     assert "--train_only" in result.stderr and "Traceback" not in result.stderr
@@ -127,8 +190,17 @@ def test_test_with_other_feature_settings_is_refused(tiny_data_dir: Path, tmp_pa
 
 
 def test_unknown_score_mode_lists_the_model_modes(tiny_data_dir: Path, tmp_path: Path) -> None:
-    result = run_train(tmp_path, "--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tiny_data_dir),
-                       "--score", "MAHA", check=False)
+    result = run_train(
+        tmp_path,
+        "--dataset",
+        "DCASE2024T2fan",
+        "-d",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "--score",
+        "MAHA",
+        check=False,
+    )
     assert result.returncode == 2
     assert "--score MAHA is not a score mode of DCASE2023T2-AE; choose from MSE, MAHALA" in result.stderr
 

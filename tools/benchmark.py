@@ -49,8 +49,15 @@ def make_data(root: Path, n_train: int, seed: int) -> Path:
     """A DCASE2024-layout fan set with ``n_train`` training clips (1 % target) and 50 clips per test group."""
     folder = root / f"train{n_train}"
     n_target = max(1, n_train // 100)
-    generate_dataset(folder, [MACHINE], n_train_source=n_train - n_target, n_train_target=n_target,
-                     n_test_per_group=50, duration=10.0, seed=seed)
+    generate_dataset(
+        folder,
+        [MACHINE],
+        n_train_source=n_train - n_target,
+        n_train_target=n_target,
+        n_test_per_group=50,
+        duration=10.0,
+        seed=seed,
+    )
     return folder
 
 
@@ -76,8 +83,7 @@ def measure_extraction(data_dir: Path, workers: int) -> dict[str, float]:
     VectorSet.from_features(features, params, np.zeros(len(paths), dtype=bool), torch.device("cpu"))
     hit = time.perf_counter() - started
     assert cached
-    return {"clips": len(paths), "cold_seconds": cold, "clips_per_second": len(paths) / cold,
-            "cache_hit_seconds": hit}
+    return {"clips": len(paths), "cold_seconds": cold, "clips_per_second": len(paths) / cold, "cache_hit_seconds": hit}
 
 
 def project_loop_throughput(data_dir: Path, epochs: int) -> dict[str, float]:
@@ -86,11 +92,18 @@ def project_loop_throughput(data_dir: Path, epochs: int) -> dict[str, float]:
     params = FeatureParams()
     paths = train_paths(data_dir)
     features, _ = load_or_extract(paths, params, data_dir / "benchmark_cache", "train")
-    data = VectorSet.from_features(features, params, np.array(["target" in p.name for p in paths]),
-                                   torch.device("cpu"))
+    data = VectorSet.from_features(features, params, np.array(["target" in p.name for p in paths]), torch.device("cpu"))
     torch.manual_seed(0)
-    options = AutoencoderOptions(batch_size=BATCH_SIZE, learning_rate=1e-3, shuffle=True, validation_split=0.1,
-                                 seed=0, log_interval=100, n_mels=params.n_mels, frames=params.frames)
+    options = AutoencoderOptions(
+        batch_size=BATCH_SIZE,
+        learning_rate=1e-3,
+        shuffle=True,
+        validation_split=0.1,
+        seed=0,
+        log_interval=100,
+        n_mels=params.n_mels,
+        frames=params.frames,
+    )
     model = AutoencoderModel(options, AutoencoderModel.shape_of(options, data), torch.device("cpu"))
     split = VectorSplit(data, options, torch.device("cpu"))
     every_vector = torch.arange(data.n_vectors)
@@ -143,18 +156,39 @@ def full_run(data_dir: Path, work_dir: Path, epochs: int) -> dict[str, float]:
     its summary line) and the peak resident memory of its largest process (extraction workers included)."""
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
-    command = [sys.executable, "-c", PEAK_MEMORY_WRAPPER, sys.executable, str(REPO_ROOT / "train.py"), "--dataset",
-               f"DCASE2024T2{MACHINE}", "-d", "--dataset_directory", str(data_dir), "--epochs", str(epochs),
-               "--use_cuda", "False"]
+    command = [
+        sys.executable,
+        "-c",
+        PEAK_MEMORY_WRAPPER,
+        sys.executable,
+        str(REPO_ROOT / "train.py"),
+        "--dataset",
+        f"DCASE2024T2{MACHINE}",
+        "-d",
+        "--dataset_directory",
+        str(data_dir),
+        "--epochs",
+        str(epochs),
+        "--use_cuda",
+        "False",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     seconds, output, peak_mib = measured_run(command, work_dir, env, work_dir / "train.log", "train.py")
     training = re.search(r"vectors in ([0-9.]+) s", output)
-    return {"seconds": seconds, "training_seconds": float(training.group(1)) if training else float("nan"),
-            "peak_rss_mib": peak_mib}
+    return {
+        "seconds": seconds,
+        "training_seconds": float(training.group(1)) if training else float("nan"),
+        "peak_rss_mib": peak_mib,
+    }
 
 
-def measured_run(command: list[str], cwd: Path, env: dict[str, str], log_path: Path, what: str,
-                 ) -> tuple[float, str, float]:
+def measured_run(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    what: str,
+) -> tuple[float, str, float]:
     """Run ``command`` (wrapped in PEAK_MEMORY_WRAPPER) with its output in ``log_path``: wall seconds, the output,
     the peak resident memory in MiB (NaN if the wrapper did not report it). RuntimeError naming ``what`` on failure."""
     started = time.perf_counter()
@@ -176,8 +210,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="feature extraction processes")
     parser.add_argument("--root", type=Path, default=REPO_ROOT / "benchmarks/data", help="where data are generated")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--part", choices=("pipeline", "monitor"), default="pipeline",
-                        help="pipeline: training and testing (the default); monitor: tools.monitor")
+    parser.add_argument(
+        "--part",
+        choices=("pipeline", "monitor"),
+        default="pipeline",
+        help="pipeline: training and testing (the default); monitor: tools.monitor",
+    )
     parser.add_argument("--score_clips", type=int, default=1000, help="monitor: clips of the folder scored")
     args = parser.parse_args()
     if args.part == "monitor":
@@ -190,8 +228,11 @@ def main() -> None:
     report["extraction"] = measure_extraction(main_dir, args.workers)
     project = project_loop_throughput(main_dir, args.epochs)
     bare = bare_loop_throughput(project["vectors"], args.epochs)
-    report["training"] = {"project": project, "bare_loop": bare,
-                          "ratio": project["vectors_per_second"] / bare["vectors_per_second"]}
+    report["training"] = {
+        "project": project,
+        "bare_loop": bare,
+        "ratio": project["vectors_per_second"] / bare["vectors_per_second"],
+    }
     report["scaling"] = []
     for n_clips in sorted(set(args.scaling)):
         data_dir = make_data(args.root, n_clips, args.seed)
@@ -207,9 +248,11 @@ def main() -> None:
     print(f"| training, project loop | {project['vectors_per_second']:,.0f} vectors/s |")
     print(f"| training, bare loop on random tensors (floor) | {bare['vectors_per_second']:,.0f} vectors/s |")
     print(f"| ratio project / floor | {training['ratio']:.2f} |")
-    print(f"| feature extraction, no cache (files warm), {args.workers} workers | "
-          f"{extraction['clips_per_second']:.0f} clips/s ({extraction['cold_seconds']:.1f} s for "
-          f"{extraction['clips']} clips) |")
+    print(
+        f"| feature extraction, no cache (files warm), {args.workers} workers | "
+        f"{extraction['clips_per_second']:.0f} clips/s ({extraction['cold_seconds']:.1f} s for "
+        f"{extraction['clips']} clips) |"
+    )
     print(f"| feature cache hit (load + tensor) | {extraction['cache_hit_seconds']:.2f} s |")
     print()
     print(f"| training clips | train + test, {args.epochs} epochs (s) | of which training (s) | peak memory (MiB) |")
@@ -222,8 +265,9 @@ def main() -> None:
 def main_monitor(args: argparse.Namespace) -> None:
     from tools.benchmark_monitor import measure_monitor, print_monitor
 
-    report = measure_monitor(args.root, n_train=min(args.clips, 200), n_score=args.score_clips, epochs=args.epochs,
-                             seed=args.seed)
+    report = measure_monitor(
+        args.root, n_train=min(args.clips, 200), n_score=args.score_clips, epochs=args.epochs, seed=args.seed
+    )
     out = args.root / "benchmark_monitor.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_monitor(report)

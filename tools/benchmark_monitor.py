@@ -32,8 +32,15 @@ MACHINE = "fan"
 
 def make_recordings(root: Path, n_train: int, n_score: int, seed: int) -> tuple[Path, Path]:
     """``(training folder, scoring folder)`` of 10 s synthetic fan clips; the scoring folder holds ``n_score``."""
-    generate_dataset(root, [MACHINE], n_train_source=n_train, n_train_target=0,
-                     n_test_per_group=max(1, n_score // 4), duration=10.0, seed=seed)
+    generate_dataset(
+        root,
+        [MACHINE],
+        n_train_source=n_train,
+        n_train_target=0,
+        n_test_per_group=max(1, n_score // 4),
+        duration=10.0,
+        seed=seed,
+    )
     machine = root / f"dcase2024t2/dev_data/raw/{MACHINE}"
     return machine / "train", machine / "test"
 
@@ -58,17 +65,20 @@ def one_clip_latency(bundle_path: Path, clip: Path, repeats: int) -> dict[str, f
     figures = {}
     for mode in bundle.manifest["score_modes"]:
         figures[f"{mode}_ms"] = 1000 * median_seconds(
-            lambda mode=mode: next(score_files(bundle, [clip], mode, window, window / 2)), repeats)
+            lambda mode=mode: next(score_files(bundle, [clip], mode, window, window / 2)), repeats
+        )
         figures[f"{mode}_cpu_ms"] = 1000 * median_seconds(
-            lambda mode=mode: next(score_files(bundle, [clip], mode, window, window / 2)), repeats,
-            clock=time.process_time)
+            lambda mode=mode: next(score_files(bundle, [clip], mode, window, window / 2)),
+            repeats,
+            clock=time.process_time,
+        )
     _, frames = file_windows(clip, bundle, window, window / 2)
     figures["features_ms"] = 1000 * median_seconds(lambda: file_windows(clip, bundle, window, window / 2), repeats)
     for mode in bundle.manifest["score_modes"]:
         figures[f"{mode}_model_ms"] = 1000 * median_seconds(
-            lambda mode=mode: score_frames(bundle, mode, frames, [clip.name]), repeats)
+            lambda mode=mode: score_frames(bundle, mode, frames, [clip.name]), repeats
+        )
     return figures
-
 
 
 def run_command(arguments: list[str], log: Path) -> dict[str, float]:
@@ -101,10 +111,13 @@ def measure_monitor(root: Path, n_train: int, n_score: int, epochs: int, seed: i
     for _ in score_files(bundle, clips, bundle.default_mode, bundle.clip_seconds, bundle.clip_seconds / 2):
         pass
     report["engine_clips_per_second"] = len(clips) / (time.perf_counter() - started)
-    report["one_clip_command"] = run_command(["score", str(bundle_path), str(clips[0]), "--use_cuda", "False"],
-                                             root / "monitor_one.log")
-    folder_run = run_command(["score", str(bundle_path), str(folder), "--csv", str(root / "monitor_scores.csv"),
-                              "--use_cuda", "False"], root / "monitor_folder.log")
+    report["one_clip_command"] = run_command(
+        ["score", str(bundle_path), str(clips[0]), "--use_cuda", "False"], root / "monitor_one.log"
+    )
+    folder_run = run_command(
+        ["score", str(bundle_path), str(folder), "--csv", str(root / "monitor_scores.csv"), "--use_cuda", "False"],
+        root / "monitor_folder.log",
+    )
     report["folder_command"] = {**folder_run, "clips_per_second": len(clips) / folder_run["seconds"]}
     return report
 
@@ -113,18 +126,26 @@ def print_monitor(report: dict[str, Any]) -> None:
     latency, folder = report["latency"], report["folder_command"]
     modes = [key[:-7] for key in latency if key.endswith("_cpu_ms")]
     print()
-    print(f"| tools.monitor, 1 CPU thread (bundle: {report['train_clips']} clips, {report['bundle_mib']:.1f} MiB) "
-          "| value |")
+    print(
+        f"| tools.monitor, 1 CPU thread (bundle: {report['train_clips']} clips, {report['bundle_mib']:.1f} MiB) "
+        "| value |"
+    )
     print("|---|---|")
     print(f"| bundle load, every checksum verified | {1000 * report['load_seconds']:.0f} ms |")
     for mode in modes:
-        print(f"| one 10 s clip, {mode}: read + log-mel + network + score | {latency[mode + '_ms']:.1f} ms wall, "
-              f"{latency[mode + '_cpu_ms']:.1f} ms CPU (wall: features {latency['features_ms']:.1f} ms, model "
-              f"{latency[mode + '_model_ms']:.1f} ms) |")
+        print(
+            f"| one 10 s clip, {mode}: read + log-mel + network + score | {latency[mode + '_ms']:.1f} ms wall, "
+            f"{latency[mode + '_cpu_ms']:.1f} ms CPU (wall: features {latency['features_ms']:.1f} ms, model "
+            f"{latency[mode + '_model_ms']:.1f} ms) |"
+        )
     print(f"| engine scoring of {report['score_clips']} clips | {report['engine_clips_per_second']:.0f} clips/s |")
-    print(f"| `score` command on a folder of {report['score_clips']} clips (start-up included) | "
-          f"{folder['clips_per_second']:.0f} clips/s ({folder['seconds']:.1f} s), peak memory "
-          f"{folder['peak_rss_mib']:.0f} MiB |")
+    print(
+        f"| `score` command on a folder of {report['score_clips']} clips (start-up included) | "
+        f"{folder['clips_per_second']:.0f} clips/s ({folder['seconds']:.1f} s), peak memory "
+        f"{folder['peak_rss_mib']:.0f} MiB |"
+    )
     one = report["one_clip_command"]
-    print(f"| `score` command on one clip (Python, torch, bundle from nothing) | {one['seconds']:.2f} s, peak memory "
-          f"{one['peak_rss_mib']:.0f} MiB |")
+    print(
+        f"| `score` command on one clip (Python, torch, bundle from nothing) | {one['seconds']:.2f} s, peak memory "
+        f"{one['peak_rss_mib']:.0f} MiB |"
+    )

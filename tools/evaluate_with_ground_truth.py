@@ -24,11 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.evaluate_with_ground_truth",
         description="Score eval-mode anomaly score CSVs against ground truth in the official evaluator's format; "
-                    "writes result_<dataset>_test_<suffix>_roc.csv (and pictures) next to the scores.")
+        "writes result_<dataset>_test_<suffix>_roc.csv (and pictures) next to the scores.",
+    )
     parser.add_argument("family", help="dataset family, e.g. DCASE2024T2")
-    parser.add_argument("--ground_truth_dir", type=Path, default=None,
-                        help="folder holding ground_truth_data/ and ground_truth_domain/ (default: "
-                             "<dataset_directory>/<family lower>/eval_data/ground_truth)")
+    parser.add_argument(
+        "--ground_truth_dir",
+        type=Path,
+        default=None,
+        help="folder holding ground_truth_data/ and ground_truth_domain/ (default: "
+        "<dataset_directory>/<family lower>/eval_data/ground_truth)",
+    )
     parser.add_argument("--dataset_directory", type=Path, default=Path("data"))
     parser.add_argument("--result_directory", type=Path, default=Path("results"))
     parser.add_argument("--export_dir", nargs="+", default=["baseline"])
@@ -46,17 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         machine_names = args.machines or machine_types(args.family, "eval")
         ground_truth_dir = args.ground_truth_dir or default_ground_truth_dir(args.dataset_directory, args.family)
-        folders = [args.result_directory / "eval_data" / f"{export}_{score}"
-                   for export in args.export_dir for score in args.scores]
+        folders = [
+            args.result_directory / "eval_data" / f"{export}_{score}"
+            for export in args.export_dir
+            for score in args.scores
+        ]
         existing = [folder for folder in folders if folder.is_dir()]
         if not existing:
-            raise DataError(f"no result folder found ({', '.join(map(str, folders))}); run the eval-mode test "
-                            "stage first (bash 02a_test_2024t2.sh -e)")
+            raise DataError(
+                f"no result folder found ({', '.join(map(str, folders))}); run the eval-mode test "
+                "stage first (bash 02a_test_2024t2.sh -e)"
+            )
         machines = [resolve_dataset(args.family + machine, "eval") for machine in machine_names]
         n_written = 0
         for folder in existing:
-            report = evaluate_system(folder, machines, ground_truth_dir, RunFilter(args.seed, args.tag),
-                                     args.max_fpr, not args.no_plots)
+            report = evaluate_system(
+                folder, machines, ground_truth_dir, RunFilter(args.seed, args.tag), args.max_fpr, not args.no_plots
+            )
             for machine in report.evaluated:
                 print(f"{machine.dataset}: results -> {machine.result_csv}")
             if report.missing:

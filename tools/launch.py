@@ -1,7 +1,7 @@
 """Command line of the stage scripts' launcher helpers (``tools/run_stage.sh`` calls it; engine/launch does the work):
 
-    python -m tools.launch seed-export-dirs --seeds SEED... -- -d|-e [train.py flags]   each seed's export folder
-    python -m tools.launch submit --tasks FILE --stage STAGE --script NAME --family F --split dev|eval --what TEXT
+python -m tools.launch seed-export-dirs --seeds SEED... -- -d|-e [train.py flags]   each seed's export folder
+python -m tools.launch submit --tasks FILE --stage STAGE --script NAME --family F --split dev|eval --what TEXT
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stopped waiting; the submitted Slurm tasks keep running (squeue shows them, scancel cancels them)",
-              file=sys.stderr)
+        print(
+            "stopped waiting; the submitted Slurm tasks keep running (squeue shows them, scancel cancels them)",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -45,10 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def runner_flags(args: argparse.Namespace, machine: str) -> list[str]:
     """The train.py flags of one machine type's run (trained and tested in one go)."""
-    return ["--config", str(CONFIG), "--dataset", f"{args.family}{machine}", "-e" if args.eval else "-d",
-            "--dataset_directory", str(args.dataset_directory), "--result_directory", str(args.result_directory),
-            "--export_dir", args.export_dir, "--level_stats_k", str(args.k), "--seed", str(args.seed),
-            "--num_workers", str(args.workers)]
+    return [
+        "--config",
+        str(CONFIG),
+        "--dataset",
+        f"{args.family}{machine}",
+        "-e" if args.eval else "-d",
+        "--dataset_directory",
+        str(args.dataset_directory),
+        "--result_directory",
+        str(args.result_directory),
+        "--export_dir",
+        args.export_dir,
+        "--level_stats_k",
+        str(args.k),
+        "--seed",
+        str(args.seed),
+        "--num_workers",
+        str(args.workers),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,8 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for machine in args.machines or machine_types(args.family, "eval" if args.eval else "dev"):
             run(common.parse_config(runner_flags(args, machine)))
 
-    return exit_code_of(score_every_machine, error_code=2,
-                        on_interrupt="interrupted; the machine types already scored are kept")
+    return exit_code_of(
+        score_every_machine, error_code=2, on_interrupt="interrupted; the machine types already scored are kept"
+    )
 
 
 if __name__ == "__main__":

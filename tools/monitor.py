@@ -46,11 +46,18 @@ class _Parser(argparse.ArgumentParser):
 
 def _scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", default=None, help="score mode (default: the one the bundle was fitted with)")
-    parser.add_argument("--threshold", default=None,
-                        help="decision threshold: a score, or pNN, the NN-th percentile of the training clips' scores "
-                             "(default: the bundle's gamma threshold)")
-    parser.add_argument("--window", type=float, default=None,
-                        help="window length in s for long recordings (default: the training clips' length)")
+    parser.add_argument(
+        "--threshold",
+        default=None,
+        help="decision threshold: a score, or pNN, the NN-th percentile of the training clips' scores "
+        "(default: the bundle's gamma threshold)",
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="window length in s for long recordings (default: the training clips' length)",
+    )
     parser.add_argument("--hop", type=float, default=None, help="seconds between windows (default: half a window)")
     parser.add_argument("--use_cuda", type=parse_bool, default=True, help="use CUDA when available (True/False)")
 
@@ -69,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("paths", type=Path, nargs="+", help="WAV files and folders of WAV files")
     score.add_argument("--csv", type=Path, default=None, help="write every row to this CSV")
     score.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
-    score.add_argument("--plot", type=Path, default=None,
-                       help="picture of the score over time (default: beside --csv, as .png)")
+    score.add_argument(
+        "--plot", type=Path, default=None, help="picture of the score over time (default: beside --csv, as .png)"
+    )
     _scoring_options(score)
     watcher = commands.add_parser("watch", help="score new recordings as they appear in a folder", allow_abbrev=False)
     watcher.add_argument("bundle", type=Path)
@@ -80,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     watcher.add_argument("--settle", type=float, default=2.0, help="seconds a file must stay unchanged")
     watcher.add_argument("--once", action="store_true", help="score what is there, then stop")
     _scoring_options(watcher)
-    export = commands.add_parser("export", help="write the network and its scoring as an ONNX graph",
-                                 allow_abbrev=False)
+    export = commands.add_parser(
+        "export", help="write the network and its scoring as an ONNX graph", allow_abbrev=False
+    )
     export.add_argument("bundle", type=Path)
     export.add_argument("--onnx", type=Path, required=True, help="the .onnx file to write")
     return parser
@@ -117,8 +126,10 @@ def _print_table(rows: Sequence[ScoreRow]) -> None:
         worst = max(windows, key=lambda row: row.score)
         verdict = "ANOMALY" if any(row.decision for row in windows) else "normal"
         where = f" (window {worst.start_s:.0f}-{worst.end_s:.0f} s of {len(windows)})" if len(windows) > 1 else ""
-        print(f"{name}: {verdict}  score {worst.score:.4g}  threshold {worst.threshold:.4g}  "
-              f"percentile {worst.percentile:.1f}{where}")
+        print(
+            f"{name}: {verdict}  score {worst.score:.4g}  threshold {worst.threshold:.4g}  "
+            f"percentile {worst.percentile:.1f}{where}"
+        )
 
 
 def run_score(args: argparse.Namespace) -> None:
@@ -135,16 +146,24 @@ def run_score(args: argparse.Namespace) -> None:
     plot = args.plot or (args.csv.with_suffix(".png") if args.csv else None)
     if plot:
         times, label = timeline(rows)
-        plot_score_timeline(plot, times, [row.score for row in rows], rows[0].threshold,
-                            f"{bundle.manifest['model']} ({settings['mode']}) of {len(files)} recordings", label)
+        plot_score_timeline(
+            plot,
+            times,
+            [row.score for row in rows],
+            rows[0].threshold,
+            f"{bundle.manifest['model']} ({settings['mode']}) of {len(files)} recordings",
+            label,
+        )
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
     else:
         _print_table(rows)
     anomalous = len({row.file for row in rows if row.decision})
     written = ", ".join(str(path) for path in (args.csv, plot) if path)
-    print(f"scored {len(files)} files ({len(rows)} windows): {anomalous} anomalous"
-          f"{' -> ' + written if written else ''}", file=sys.stderr if args.json else sys.stdout)
+    print(
+        f"scored {len(files)} files ({len(rows)} windows): {anomalous} anomalous{' -> ' + written if written else ''}",
+        file=sys.stderr if args.json else sys.stdout,
+    )
 
 
 def run_watch(args: argparse.Namespace) -> None:
@@ -152,15 +171,25 @@ def run_watch(args: argparse.Namespace) -> None:
     results = args.csv or args.folder / "monitor_scores.csv"
     if args.interval <= 0 or args.settle < 0:
         raise ConfigError(f"--interval ({args.interval}) must be positive and --settle ({args.settle}) at least 0")
-    watch(bundle, args.folder, results, settings, interval=args.interval, settle=args.settle, once=args.once,
-          report=lambda line: print(line, flush=True))
+    watch(
+        bundle,
+        args.folder,
+        results,
+        settings,
+        interval=args.interval,
+        settle=args.settle,
+        once=args.once,
+        report=lambda line: print(line, flush=True),
+    )
 
 
 def run_export(args: argparse.Namespace) -> None:
     bundle = load_bundle(args.bundle)
     description = export_onnx(bundle, args.onnx)
-    print(f"exported {bundle.manifest['model']} ({', '.join(bundle.manifest['score_modes'])}) -> {args.onnx} "
-          f"(inputs, thresholds: {description})")
+    print(
+        f"exported {bundle.manifest['model']} ({', '.join(bundle.manifest['score_modes'])}) -> {args.onnx} "
+        f"(inputs, thresholds: {description})"
+    )
 
 
 def run_command(argv: Sequence[str]) -> None:
@@ -174,8 +203,11 @@ def run_command(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return exit_code_of(lambda: run_command(sys.argv[1:] if argv is None else argv), error_code=2,
-                        on_interrupt="interrupted; nothing was written half")
+    return exit_code_of(
+        lambda: run_command(sys.argv[1:] if argv is None else argv),
+        error_code=2,
+        on_interrupt="interrupted; nothing was written half",
+    )
 
 
 if __name__ == "__main__":

@@ -54,43 +54,94 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog or "python -m tools.summarize",
         usage=f"%(prog)s [{' | '.join(families())}] ['-d' | '--dev' | '-e' | '--eval'] [options]",
         description="Summarise the per-section result CSVs of the baseline's systems into the public baseline's "
-                    "two summary CSVs.",
-        epilog="example: bash 03_summarize_results.sh DCASE2024T2 -d")
-    parser.add_argument("family", choices=families(), metavar="DATASET",
-                        help=f"dataset family: {' | '.join(families())}")
+        "two summary CSVs.",
+        epilog="example: bash 03_summarize_results.sh DCASE2024T2 -d",
+    )
+    parser.add_argument(
+        "family", choices=families(), metavar="DATASET", help=f"dataset family: {' | '.join(families())}"
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("-d", "--dev", action="store_true", help="summarise the development dataset's results")
     mode.add_argument("-e", "--eval", action="store_true", help="summarise the evaluation dataset's results")
-    parser.add_argument("--result_directory", type=Path, default=Path("results"),
-                        help="parent of dev_data/ and eval_data/ (default: results)")
-    parser.add_argument("--export_dir", nargs="+", default=["baseline"], metavar="NAME",
-                        help="experiment name(s) whose <NAME>_<score> folders are read (default: baseline)")
-    parser.add_argument("--scores", nargs="+", default=list(DEFAULT_SCORES), metavar="SCORE",
-                        help="score folders to read for each export_dir (default: MAHALA MSE)")
-    parser.add_argument("--systems", nargs="+", default=None, metavar="FOLDER",
-                        help="result folders to compare, by name, instead of every --export_dir x --scores pair "
-                             "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)")
-    parser.add_argument("--summary_dir", type=Path, default=None,
-                        help="where to write (default: <result_directory>/<split>_data/<first export_dir>/"
-                             "summarize/<DATASET>)")
-    parser.add_argument("--machines", nargs="+", default=None, metavar="MACHINE",
-                        help="machine types to summarise (default: every one of the dataset's split)")
+    parser.add_argument(
+        "--result_directory",
+        type=Path,
+        default=Path("results"),
+        help="parent of dev_data/ and eval_data/ (default: results)",
+    )
+    parser.add_argument(
+        "--export_dir",
+        nargs="+",
+        default=["baseline"],
+        metavar="NAME",
+        help="experiment name(s) whose <NAME>_<score> folders are read (default: baseline)",
+    )
+    parser.add_argument(
+        "--scores",
+        nargs="+",
+        default=list(DEFAULT_SCORES),
+        metavar="SCORE",
+        help="score folders to read for each export_dir (default: MAHALA MSE)",
+    )
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=None,
+        metavar="FOLDER",
+        help="result folders to compare, by name, instead of every --export_dir x --scores pair "
+        "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)",
+    )
+    parser.add_argument(
+        "--summary_dir",
+        type=Path,
+        default=None,
+        help="where to write (default: <result_directory>/<split>_data/<first export_dir>/summarize/<DATASET>)",
+    )
+    parser.add_argument(
+        "--machines",
+        nargs="+",
+        default=None,
+        metavar="MACHINE",
+        help="machine types to summarise (default: every one of the dataset's split)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="pick this seed's run when a folder holds several")
-    parser.add_argument("-tag", "--model_name_suffix", dest="tag", default=None,
-                        help="pick this tag's run when a folder holds several (e.g. 'id(0_)')")
-    parser.add_argument("--ground_truth_dir", type=Path, default=None,
-                        help="eval mode: score the anomaly scores against this ground truth first (folder "
-                             "holding ground_truth_data/ and ground_truth_domain/)")
-    parser.add_argument("--dataset_directory", type=Path, default=Path("data"),
-                        help="eval mode: where the demo data's ground truth is looked for (default: data)")
+    parser.add_argument(
+        "-tag",
+        "--model_name_suffix",
+        dest="tag",
+        default=None,
+        help="pick this tag's run when a folder holds several (e.g. 'id(0_)')",
+    )
+    parser.add_argument(
+        "--ground_truth_dir",
+        type=Path,
+        default=None,
+        help="eval mode: score the anomaly scores against this ground truth first (folder "
+        "holding ground_truth_data/ and ground_truth_domain/)",
+    )
+    parser.add_argument(
+        "--dataset_directory",
+        type=Path,
+        default=Path("data"),
+        help="eval mode: where the demo data's ground truth is looked for (default: data)",
+    )
     parser.add_argument("--max_fpr", type=float, default=0.1, help="pAUC's FPR limit when scoring ground truth")
     parser.add_argument("--no_plots", action="store_true", help="write no pictures")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                        help="summarise a seed sweep (the stage scripts' --seeds): each seed's <export_dir>_seed<SEED> "
-                             "folders, then every system's h-means over the seeds, their mean and standard deviation")
-    parser.add_argument("--wait", action="store_true",
-                        help="first wait for the stage scripts' Slurm job arrays of this dataset (--launcher slurm) "
-                             "still queued, and print their end lines")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="summarise a seed sweep (the stage scripts' --seeds): each seed's <export_dir>_seed<SEED> "
+        "folders, then every system's h-means over the seeds, their mean and standard deviation",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="first wait for the stage scripts' Slurm job arrays of this dataset (--launcher slurm) "
+        "still queued, and print their end lines",
+    )
     return parser
 
 
@@ -98,25 +149,36 @@ def _check_machines(family: str, split: str, machines: Sequence[str] | None) -> 
     known = machine_types(family, split)
     unknown = [machine for machine in machines or () if machine not in known]
     if unknown:
-        raise ConfigError(f"--machines: {', '.join(unknown)} not a {family} {split} machine type; valid: "
-                          + ", ".join(known))
+        raise ConfigError(
+            f"--machines: {', '.join(unknown)} not a {family} {split} machine type; valid: " + ", ".join(known)
+        )
     return [resolve_dataset(family + machine, split) for machine in machines or known]
 
 
-def _score_against_ground_truth(args: argparse.Namespace, folders: Sequence[Path],
-                                machines: Sequence[DatasetSpec]) -> None:
+def _score_against_ground_truth(
+    args: argparse.Namespace, folders: Sequence[Path], machines: Sequence[DatasetSpec]
+) -> None:
     ground_truth_dir = args.ground_truth_dir or default_ground_truth_dir(args.dataset_directory, args.family)
     if args.ground_truth_dir is None and not ground_truth_dir.is_dir():
         return
     if not ground_truth_dir.is_dir():
         raise DataError(f"--ground_truth_dir {ground_truth_dir} is not a folder")
     for folder in folders:
-        report = evaluate_system(folder, machines, ground_truth_dir, RunFilter(args.seed, args.tag),
-                                 args.max_fpr, plots=not args.no_plots, strict=args.ground_truth_dir is not None)
+        report = evaluate_system(
+            folder,
+            machines,
+            ground_truth_dir,
+            RunFilter(args.seed, args.tag),
+            args.max_fpr,
+            plots=not args.no_plots,
+            strict=args.ground_truth_dir is not None,
+        )
         print(f"{folder.name}: scored {len(report.evaluated)} machine type(s) against {ground_truth_dir}")
         if report.without_truth:
-            _warn(f"{ground_truth_dir} has no ground truth of {', '.join(report.without_truth)}: their existing "
-                  "result CSVs (if any) are used as they are")
+            _warn(
+                f"{ground_truth_dir} has no ground truth of {', '.join(report.without_truth)}: their existing "
+                "result CSVs (if any) are used as they are"
+            )
 
 
 def summarise(args: argparse.Namespace) -> pd.DataFrame:
@@ -129,9 +191,11 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     absent = [folder for folder in folders if not folder.is_dir()]
     if not existing:
         stage = f"{stage_script(args.family, '02a_test')} / {stage_script(args.family, '02b_test')}"
-        raise DataError(f"none of the result folders exists ({', '.join(map(str, folders))}); run the test "
-                        f"stage first (bash {stage} {'-e' if args.eval else '-d'}) or set --result_directory "
-                        "and --export_dir")
+        raise DataError(
+            f"none of the result folders exists ({', '.join(map(str, folders))}); run the test "
+            f"stage first (bash {stage} {'-e' if args.eval else '-d'}) or set --result_directory "
+            "and --export_dir"
+        )
     if absent:
         _warn(f"result folder(s) not found, skipped: {', '.join(map(str, absent))}")
     if args.eval:
@@ -141,20 +205,24 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     for folder in existing:
         system = collect_system(folder, machines, args.eval, RunFilter(args.seed, args.tag))
         if not system.sections:
-            hint = (" (eval test clips are unlabelled: give the ground truth with --ground_truth_dir)"
-                    if args.eval else "")
+            hint = (
+                " (eval test clips are unlabelled: give the ground truth with --ground_truth_dir)" if args.eval else ""
+            )
             _warn(f"{folder}: no result CSV of any {args.family} {split} machine type{hint}; skipped")
             continue
         if system.missing:
-            _warn(f"{folder}: no result CSV of {', '.join(system.missing)}: the summary of {system.name} is "
-                  f"PARTIAL ({len(system.sections)} of {len(machines)} machine types) and its TOTAL score "
-                  "is not the official score")
+            _warn(
+                f"{folder}: no result CSV of {', '.join(system.missing)}: the summary of {system.name} is "
+                f"PARTIAL ({len(system.sections)} of {len(machines)} machine types) and its TOTAL score "
+                "is not the official score"
+            )
         systems.append(system)
     if not systems:
         raise DataError(f"no result CSV found in {', '.join(map(str, existing))}; run the test stage first")
 
-    paths = SummaryPaths(args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0],
-                                                            args.family), args.family)
+    paths = SummaryPaths(
+        args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0], args.family), args.family
+    )
     compact = write_summaries(paths, systems, machine_names, split, plots=not args.no_plots)
     merged = write_merged_rocs(paths.folder, systems)
     print(f"wide summary -> {paths.wide_csv}")
@@ -179,24 +247,33 @@ def summarise_seeds(args: argparse.Namespace) -> pd.DataFrame:
     """Summarise each seed's folders, then write and print every system's h-means over the seeds."""
     names = _system_names(args)
     split = "eval" if args.eval else "dev"
-    paths = SummaryPaths(args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0],
-                                                            args.family), args.family)
+    paths = SummaryPaths(
+        args.summary_dir or summary_folder(args.result_directory, split, args.export_dir[0], args.family), args.family
+    )
     compact_by_seed = {}
     for seed in args.seeds:
         print(f"== seed {seed}")
         folders = {seed_system(name, seed): name for name in names}
-        seed_args = argparse.Namespace(**{
-            **vars(args), "seeds": None, "seed": seed, "systems": list(folders),
-            "export_dir": [seed_export_dir(export, seed) for export in args.export_dir],
-            "summary_dir": args.summary_dir / f"seed{seed}" if args.summary_dir else None})
+        seed_args = argparse.Namespace(
+            **{
+                **vars(args),
+                "seeds": None,
+                "seed": seed,
+                "systems": list(folders),
+                "export_dir": [seed_export_dir(export, seed) for export in args.export_dir],
+                "summary_dir": args.summary_dir / f"seed{seed}" if args.summary_dir else None,
+            }
+        )
         compact_by_seed[seed] = summarise(seed_args).rename(index=folders, level="System")
     table = seed_statistics(compact_by_seed)
     atomic_write_text(paths.seeds_csv, table.to_csv())
     print(f"\nh-means over the seeds {' '.join(map(str, args.seeds))} -> {paths.seeds_csv}")
     print(format_compact_table(table))
     totals = [(system, row) for (system, metric), row in table.iterrows() if metric.startswith(TOTAL_SCORE)]
-    print(f"official score of {args.family} {split} data over {len(args.seeds)} seeds (mean ± std): "
-          + ", ".join(f"{system} {row['mean']:.4f} ± {row['std']:.4f}" for system, row in totals))
+    print(
+        f"official score of {args.family} {split} data over {len(args.seeds)} seeds (mean ± std): "
+        + ", ".join(f"{system} {row['mean']:.4f} ± {row['std']:.4f}" for system, row in totals)
+    )
     return table
 
 

@@ -37,10 +37,8 @@ class Hall:
 
 
 HALLS = {  # two halls of the same plant: the "target" one is noisier, more reverberant, brighter
-    "source": Hall("source", (-6.0, 6.0), 0.35, (-4.5, -2.0), 50.0, 900.0, (24.7, 29.3, 47.5, 12.4), 0.4,
-                   0.08, 0.15),
-    "target": Hall("target", (-8.0, 4.0), 0.5, (-3.5, -1.0), 60.0, 2600.0, (19.6, 35.8, 58.3, 16.1), 0.8,
-                   0.12, 0.25),
+    "source": Hall("source", (-6.0, 6.0), 0.35, (-4.5, -2.0), 50.0, 900.0, (24.7, 29.3, 47.5, 12.4), 0.4, 0.08, 0.15),
+    "target": Hall("target", (-8.0, 4.0), 0.5, (-3.5, -1.0), 60.0, 2600.0, (19.6, 35.8, 58.3, 16.1), 0.8, 0.12, 0.25),
 }
 
 
@@ -54,8 +52,13 @@ def hall_for(domain: str, attribute_keys: Iterable[str]) -> Hall:
     return HALLS[domain] if names_background else HALLS["source"]
 
 
-def _drifting_level(rng: np.random.Generator, n: int, sr: int, spread_db: float, changes_per_second: float,
-                    ) -> np.ndarray:
+def _drifting_level(
+    rng: np.random.Generator,
+    n: int,
+    sr: int,
+    spread_db: float,
+    changes_per_second: float,
+) -> np.ndarray:
     """A gain that wanders by about ``spread_db`` within the clip."""
     return np.asarray(c.db_to_gain(spread_db * c.smooth_curve(rng, n, sr, changes_per_second)))
 
@@ -119,8 +122,7 @@ def far_clanks(rng: np.random.Generator, hall: Hall, n: int, sr: int) -> np.ndar
 
 def plant_background(rng: np.random.Generator, hall: Hall, n: int, sr: int) -> np.ndarray:
     """Unit-RMS background of one clip: every source at its own random level (dB against the diffuse noise)."""
-    hum = c.harmonic_series(rng, c.cycles_of(np.full(n, hall.hum_hz), sr), hall.hum_hz, sr,
-                            [0.6, 1.0, 0.4, 0.3, 0.1])
+    hum = c.harmonic_series(rng, c.cycles_of(np.full(n, hall.hum_hz), sr), hall.hum_hz, sr, [0.6, 1.0, 0.4, 0.3, 0.1])
     parts = [
         (diffuse_noise(rng, hall, n, sr), 0.0, 0.0),
         (neighbour_machines(rng, hall, n, sr), -8.0, 2.0),

@@ -10,14 +10,24 @@ from datasets.synthetic.layouts import hides_attributes_2025, nearest_model_name
 from datasets.synthetic.model import MachineModel
 
 DEV_MACHINES_2024 = ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
-EVAL_MACHINES_2024 = ("3DPrinter", "AirCompressor", "Scanner", "ToyCircuit", "HoveringDrone", "HairDryer",
-                      "ToothBrush", "RoboticArm", "BrushlessMotor")
+EVAL_MACHINES_2024 = (
+    "3DPrinter",
+    "AirCompressor",
+    "Scanner",
+    "ToyCircuit",
+    "HoveringDrone",
+    "HairDryer",
+    "ToothBrush",
+    "RoboticArm",
+    "BrushlessMotor",
+)
 DEV_MACHINES_2023 = DEV_MACHINES_2024
 EVAL_MACHINES_2023 = ("ToyDrone", "ToyNscale", "ToyTank", "Vacuum", "bandsaw", "grinder", "shaker")
 
 # Machine types whose file names carry "noAttribute" instead of their attributes in the DCASE2024 data.
-HIDDEN_ATTRIBUTES_2024 = frozenset({"gearbox", "slider", "ToyTrain", "AirCompressor", "BrushlessMotor",
-                                    "HoveringDrone", "ToothBrush"})
+HIDDEN_ATTRIBUTES_2024 = frozenset(
+    {"gearbox", "slider", "ToyTrain", "AirCompressor", "BrushlessMotor", "HoveringDrone", "ToothBrush"}
+)
 
 
 @cache

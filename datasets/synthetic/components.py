@@ -25,8 +25,9 @@ def smooth_curve(rng: np.random.Generator, n: int, sr: int, changes_per_second: 
     return np.interp(np.linspace(0.0, n_knots - 1.0, n), np.arange(n_knots), knots)
 
 
-def wobbly_frequency(rng: np.random.Generator, n: int, sr: int, mean_hz: float, wobble: float,
-                     changes_per_second: float = 0.7) -> np.ndarray:
+def wobbly_frequency(
+    rng: np.random.Generator, n: int, sr: int, mean_hz: float, wobble: float, changes_per_second: float = 0.7
+) -> np.ndarray:
     """Instantaneous frequency around ``mean_hz`` with relative random wobble ``wobble``."""
     return mean_hz * (1.0 + wobble * smooth_curve(rng, n, sr, changes_per_second))
 
@@ -39,8 +40,9 @@ def cycles_of(freq: np.ndarray, sr: int, start: float = 0.0) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------
 # tones
 # ----------------------------------------------------------------------------------------------------
-def harmonic_series(rng: np.random.Generator, cycles: np.ndarray, max_freq: float, sr: int,
-                    amplitudes: Sequence[float]) -> np.ndarray:
+def harmonic_series(
+    rng: np.random.Generator, cycles: np.ndarray, max_freq: float, sr: int, amplitudes: Sequence[float]
+) -> np.ndarray:
     """``sum_k a_k sin(2 pi k cycles + phi_k)`` with random phases, harmonics above 0.47 sr dropped.
 
     Evaluated with Horner's scheme on the unit phasor, one complex multiply-add per harmonic.
@@ -64,8 +66,9 @@ def harmonic_series(rng: np.random.Generator, cycles: np.ndarray, max_freq: floa
     return total.imag.astype(np.float64)
 
 
-def decaying_amplitudes(n_harmonics: int, decay_db_per_harmonic: float,
-                        rng: np.random.Generator | None = None, spread_db: float = 0.0) -> np.ndarray:
+def decaying_amplitudes(
+    n_harmonics: int, decay_db_per_harmonic: float, rng: np.random.Generator | None = None, spread_db: float = 0.0
+) -> np.ndarray:
     """Harmonic amplitudes falling by a fixed number of dB per order, with optional random spread."""
     levels_db = -decay_db_per_harmonic * np.arange(n_harmonics)
     if rng is not None and spread_db > 0.0:
@@ -137,8 +140,7 @@ def random_positions(rng: np.random.Generator, n: int, sr: int, rate_hz: float) 
     return np.sort(rng.integers(0, n, count))
 
 
-def jitter_positions(rng: np.random.Generator, positions: np.ndarray, n: int, sr: int,
-                     jitter_s: float) -> np.ndarray:
+def jitter_positions(rng: np.random.Generator, positions: np.ndarray, n: int, sr: int, jitter_s: float) -> np.ndarray:
     shifted = positions + np.round(rng.normal(0.0, jitter_s * sr, len(positions))).astype(int)
     return np.clip(shifted, 0, n - 1)
 
@@ -150,9 +152,15 @@ def spikes(n: int, positions: np.ndarray, amplitudes: np.ndarray | float) -> np.
     return out
 
 
-def modal_response(rng: np.random.Generator, sr: int, freqs_hz: Sequence[float], decays_s: Sequence[float],
-                   gains: Sequence[float] | None = None, noise_gain: float = 0.0,
-                   noise_decay_s: float = 0.003) -> np.ndarray:
+def modal_response(
+    rng: np.random.Generator,
+    sr: int,
+    freqs_hz: Sequence[float],
+    decays_s: Sequence[float],
+    gains: Sequence[float] | None = None,
+    noise_gain: float = 0.0,
+    noise_decay_s: float = 0.003,
+) -> np.ndarray:
     """Impulse response of a struck body: damped sinusoids plus an optional short noisy 'click'."""
     length = int(sr * min(5.0 * max(decays_s), 0.4)) + 1
     t = np.arange(length) / sr
@@ -166,14 +174,22 @@ def modal_response(rng: np.random.Generator, sr: int, freqs_hz: Sequence[float],
     return response
 
 
-def impacts(rng: np.random.Generator, positions: np.ndarray, amplitudes: np.ndarray | float, n: int,
-            sr: int, modes_hz: Sequence[float], decays_s: Sequence[float], noise_gain: float = 0.3,
-            ) -> np.ndarray:
+def impacts(
+    rng: np.random.Generator,
+    positions: np.ndarray,
+    amplitudes: np.ndarray | float,
+    n: int,
+    sr: int,
+    modes_hz: Sequence[float],
+    decays_s: Sequence[float],
+    noise_gain: float = 0.3,
+) -> np.ndarray:
     """Unit-RMS train of structural impacts ringing the given modes (silence when there are none)."""
     if len(positions) == 0:
         return np.zeros(n)
-    ringing = excite(spikes(n, positions, amplitudes),
-                     modal_response(rng, sr, modes_hz, decays_s, noise_gain=noise_gain))
+    ringing = excite(
+        spikes(n, positions, amplitudes), modal_response(rng, sr, modes_hz, decays_s, noise_gain=noise_gain)
+    )
     return unit_rms(ringing)
 
 
@@ -184,8 +200,14 @@ def excite(impulses: np.ndarray, response: np.ndarray) -> np.ndarray:
     return convolve(impulses, response)
 
 
-def resonant_noise(rng: np.random.Generator, n: int, sr: int, freqs_hz: Sequence[float],
-                   widths_octaves: Sequence[float], gains: Sequence[float]) -> np.ndarray:
+def resonant_noise(
+    rng: np.random.Generator,
+    n: int,
+    sr: int,
+    freqs_hz: Sequence[float],
+    widths_octaves: Sequence[float],
+    gains: Sequence[float],
+) -> np.ndarray:
     """Noise coloured by a few structural resonances (the 'rolling' noise of bearings and rails)."""
     freqs = rfft_freqs(n, sr)
     magnitude = np.zeros(len(freqs))
@@ -206,7 +228,7 @@ def gate(n: int, starts: np.ndarray, stops: np.ndarray, sr: int, ramp_s: float =
     """1 between each start/stop pair, 0 elsewhere, with short linear ramps."""
     level = np.zeros(n)
     for start, stop in zip(starts, stops, strict=True):
-        level[max(int(start), 0):max(int(stop), 0)] = 1.0
+        level[max(int(start), 0) : max(int(stop), 0)] = 1.0
     ramp = max(int(ramp_s * sr), 1)
     kernel = np.ones(ramp) / ramp
     return np.convolve(level, kernel, mode="same")
@@ -222,8 +244,9 @@ def bursts(rng: np.random.Generator, n: int, sr: int, rate_hz: float, mean_lengt
 # ----------------------------------------------------------------------------------------------------
 # rooms and microphones
 # ----------------------------------------------------------------------------------------------------
-def room_response(rng: np.random.Generator, sr: int, rt60_s: float, n_reflections: int,
-                  reflection_gain: float, tail_gain: float) -> np.ndarray:
+def room_response(
+    rng: np.random.Generator, sr: int, rt60_s: float, n_reflections: int, reflection_gain: float, tail_gain: float
+) -> np.ndarray:
     """Direct sound, a few early reflections (comb colouring) and an exponentially decaying tail."""
     length = int(sr * min(rt60_s, 0.35)) + 1
     response = np.zeros(length)

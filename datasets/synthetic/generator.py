@@ -53,8 +53,10 @@ class GenerationSummary:
 
     def line(self) -> str:
         kept = f", kept {len(self.kept)} existing machine folder(s)" if self.kept else ""
-        return (f"synthetic data: {self.n_clips} clips in {self.seconds:.1f} s "
-                f"({self.clips_per_second:.1f} clips/s) for {len(self.paths)} machine type(s){kept}")
+        return (
+            f"synthetic data: {self.n_clips} clips in {self.seconds:.1f} s "
+            f"({self.clips_per_second:.1f} clips/s) for {len(self.paths)} machine type(s){kept}"
+        )
 
 
 def generate_dataset(
@@ -79,9 +81,15 @@ def generate_dataset(
     alone and as many of the background alone; DCASE2026 clips are stereo (``datasets.synthetic.layouts``)."""
     machines = list(machines)
     settings = {
-        "generator_version": GENERATOR_VERSION, "dataset": dataset, "split": split,
-        "n_train_source": n_train_source, "n_train_target": n_train_target,
-        "n_test_per_group": n_test_per_group, "duration": duration, "sample_rate": sample_rate, "seed": seed,
+        "generator_version": GENERATOR_VERSION,
+        "dataset": dataset,
+        "split": split,
+        "n_train_source": n_train_source,
+        "n_train_target": n_train_target,
+        "n_test_per_group": n_test_per_group,
+        "duration": duration,
+        "sample_rate": sample_rate,
+        "seed": seed,
     }
     if has_supplemental(dataset, split):  # only where it applies, so older trees' settings still match
         settings["n_supplemental"] = n_supplemental
@@ -115,22 +123,26 @@ def generate_dataset(
 # ----------------------------------------------------------------------------------------------------
 def _check_settings(machines: list[str], settings: dict) -> None:
     if not _DATASET_PATTERN.match(settings["dataset"]):
-        raise ConfigError(f"synthetic data: dataset {settings['dataset']!r} is not a DCASE Task 2 family name; "
-                          "use DCASE2024T2 or DCASE2023T2")
+        raise ConfigError(
+            f"synthetic data: dataset {settings['dataset']!r} is not a DCASE Task 2 family name; "
+            "use DCASE2024T2 or DCASE2023T2"
+        )
     if settings["split"] not in SPLITS:
         raise ConfigError(f"synthetic data: split {settings['split']!r} is not valid; use dev or eval")
     if not machines:
         raise ConfigError("synthetic data: no machine types given; name at least one (e.g. fan)")
     for machine in machines:
         if not _MACHINE_PATTERN.match(machine):
-            raise ConfigError(f"synthetic data: machine type {machine!r} is not a valid folder name; "
-                              "use letters, digits, '-' and '_'")
+            raise ConfigError(
+                f"synthetic data: machine type {machine!r} is not a valid folder name; use letters, digits, '-' and '_'"
+            )
     for key in ("n_train_source", "n_train_target", "n_test_per_group", "n_supplemental"):
         if not 0 <= settings.get(key, 0) <= 9999:
             raise ConfigError(f"synthetic data: {key}={settings[key]} must be between 0 and 9999")
     if settings["n_train_source"] + settings["n_train_target"] == 0:
-        raise ConfigError("synthetic data: n_train_source and n_train_target are both 0; a machine type "
-                          "needs training clips")
+        raise ConfigError(
+            "synthetic data: n_train_source and n_train_target are both 0; a machine type needs training clips"
+        )
     if not settings["duration"] > 0.0:
         raise ConfigError(f"synthetic data: duration={settings['duration']} must be positive (seconds)")
     if settings["sample_rate"] < 8000:
@@ -146,29 +158,48 @@ def _check_existing(folder: Path, wanted: dict) -> None:
     if _is_ours(folder):
         recorded = json.loads((folder / MARKER).read_text(encoding="utf-8"))
         if recorded != wanted:
-            differing = ", ".join(f"{key}={recorded.get(key)!r} (wanted {value!r})"
-                                  for key, value in wanted.items() if recorded.get(key) != value)
-            raise DataError(f"{folder} holds synthetic data made with other settings: {differing}; "
-                            "pass overwrite=True (--overwrite) to regenerate it")
+            differing = ", ".join(
+                f"{key}={recorded.get(key)!r} (wanted {value!r})"
+                for key, value in wanted.items()
+                if recorded.get(key) != value
+            )
+            raise DataError(
+                f"{folder} holds synthetic data made with other settings: {differing}; "
+                "pass overwrite=True (--overwrite) to regenerate it"
+            )
         return
     if not any((folder / "train").glob("*.wav")) or not any((folder / "test").glob("*.wav")):
-        raise DataError(f"{folder} exists but has no train/ and test/ WAV files; remove it or pass "
-                        "overwrite=True (--overwrite) to write synthetic data there")
+        raise DataError(
+            f"{folder} exists but has no train/ and test/ WAV files; remove it or pass "
+            "overwrite=True (--overwrite) to write synthetic data there"
+        )
 
 
 def _plans(machine: str, settings: dict) -> list[ClipPlan]:
-    plans = plan_machine(settings["dataset"], settings["split"], machine,
-                         n_train_source=settings["n_train_source"], n_train_target=settings["n_train_target"],
-                         n_test_per_group=settings["n_test_per_group"], seed=settings["seed"])
-    return plans + plan_supplemental(settings["dataset"], settings["split"], machine,
-                                     n_per_kind=settings.get("n_supplemental", 0), seed=settings["seed"])
+    plans = plan_machine(
+        settings["dataset"],
+        settings["split"],
+        machine,
+        n_train_source=settings["n_train_source"],
+        n_train_target=settings["n_train_target"],
+        n_test_per_group=settings["n_test_per_group"],
+        seed=settings["seed"],
+    )
+    return plans + plan_supplemental(
+        settings["dataset"],
+        settings["split"],
+        machine,
+        n_per_kind=settings.get("n_supplemental", 0),
+        seed=settings["seed"],
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # rendering
 # ----------------------------------------------------------------------------------------------------
-def _render_all(raw_dir: Path, data_dir: Path, pending: dict[str, list[ClipPlan]], settings: dict,
-                workers: int | None) -> list[Path]:
+def _render_all(
+    raw_dir: Path, data_dir: Path, pending: dict[str, list[ClipPlan]], settings: dict, workers: int | None
+) -> list[Path]:
     if not pending:
         return []
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -180,20 +211,28 @@ def _render_all(raw_dir: Path, data_dir: Path, pending: dict[str, list[ClipPlan]
         for sub_folder in ("train", "test", *sorted({plan.folder for plan in plans})):
             (folder / sub_folder).mkdir(parents=True, exist_ok=True)
         staging[machine] = folder
-        jobs += [ClipJob(plan, str(folder / plan.relative_path), settings["duration"], settings["sample_rate"],
-                         is_stereo(settings["dataset"])) for plan in plans]
+        jobs += [
+            ClipJob(
+                plan,
+                str(folder / plan.relative_path),
+                settings["duration"],
+                settings["sample_rate"],
+                is_stereo(settings["dataset"]),
+            )
+            for plan in plans
+        ]
     remaining = {machine: len(plans) for machine, plans in pending.items()}
     written: list[Path] = []
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    progress = progress_bar(total=len(jobs), unit="clip",
-                            desc=f"synthesising {settings['dataset']} {settings['split']}")
+    progress = progress_bar(
+        total=len(jobs), unit="clip", desc=f"synthesising {settings['dataset']} {settings['split']}"
+    )
     try:
         for machine in _run_jobs(jobs, n_workers):
             progress.update()
             remaining[machine] -= 1
             if remaining[machine] == 0:
-                written.append(_finalise(raw_dir, data_dir, machine, staging.pop(machine), pending[machine],
-                                         settings))
+                written.append(_finalise(raw_dir, data_dir, machine, staging.pop(machine), pending[machine], settings))
     finally:
         progress.close()
         for folder in staging.values():
@@ -235,8 +274,9 @@ def _write_ground_truth(data_dir: Path, machine: str, plans: list[ClipPlan]) -> 
         _write_csv(folder / f"ground_truth_{machine}_section_00_test.csv", rows)
 
 
-def _finalise(raw_dir: Path, data_dir: Path, machine: str, staging: Path, plans: list[ClipPlan],
-              settings: dict) -> Path:
+def _finalise(
+    raw_dir: Path, data_dir: Path, machine: str, staging: Path, plans: list[ClipPlan], settings: dict
+) -> Path:
     hidden = hides_attributes(settings["dataset"], machine)
     _write_csv(staging / "attributes_00.csv", attributes_rows(plans, machine, hidden))
     if hidden:

@@ -57,8 +57,9 @@ class Recipe:
     headroom_db: float = 0.0  # recording gain below nominal, for impulsive machines
 
     def model(self, name: str) -> MachineModel:
-        return MachineModel(name, self.attributes, GENERIC_ANOMALIES, partial(synthesise_generic, self),
-                            self.headroom_db)
+        return MachineModel(
+            name, self.attributes, GENERIC_ANOMALIES, partial(synthesise_generic, self), self.headroom_db
+        )
 
 
 def _spd(source: tuple[str, ...], target: tuple[str, ...], key: str = "spd") -> Attribute:
@@ -71,79 +72,282 @@ _MIC = (Attribute("mic", ("1",), ("2",)),)
 KNOWN_RECIPES: dict[str, Recipe] = {
     # --- DCASE2024 evaluation types
     "3DPrinter": Recipe(
-        (Attribute("mdl", ("A",), ("B",)), _spd(("1", "2"), ("3",))), "spd", 1.0, 1.0,
-        base_hz=310.0, n_harmonics=6, harmonic_decay_db=7.0, tonal_level=0.7, pass_order=4, pass_level=0.3,
-        noise_centre_hz=600.0, noise_octaves=1.5, noise_level=0.5, noise_tilt_db=-2.0,
-        duty_period_s=1.3, duty_on=0.7, sweep_depth=0.35),
+        (Attribute("mdl", ("A",), ("B",)), _spd(("1", "2"), ("3",))),
+        "spd",
+        1.0,
+        1.0,
+        base_hz=310.0,
+        n_harmonics=6,
+        harmonic_decay_db=7.0,
+        tonal_level=0.7,
+        pass_order=4,
+        pass_level=0.3,
+        noise_centre_hz=600.0,
+        noise_octaves=1.5,
+        noise_level=0.5,
+        noise_tilt_db=-2.0,
+        duty_period_s=1.3,
+        duty_on=0.7,
+        sweep_depth=0.35,
+    ),
     "AirCompressor": Recipe(
-        (Attribute("fl", ("0", "1"), ("2",)), Attribute("nos", ("1", "3"), ("0",))), "fl", 1.0, 0.3,
-        base_hz=21.0, n_harmonics=14, harmonic_decay_db=2.0, tonal_level=1.0, pass_order=2, pass_level=0.4,
-        noise_centre_hz=2600.0, noise_octaves=1.2, noise_level=0.6,
-        impacts_per_turn=2.0, impact_level=0.5, impact_modes_hz=(2900.0, 4700.0)),
+        (Attribute("fl", ("0", "1"), ("2",)), Attribute("nos", ("1", "3"), ("0",))),
+        "fl",
+        1.0,
+        0.3,
+        base_hz=21.0,
+        n_harmonics=14,
+        harmonic_decay_db=2.0,
+        tonal_level=1.0,
+        pass_order=2,
+        pass_level=0.4,
+        noise_centre_hz=2600.0,
+        noise_octaves=1.2,
+        noise_level=0.6,
+        impacts_per_turn=2.0,
+        impact_level=0.5,
+        impact_modes_hz=(2900.0, 4700.0),
+    ),
     "Scanner": Recipe(
-        (_spd(("1", "2"), ("3",)), *_MIC), "spd", 1.0, 1.0,
-        base_hz=520.0, n_harmonics=5, harmonic_decay_db=6.0, tonal_level=0.6, pass_order=2, pass_level=0.2,
-        noise_centre_hz=1500.0, noise_octaves=1.2, noise_level=0.3, noise_tilt_db=-3.0,
-        duty_period_s=2.4, duty_on=0.75, sweep_depth=0.1),
+        (_spd(("1", "2"), ("3",)), *_MIC),
+        "spd",
+        1.0,
+        1.0,
+        base_hz=520.0,
+        n_harmonics=5,
+        harmonic_decay_db=6.0,
+        tonal_level=0.6,
+        pass_order=2,
+        pass_level=0.2,
+        noise_centre_hz=1500.0,
+        noise_octaves=1.2,
+        noise_level=0.3,
+        noise_tilt_db=-3.0,
+        duty_period_s=2.4,
+        duty_on=0.75,
+        sweep_depth=0.1,
+    ),
     "ToyCircuit": Recipe(
-        (*_ID_MIC, _spd(("1", "2"), ("4",)), *_MIC), "spd", 2.0, 0.5,
-        base_hz=210.0, n_harmonics=6, harmonic_decay_db=4.0, tonal_level=0.6, pass_order=10, pass_level=0.5,
-        noise_centre_hz=700.0, noise_octaves=1.3, noise_level=0.6, lap_s=3.5),
+        (*_ID_MIC, _spd(("1", "2"), ("4",)), *_MIC),
+        "spd",
+        2.0,
+        0.5,
+        base_hz=210.0,
+        n_harmonics=6,
+        harmonic_decay_db=4.0,
+        tonal_level=0.6,
+        pass_order=10,
+        pass_level=0.5,
+        noise_centre_hz=700.0,
+        noise_octaves=1.3,
+        noise_level=0.6,
+        lap_s=3.5,
+    ),
     "HoveringDrone": Recipe(
-        (*_ID_MIC, _spd(("1", "2"), ("3",)), *_MIC), "spd", 2.0, 0.5,
-        base_hz=160.0, n_harmonics=10, harmonic_decay_db=3.5, tonal_level=0.8, pass_order=2, pass_level=0.9,
-        noise_centre_hz=1100.0, noise_octaves=2.0, noise_level=0.8, noise_tilt_db=-2.0,
-        modulation_depth=0.25),
+        (*_ID_MIC, _spd(("1", "2"), ("3",)), *_MIC),
+        "spd",
+        2.0,
+        0.5,
+        base_hz=160.0,
+        n_harmonics=10,
+        harmonic_decay_db=3.5,
+        tonal_level=0.8,
+        pass_order=2,
+        pass_level=0.9,
+        noise_centre_hz=1100.0,
+        noise_octaves=2.0,
+        noise_level=0.8,
+        noise_tilt_db=-2.0,
+        modulation_depth=0.25,
+    ),
     "HairDryer": Recipe(
-        (Attribute("mode", ("1", "2"), ("3",)), *_MIC), "mode", 1.0, 0.3,
-        base_hz=290.0, n_harmonics=4, harmonic_decay_db=6.0, tonal_level=0.25, pass_order=11, pass_level=0.35,
-        noise_centre_hz=2800.0, noise_octaves=1.8, noise_level=1.2, noise_tilt_db=1.0),
+        (Attribute("mode", ("1", "2"), ("3",)), *_MIC),
+        "mode",
+        1.0,
+        0.3,
+        base_hz=290.0,
+        n_harmonics=4,
+        harmonic_decay_db=6.0,
+        tonal_level=0.25,
+        pass_order=11,
+        pass_level=0.35,
+        noise_centre_hz=2800.0,
+        noise_octaves=1.8,
+        noise_level=1.2,
+        noise_tilt_db=1.0,
+    ),
     "ToothBrush": Recipe(
-        (*_ID_MIC, _spd(("1", "2"), ("3",)), *_MIC), "spd", 1.0, 0.15,
-        base_hz=258.0, n_harmonics=16, harmonic_decay_db=2.5, tonal_level=1.0, pass_order=1, pass_level=0.0,
-        noise_centre_hz=3000.0, noise_octaves=1.6, noise_level=0.3, modulation_depth=0.4),
+        (*_ID_MIC, _spd(("1", "2"), ("3",)), *_MIC),
+        "spd",
+        1.0,
+        0.15,
+        base_hz=258.0,
+        n_harmonics=16,
+        harmonic_decay_db=2.5,
+        tonal_level=1.0,
+        pass_order=1,
+        pass_level=0.0,
+        noise_centre_hz=3000.0,
+        noise_octaves=1.6,
+        noise_level=0.3,
+        modulation_depth=0.4,
+    ),
     "RoboticArm": Recipe(
-        (Attribute("wgt", ("0", "1"), ("2",)), _spd(("1", "2"), ("3",))), "spd", 1.0, 0.8,
-        base_hz=480.0, n_harmonics=8, harmonic_decay_db=4.0, tonal_level=0.7, pass_order=3, pass_level=0.4,
-        noise_centre_hz=900.0, noise_octaves=1.4, noise_level=0.4, noise_tilt_db=-2.0,
-        duty_period_s=1.7, duty_on=0.6, sweep_depth=0.6),
+        (Attribute("wgt", ("0", "1"), ("2",)), _spd(("1", "2"), ("3",))),
+        "spd",
+        1.0,
+        0.8,
+        base_hz=480.0,
+        n_harmonics=8,
+        harmonic_decay_db=4.0,
+        tonal_level=0.7,
+        pass_order=3,
+        pass_level=0.4,
+        noise_centre_hz=900.0,
+        noise_octaves=1.4,
+        noise_level=0.4,
+        noise_tilt_db=-2.0,
+        duty_period_s=1.7,
+        duty_on=0.6,
+        sweep_depth=0.6,
+    ),
     "BrushlessMotor": Recipe(
-        (_spd(("1000", "1500"), ("2000",)), Attribute("bckg", ("A",), ("B",))), "spd", 1000.0, 1.0,
-        base_hz=16.7, n_harmonics=12, harmonic_decay_db=3.0, tonal_level=0.6, pass_order=14, pass_level=0.6,
-        noise_centre_hz=3500.0, noise_octaves=1.0, noise_level=0.4),
+        (_spd(("1000", "1500"), ("2000",)), Attribute("bckg", ("A",), ("B",))),
+        "spd",
+        1000.0,
+        1.0,
+        base_hz=16.7,
+        n_harmonics=12,
+        harmonic_decay_db=3.0,
+        tonal_level=0.6,
+        pass_order=14,
+        pass_level=0.6,
+        noise_centre_hz=3500.0,
+        noise_octaves=1.0,
+        noise_level=0.4,
+    ),
     # --- DCASE2023 evaluation types
     "ToyDrone": Recipe(
-        (Attribute("mode", ("1", "2"), ("3",)), *_MIC), "mode", 1.0, 0.3,
-        base_hz=190.0, n_harmonics=8, harmonic_decay_db=3.5, tonal_level=0.8, pass_order=2, pass_level=0.9,
-        noise_centre_hz=1300.0, noise_octaves=1.8, noise_level=0.7, modulation_depth=0.2),
+        (Attribute("mode", ("1", "2"), ("3",)), *_MIC),
+        "mode",
+        1.0,
+        0.3,
+        base_hz=190.0,
+        n_harmonics=8,
+        harmonic_decay_db=3.5,
+        tonal_level=0.8,
+        pass_order=2,
+        pass_level=0.9,
+        noise_centre_hz=1300.0,
+        noise_octaves=1.8,
+        noise_level=0.7,
+        modulation_depth=0.2,
+    ),
     "ToyNscale": Recipe(
-        (*_ID_MIC, _spd(("5", "7"), ("9",))), "spd", 6.0, 1.0,
-        base_hz=240.0, n_harmonics=5, harmonic_decay_db=5.0, tonal_level=0.4, pass_order=3, pass_level=0.3,
-        noise_centre_hz=1600.0, noise_octaves=1.0, noise_level=0.5,
-        impacts_per_turn=0.0125, impact_level=0.8, impact_modes_hz=(1000.0, 2500.0, 4200.0), lap_s=4.0,
-        headroom_db=8.0),
+        (*_ID_MIC, _spd(("5", "7"), ("9",))),
+        "spd",
+        6.0,
+        1.0,
+        base_hz=240.0,
+        n_harmonics=5,
+        harmonic_decay_db=5.0,
+        tonal_level=0.4,
+        pass_order=3,
+        pass_level=0.3,
+        noise_centre_hz=1600.0,
+        noise_octaves=1.0,
+        noise_level=0.5,
+        impacts_per_turn=0.0125,
+        impact_level=0.8,
+        impact_modes_hz=(1000.0, 2500.0, 4200.0),
+        lap_s=4.0,
+        headroom_db=8.0,
+    ),
     "ToyTank": Recipe(
-        (*_ID_MIC, _spd(("1", "2"), ("3",))), "spd", 1.0, 0.6,
-        base_hz=140.0, n_harmonics=6, harmonic_decay_db=4.0, tonal_level=0.5, pass_order=9, pass_level=0.4,
-        noise_centre_hz=800.0, noise_octaves=1.5, noise_level=0.8,
-        impacts_per_turn=0.15, impact_level=0.5, impact_modes_hz=(500.0, 1300.0)),
+        (*_ID_MIC, _spd(("1", "2"), ("3",))),
+        "spd",
+        1.0,
+        0.6,
+        base_hz=140.0,
+        n_harmonics=6,
+        harmonic_decay_db=4.0,
+        tonal_level=0.5,
+        pass_order=9,
+        pass_level=0.4,
+        noise_centre_hz=800.0,
+        noise_octaves=1.5,
+        noise_level=0.8,
+        impacts_per_turn=0.15,
+        impact_level=0.5,
+        impact_modes_hz=(500.0, 1300.0),
+    ),
     "Vacuum": Recipe(
-        (Attribute("mode", ("1", "2"), ("3",)), *_MIC), "mode", 1.0, 0.2,
-        base_hz=520.0, n_harmonics=4, harmonic_decay_db=6.0, tonal_level=0.35, pass_order=9, pass_level=0.4,
-        noise_centre_hz=2200.0, noise_octaves=2.0, noise_level=1.3, noise_tilt_db=-1.0),
+        (Attribute("mode", ("1", "2"), ("3",)), *_MIC),
+        "mode",
+        1.0,
+        0.2,
+        base_hz=520.0,
+        n_harmonics=4,
+        harmonic_decay_db=6.0,
+        tonal_level=0.35,
+        pass_order=9,
+        pass_level=0.4,
+        noise_centre_hz=2200.0,
+        noise_octaves=2.0,
+        noise_level=1.3,
+        noise_tilt_db=-1.0,
+    ),
     "bandsaw": Recipe(
-        (Attribute("vel", ("1", "2"), ("3",)),), "vel", 1.0, 0.5,
-        base_hz=24.0, n_harmonics=6, harmonic_decay_db=4.0, tonal_level=0.5, pass_order=3, pass_level=0.3,
-        noise_centre_hz=1200.0, noise_octaves=1.6, noise_level=0.6,
-        impacts_per_turn=18.0, impact_level=0.35, impact_modes_hz=(2200.0, 3900.0, 5600.0)),
+        (Attribute("vel", ("1", "2"), ("3",)),),
+        "vel",
+        1.0,
+        0.5,
+        base_hz=24.0,
+        n_harmonics=6,
+        harmonic_decay_db=4.0,
+        tonal_level=0.5,
+        pass_order=3,
+        pass_level=0.3,
+        noise_centre_hz=1200.0,
+        noise_octaves=1.6,
+        noise_level=0.6,
+        impacts_per_turn=18.0,
+        impact_level=0.35,
+        impact_modes_hz=(2200.0, 3900.0, 5600.0),
+    ),
     "grinder": Recipe(
-        (Attribute("grd", ("A",), ("B",)), _spd(("1", "2"), ("3",))), "spd", 1.0, 0.3,
-        base_hz=140.0, n_harmonics=6, harmonic_decay_db=5.0, tonal_level=0.5, pass_order=1, pass_level=0.0,
-        noise_centre_hz=4200.0, noise_octaves=1.4, noise_level=1.1, noise_tilt_db=2.0, modulation_depth=0.15),
+        (Attribute("grd", ("A",), ("B",)), _spd(("1", "2"), ("3",))),
+        "spd",
+        1.0,
+        0.3,
+        base_hz=140.0,
+        n_harmonics=6,
+        harmonic_decay_db=5.0,
+        tonal_level=0.5,
+        pass_order=1,
+        pass_level=0.0,
+        noise_centre_hz=4200.0,
+        noise_octaves=1.4,
+        noise_level=1.1,
+        noise_tilt_db=2.0,
+        modulation_depth=0.15,
+    ),
     "shaker": Recipe(
-        (Attribute("hz", ("20", "40"), ("60",)),), "hz", 20.0, 1.0,
-        base_hz=20.0, n_harmonics=12, harmonic_decay_db=3.0, tonal_level=1.0, pass_order=1, pass_level=0.0,
-        noise_centre_hz=900.0, noise_octaves=2.0, noise_level=0.2, noise_tilt_db=-3.0),
+        (Attribute("hz", ("20", "40"), ("60",)),),
+        "hz",
+        20.0,
+        1.0,
+        base_hz=20.0,
+        n_harmonics=12,
+        harmonic_decay_db=3.0,
+        tonal_level=1.0,
+        pass_order=1,
+        pass_level=0.0,
+        noise_centre_hz=900.0,
+        noise_octaves=2.0,
+        noise_level=0.2,
+        noise_tilt_db=-3.0,
+    ),
 }
 
 
@@ -155,19 +359,27 @@ def recipe_for(name: str) -> Recipe:
     moving = rng.random() < 0.3
     return Recipe(
         attributes=(Attribute("spd", ("1", "2"), ("3",)), Attribute("mic", ("1",), ("2",))),
-        speed_key="spd", speed_reference=1.0, speed_exponent=float(rng.uniform(0.2, 0.8)),
+        speed_key="spd",
+        speed_reference=1.0,
+        speed_exponent=float(rng.uniform(0.2, 0.8)),
         base_hz=float(np.exp(rng.uniform(np.log(15.0), np.log(400.0)))),
-        n_harmonics=int(rng.integers(3, 14)), harmonic_decay_db=float(rng.uniform(2.0, 7.0)),
-        tonal_level=float(rng.uniform(0.3, 1.0)), pass_order=int(rng.integers(1, 13)),
+        n_harmonics=int(rng.integers(3, 14)),
+        harmonic_decay_db=float(rng.uniform(2.0, 7.0)),
+        tonal_level=float(rng.uniform(0.3, 1.0)),
+        pass_order=int(rng.integers(1, 13)),
         pass_level=float(rng.uniform(0.0, 0.8)),
         noise_centre_hz=float(np.exp(rng.uniform(np.log(300.0), np.log(4500.0)))),
-        noise_octaves=float(rng.uniform(0.8, 2.2)), noise_level=float(rng.uniform(0.3, 1.2)),
+        noise_octaves=float(rng.uniform(0.8, 2.2)),
+        noise_level=float(rng.uniform(0.3, 1.2)),
         noise_tilt_db=float(rng.uniform(-3.0, 2.0)),
-        impacts_per_turn=float(rng.choice([0.0, 0.0, 1.0, 2.0, 6.0])), impact_level=float(rng.uniform(0.1, 0.6)),
+        impacts_per_turn=float(rng.choice([0.0, 0.0, 1.0, 2.0, 6.0])),
+        impact_level=float(rng.uniform(0.1, 0.6)),
         impact_modes_hz=tuple(float(f) for f in np.sort(rng.uniform(600.0, 6000.0, 3))),
         duty_period_s=float(rng.uniform(1.0, 3.0)) if moving else 0.0,
-        duty_on=float(rng.uniform(0.5, 0.85)), sweep_depth=float(rng.uniform(0.1, 0.5)) if moving else 0.0,
-        modulation_depth=float(rng.uniform(0.02, 0.3)), headroom_db=6.0,
+        duty_on=float(rng.uniform(0.5, 0.85)),
+        sweep_depth=float(rng.uniform(0.1, 0.5)) if moving else 0.0,
+        modulation_depth=float(rng.uniform(0.02, 0.3)),
+        headroom_db=6.0,
     )
 
 
@@ -190,8 +402,9 @@ def _variant(recipe: Recipe, attrs: Mapping[str, str]) -> Recipe:
     )
 
 
-def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None,
-                       n: int, sr: int) -> np.ndarray:
+def synthesise_generic(
+    recipe: Recipe, rng: np.random.Generator, attrs: Mapping[str, str], fault: Fault | None, n: int, sr: int
+) -> np.ndarray:
     anomaly, severity, frng = unpack(fault)
     recipe = _variant(recipe, attrs)
     freqs = c.rfft_freqs(n, sr)
@@ -212,21 +425,37 @@ def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[
     turns = c.cycles_of(freq, sr)
     max_hz = float(freq.max())
 
-    tonal = c.harmonic_series(rng, turns, max_hz, sr,
-                              c.decaying_amplitudes(recipe.n_harmonics, recipe.harmonic_decay_db, rng, 1.5))
-    passing = (c.harmonic_series(rng, turns * recipe.pass_order, max_hz * recipe.pass_order, sr, [1.0, 0.4, 0.2])
-               if recipe.pass_level > 0.0 else 0.0)
-    noise = c.shaped_noise(rng, n, c.log_band(freqs, recipe.noise_centre_hz, recipe.noise_octaves)
-                           * c.tilt(freqs, recipe.noise_tilt_db) * c.highpass_shape(freqs, 40.0))
+    tonal = c.harmonic_series(
+        rng, turns, max_hz, sr, c.decaying_amplitudes(recipe.n_harmonics, recipe.harmonic_decay_db, rng, 1.5)
+    )
+    passing = (
+        c.harmonic_series(rng, turns * recipe.pass_order, max_hz * recipe.pass_order, sr, [1.0, 0.4, 0.2])
+        if recipe.pass_level > 0.0
+        else 0.0
+    )
+    noise = c.shaped_noise(
+        rng,
+        n,
+        c.log_band(freqs, recipe.noise_centre_hz, recipe.noise_octaves)
+        * c.tilt(freqs, recipe.noise_tilt_db)
+        * c.highpass_shape(freqs, 40.0),
+    )
     noise = noise * c.modulation(turns * max(recipe.pass_order, 1), recipe.modulation_depth)
     noise = noise * np.sqrt(np.clip(relative_speed, 0.05, None))
-    body = (recipe.tonal_level * tonal + recipe.pass_level * passing) * (0.2 + 0.8 * moving) \
-        + recipe.noise_level * noise
+    body = (recipe.tonal_level * tonal + recipe.pass_level * passing) * (
+        0.2 + 0.8 * moving
+    ) + recipe.noise_level * noise
     if recipe.impacts_per_turn > 0.0:
         positions = c.event_positions(turns, recipe.impacts_per_turn, rng.uniform())
         body = body + recipe.impact_level * c.impacts(
-            rng, positions, rng.uniform(0.7, 1.0, len(positions)), n, sr, recipe.impact_modes_hz,
-            [0.006] * len(recipe.impact_modes_hz))
+            rng,
+            positions,
+            rng.uniform(0.7, 1.0, len(positions)),
+            n,
+            sr,
+            recipe.impact_modes_hz,
+            [0.006] * len(recipe.impact_modes_hz),
+        )
     if anomaly == "imbalance":
         body = body * c.modulation(turns, 0.1 + 0.6 * severity)
         body = body + (0.1 + 1.5 * severity) * recipe.tonal_level * c.sine(frng, turns)
@@ -238,18 +467,31 @@ def synthesise_generic(recipe: Recipe, rng: np.random.Generator, attrs: Mapping[
         positions = c.event_positions(turns, 1.0 if recipe.base_hz > 30 else 3.0, frng.uniform())
         positions = positions[frng.random(len(positions)) < 0.7] if recipe.base_hz > 150 else positions
         extra = anomaly_gain(severity, -28.0, -6.0) * c.impacts(
-            frng, positions, frng.uniform(0.6, 1.0, len(positions)), n, sr, [2400.0, 3900.0, 5300.0],
-            [0.004, 0.003, 0.002])
+            frng,
+            positions,
+            frng.uniform(0.6, 1.0, len(positions)),
+            n,
+            sr,
+            [2400.0, 3900.0, 5300.0],
+            [0.004, 0.003, 0.002],
+        )
     elif anomaly == "friction":
         hiss = c.shaped_noise(frng, n, c.log_band(freqs, frng.uniform(3500.0, 6500.0), 0.6))
         extra = anomaly_gain(severity, -28.0, -6.0) * c.unit_rms(hiss * (0.4 + c.bursts(frng, n, sr, 3.0, 0.3)))
     elif anomaly == "rattle":
         positions = c.random_positions(frng, n, sr, 10.0 + 30.0 * severity)
         extra = anomaly_gain(severity, -26.0, -6.0) * c.impacts(
-            frng, positions, frng.uniform(0.2, 1.0, len(positions)), n, sr, [850.0, 1900.0, 3400.0],
-            [0.01, 0.006, 0.004])
+            frng,
+            positions,
+            frng.uniform(0.2, 1.0, len(positions)),
+            n,
+            sr,
+            [850.0, 1900.0, 3400.0],
+            [0.01, 0.006, 0.004],
+        )
     elif anomaly == "extra_tone":
         ratio = frng.uniform(2.3, 7.7)
         extra = anomaly_gain(severity, -30.0, -8.0) * c.unit_rms(
-            c.harmonic_series(frng, turns * ratio, max_hz * ratio, sr, [1.0, 0.5]) * (0.2 + 0.8 * moving) + 1e-6)
+            c.harmonic_series(frng, turns * ratio, max_hz * ratio, sr, [1.0, 0.5]) * (0.2 + 0.8 * moving) + 1e-6
+        )
     return finish(body, extra, 3.0 * np.log2(speed_factor))

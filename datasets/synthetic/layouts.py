@@ -21,14 +21,26 @@ import numpy as np
 import scipy.signal
 
 DEV_MACHINES_2025 = ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
-EVAL_MACHINES_2025 = ("ToyRCCar", "ToyPet", "HomeCamera", "AutoTrash", "Polisher", "ScrewFeeder", "BandSealer",
-                      "CoffeeGrinder")
+EVAL_MACHINES_2025 = (
+    "ToyRCCar",
+    "ToyPet",
+    "HomeCamera",
+    "AutoTrash",
+    "Polisher",
+    "ScrewFeeder",
+    "BandSealer",
+    "CoffeeGrinder",
+)
 DEV_MACHINES_2026 = ("ToyCar", "ToyCarEmu", "bearingEmu", "fan", "gearboxEmu", "sliderEmu", "valveEmu")
 EVAL_MACHINES_2026 = ("ToyDrone", "ToothBrush", "SewingMachine", "BlowerDustCollector", "Sander")
-HIDDEN_ATTRIBUTES_2025 = frozenset({"ToyTrain", "bearing", "slider", "AutoTrash", "Polisher", "ScrewFeeder",
-                                    "ToyPet"})
-EMULATED_MACHINES = {"ToyCarEmu": "ToyCar", "bearingEmu": "bearing", "gearboxEmu": "gearbox",
-                     "sliderEmu": "slider", "valveEmu": "valve"}
+HIDDEN_ATTRIBUTES_2025 = frozenset({"ToyTrain", "bearing", "slider", "AutoTrash", "Polisher", "ScrewFeeder", "ToyPet"})
+EMULATED_MACHINES = {
+    "ToyCarEmu": "ToyCar",
+    "bearingEmu": "bearing",
+    "gearboxEmu": "gearbox",
+    "sliderEmu": "slider",
+    "valveEmu": "valve",
+}
 SUPPLEMENTAL_FOLDER = "supplemental"
 SUPPLEMENTAL_KINDS = ("machine", "noise")
 MACHINE_ALONE_SNR_DB = 90.0  # the background 90 dB below the machine: inaudible in 16-bit audio
@@ -62,8 +74,9 @@ def supplemental_file_name(kind: str, number: int) -> str:
 # supplemental clips
 
 
-def render_supplemental(kind: str, machine_alone: Callable[[float], np.ndarray],
-                        noise_alone: Callable[[], np.ndarray]) -> np.ndarray:
+def render_supplemental(
+    kind: str, machine_alone: Callable[[float], np.ndarray], noise_alone: Callable[[], np.ndarray]
+) -> np.ndarray:
     """A supplemental clip: ``machine_alone(snr_db)`` records the machine with the background
     ``MACHINE_ALONE_SNR_DB`` below it; ``noise_alone()`` records the hall with a silent machine."""
     if kind == "machine":
@@ -108,7 +121,7 @@ def far_microphone(near: np.ndarray, rng: np.random.Generator, sample_rate: int)
     reverberant = scipy.signal.fftconvolve(near, _far_room_response(rng, sample_rate))[:n]
     pole = np.exp(-2.0 * np.pi * rng.uniform(3000.0, 5000.0) / sample_rate)  # air absorption
     dull = scipy.signal.lfilter([1.0 - pole], [1.0, -pole], reverberant)
-    distant = rng.uniform(0.3, 0.5) * np.concatenate([np.zeros(delay), dull[:n - delay]])
+    distant = rng.uniform(0.3, 0.5) * np.concatenate([np.zeros(delay), dull[: n - delay]])
     snr_db = rng.uniform(0.0, 6.0)
     return distant + _rms(distant) * 10.0 ** (-snr_db / 20.0) * _background(rng, n, sample_rate)
 

@@ -105,27 +105,41 @@ def test_folder(year: int, domain: str) -> str:
     return f"{domain}_test" if year == 2021 else "test"
 
 
-def place_section(year: int, section: str, clips: Sequence[GeneratedClip], split: str,
-                  rng: np.random.Generator) -> list[Placement]:
+def place_section(
+    year: int, section: str, clips: Sequence[GeneratedClip], split: str, rng: np.random.Generator
+) -> list[Placement]:
     """Where every clip of one section goes; eval test clips get anonymous names in a shuffled order."""
     if year == 2020:  # one domain only
         clips = [clip for clip in clips if clip.domain == "source"]
-    placements = [Placement(clip, "train", labelled_name(year, section, clip, clip.number))
-                  for clip in clips if clip.folder == "train"]
+    placements = [
+        Placement(clip, "train", labelled_name(year, section, clip, clip.number))
+        for clip in clips
+        if clip.folder == "train"
+    ]
     test = [clip for clip in clips if clip.folder == "test"]
     if split == "dev":
-        placements += [Placement(clip, test_folder(year, clip.domain), labelled_name(year, section, clip, clip.number))
-                       for clip in test]
+        placements += [
+            Placement(clip, test_folder(year, clip.domain), labelled_name(year, section, clip, clip.number))
+            for clip in test
+        ]
         return placements
     # 2021 numbers each domain folder on its own; 2020 and 2022 number the whole section
-    groups = [[clip for clip in test if clip.domain == domain] for domain in ("source", "target")] \
-        if year == 2021 else [test]
+    groups = (
+        [[clip for clip in test if clip.domain == domain] for domain in ("source", "target")]
+        if year == 2021
+        else [test]
+    )
     for group in groups:
         for index, position in enumerate(rng.permutation(len(group))):
             clip = group[position]
-            placements.append(Placement(clip, test_folder(year, clip.domain),
-                                        anonymous_name(year, section, clip.domain, index),
-                                        labelled_name(year, section, clip, index)))
+            placements.append(
+                Placement(
+                    clip,
+                    test_folder(year, clip.domain),
+                    anonymous_name(year, section, clip.domain, index),
+                    labelled_name(year, section, clip, index),
+                )
+            )
     return placements
 
 
@@ -171,8 +185,10 @@ class LegacySummary:
     def line(self) -> str:
         kept = f", kept {len(self.kept)} existing machine folder(s)" if self.kept else ""
         labels = f"; labels list -> {self.label_list}" if self.label_list else ""
-        return (f"synthetic {self.family} {self.split} data: {self.n_clips} clips in {self.seconds:.1f} s for "
-                f"{len(self.paths)} machine type(s){kept}{labels}")
+        return (
+            f"synthetic {self.family} {self.split} data: {self.n_clips} clips in {self.seconds:.1f} s for "
+            f"{len(self.paths)} machine type(s){kept}{labels}"
+        )
 
 
 def _settings(year: int, split: str, machine: str, sections: Sequence[str], options: dict) -> dict:
@@ -186,10 +202,14 @@ def _existing_is_kept(folder: Path, wanted: dict) -> bool:
         raise DataError(f"{folder} exists and is not synthetic legacy data; remove it or pass --overwrite")
     recorded = json.loads(marker.read_text(encoding="utf-8"))
     if recorded != wanted:
-        differing = ", ".join(f"{key}={recorded.get(key)!r} (wanted {value!r})"
-                              for key, value in wanted.items() if recorded.get(key) != value)
-        raise DataError(f"{folder} holds synthetic data made with other settings: {differing}; pass --overwrite "
-                        "to regenerate it")
+        differing = ", ".join(
+            f"{key}={recorded.get(key)!r} (wanted {value!r})"
+            for key, value in wanted.items()
+            if recorded.get(key) != value
+        )
+        raise DataError(
+            f"{folder} holds synthetic data made with other settings: {differing}; pass --overwrite to regenerate it"
+        )
     return True
 
 
@@ -204,8 +224,9 @@ def _install(staging: Path, destination: Path) -> None:
         os.rename(staging, destination)
 
 
-def _update_label_list(path: Path, year: int, machines: Sequence[str],
-                       new_entries: dict[str, list[LabelEntry]]) -> None:
+def _update_label_list(
+    path: Path, year: int, machines: Sequence[str], new_entries: dict[str, list[LabelEntry]]
+) -> None:
     """Replace the entries of the machine types written now, keep the others, in registry order."""
     entries = parse_label_list(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
     entries.update(new_entries)
@@ -246,14 +267,22 @@ def generate_legacy_dataset(
     machines = list(dict.fromkeys(machines or valid))
     unknown = [machine for machine in machines if machine not in valid]
     if unknown:
-        raise ConfigError(f"synthetic legacy data: {', '.join(unknown)} not a {family} {split} machine type; "
-                          f"valid: {', '.join(valid)}")
+        raise ConfigError(
+            f"synthetic legacy data: {', '.join(unknown)} not a {family} {split} machine type; "
+            f"valid: {', '.join(valid)}"
+        )
     if n_train_source <= 0:
         raise ConfigError("synthetic legacy data: n_train_source must be positive (2020 has no target clips)")
     if year == 2020:
         n_train_target = 0
-    options = {"n_train_source": n_train_source, "n_train_target": n_train_target,
-               "n_test_per_group": n_test_per_group, "duration": duration, "sample_rate": sample_rate, "seed": seed}
+    options = {
+        "n_train_source": n_train_source,
+        "n_train_target": n_train_target,
+        "n_test_per_group": n_test_per_group,
+        "duration": duration,
+        "sample_rate": sample_rate,
+        "seed": seed,
+    }
     data_dir = Path(root) / family.lower() / f"{split}_data"
     raw_dir = data_dir / "raw"
     sections = {machine: resolve_dataset(family + machine, split).sections for machine in machines}
@@ -279,10 +308,19 @@ def generate_legacy_dataset(
             for index in range(max(len(sections[machine]) for machine in pending)):
                 group = [machine for machine in pending if index < len(sections[machine])]
                 generated = work / f"section{index}"
-                generate_dataset(generated, group, dataset=family, split="dev", n_train_source=n_train_source,
-                                 n_train_target=n_train_target, n_test_per_group=n_test_per_group,
-                                 duration=duration, sample_rate=sample_rate,
-                                 seed=section_seed(seed, year, split, index), workers=workers)
+                generate_dataset(
+                    generated,
+                    group,
+                    dataset=family,
+                    split="dev",
+                    n_train_source=n_train_source,
+                    n_train_target=n_train_target,
+                    n_test_per_group=n_test_per_group,
+                    duration=duration,
+                    sample_rate=sample_rate,
+                    seed=section_seed(seed, year, split, index),
+                    workers=workers,
+                )
                 for machine in group:
                     section = sections[machine][index]
                     folder = generated / family.lower() / "dev_data" / "raw" / machine
@@ -303,8 +341,11 @@ def generate_legacy_dataset(
                 written.append(raw_dir / machine)
                 n_clips += len(placements[machine])
                 if split == "eval":
-                    new_entries[machine] = [LabelEntry(placement.name, placement.labelled_name)
-                                            for placement in placements[machine] if placement.labelled_name]
+                    new_entries[machine] = [
+                        LabelEntry(placement.name, placement.labelled_name)
+                        for placement in placements[machine]
+                        if placement.labelled_name
+                    ]
         finally:
             shutil.rmtree(work, ignore_errors=True)
     label_list = None
@@ -323,18 +364,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m datasets.synthetic.legacy",
         description="Write synthetic machine sounds in the DCASE2020/2021/2022 Task 2 folder layouts "
-                    "(<root>/dcase<year>t2/<split>_data/raw/<machine>/...), every section or machine id.")
+        "(<root>/dcase<year>t2/<split>_data/raw/<machine>/...), every section or machine id.",
+    )
     parser.add_argument("--year", type=int, choices=YEARS, required=True, help="dataset year")
-    parser.add_argument("--split", choices=("dev", "eval"), default="dev",
-                        help="dev: labelled test clips; eval: anonymous test clips plus a labels list")
+    parser.add_argument(
+        "--split",
+        choices=("dev", "eval"),
+        default="dev",
+        help="dev: labelled test clips; eval: anonymous test clips plus a labels list",
+    )
     parser.add_argument("--root", type=Path, default=Path("data"), help="dataset_directory (default: data)")
-    parser.add_argument("--machines", nargs="+", default=None,
-                        help="machine types (default: every one of the year's split)")
+    parser.add_argument(
+        "--machines", nargs="+", default=None, help="machine types (default: every one of the year's split)"
+    )
     parser.add_argument("--n_train_source", type=int, default=990, help="source training clips per section")
-    parser.add_argument("--n_train_target", type=int, default=10,
-                        help="target training clips per section (2021, 2022)")
-    parser.add_argument("--n_test_per_group", type=int, default=50,
-                        help="test clips per section and (domain, normal/anomaly) group")
+    parser.add_argument("--n_train_target", type=int, default=10, help="target training clips per section (2021, 2022)")
+    parser.add_argument(
+        "--n_test_per_group", type=int, default=50, help="test clips per section and (domain, normal/anomaly) group"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
     parser.add_argument("--sample_rate", type=int, default=16000, help="sampling rate in Hz")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
@@ -348,9 +395,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         summary = generate_legacy_dataset(
-            args.root, args.year, args.split, args.machines, n_train_source=args.n_train_source,
-            n_train_target=args.n_train_target, n_test_per_group=args.n_test_per_group, duration=args.duration,
-            sample_rate=args.sample_rate, seed=args.seed, workers=args.workers, overwrite=args.overwrite)
+            args.root,
+            args.year,
+            args.split,
+            args.machines,
+            n_train_source=args.n_train_source,
+            n_train_target=args.n_train_target,
+            n_test_per_group=args.n_test_per_group,
+            duration=args.duration,
+            sample_rate=args.sample_rate,
+            seed=args.seed,
+            workers=args.workers,
+            overwrite=args.overwrite,
+        )
     except ASDError as error:
         parser.exit(2, f"error: {error}\n")
     print(summary.line())

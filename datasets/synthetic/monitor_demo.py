@@ -1,14 +1,14 @@
 """Recordings as a recorder on one machine would leave them, made from a machine type of the synthetic DCASE data:
 
-    <out>/normal/2026-11-29T15-40-00.wav ...   the training clips, one every ``step`` seconds the days before
-    <out>/domains.csv                          which of them are target-domain clips (tools.monitor fit --domains)
-    <out>/day/2026-11-30T00-00-00.wav ...      the source-domain test clips of a day: normal ones, then, from
-                                               ``fault_after`` of the day on, 12 anomalies among the other normals
-                                               (a fault that comes and goes)
-    <out>/day_truth.csv                        which of the day's recordings are anomalous (to check the scores)
-    <out>/long/2026-12-01T00-00-00.wav         one long recording: normal test clips, then anomalous ones
+<out>/normal/2026-11-29T15-40-00.wav ...   the training clips, one every ``step`` seconds the days before
+<out>/domains.csv                          which of them are target-domain clips (tools.monitor fit --domains)
+<out>/day/2026-11-30T00-00-00.wav ...      the source-domain test clips of a day: normal ones, then, from
+                                           ``fault_after`` of the day on, 12 anomalies among the other normals
+                                           (a fault that comes and goes)
+<out>/day_truth.csv                        which of the day's recordings are anomalous (to check the scores)
+<out>/long/2026-12-01T00-00-00.wav         one long recording: normal test clips, then anomalous ones
 
-    python -m datasets.synthetic.monitor_demo data/dcase2024t2/dev_data/raw/fan --out monitor_demo
+python -m datasets.synthetic.monitor_demo data/dcase2024t2/dev_data/raw/fan --out monitor_demo
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def day_order(normals: list[Path], anomalies: list[Path], fault_after: float) ->
     rest = normals[n_before:]
     mixed: list[Path] = []
     for index in range(max(len(rest), len(anomalies))):
-        mixed += rest[index:index + 1] + anomalies[index:index + 1]
+        mixed += rest[index : index + 1] + anomalies[index : index + 1]
     return normals[:n_before] + mixed
 
 
@@ -50,8 +50,14 @@ def write_long_recording(path: Path, clips: list[Path]) -> None:
     soundfile.write(str(path), np.concatenate(signals), rate, subtype="PCM_16")
 
 
-def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 1500.0, fault_after: float = 0.6,
-                       n_anomalies: int = 12, long_clips: tuple[int, int] = (8, 3)) -> dict[str, int]:
+def write_monitor_demo(
+    machine_dir: Path,
+    out: Path,
+    step_s: float = 1500.0,
+    fault_after: float = 0.6,
+    n_anomalies: int = 12,
+    long_clips: tuple[int, int] = (8, 3),
+) -> dict[str, int]:
     """Write the three folders (see the module text) from ``machine_dir``'s ``train`` and ``test`` clips."""
     machine_dir, out = Path(machine_dir), Path(out)
     train = sorted((machine_dir / "train").glob("*.wav"))
@@ -59,29 +65,37 @@ def write_monitor_demo(machine_dir: Path, out: Path, step_s: float = 1500.0, fau
     normals = [path for path in test if name_label(path.name) == 0 and clip_domain(path.name) == "source"]
     anomalies = [path for path in test if name_label(path.name) == 1 and clip_domain(path.name) == "source"]
     if not train or len(normals) < long_clips[0] or len(anomalies) < max(n_anomalies, long_clips[1]):
-        raise DataError(f"{machine_dir} needs train/ clips and, in test/, at least {long_clips[0]} normal and "
-                        f"{max(n_anomalies, long_clips[1])} anomalous source clips; generate more with "
-                        "python -m datasets.synthetic")
+        raise DataError(
+            f"{machine_dir} needs train/ clips and, in test/, at least {long_clips[0]} normal and "
+            f"{max(n_anomalies, long_clips[1])} anomalous source clips; generate more with "
+            "python -m datasets.synthetic"
+        )
     normal_start = DAY_START - datetime.timedelta(seconds=len(train) * step_s)
     day = day_order(normals, anomalies[:n_anomalies], fault_after)
     for folder, clips, start in (("normal", train, normal_start), ("day", day, DAY_START)):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for index, clip in enumerate(clips):
             shutil.copyfile(clip, out / folder / recorder_name(start, index, step_s))
-    truth = [f"{recorder_name(DAY_START, index, step_s)},{'normal' if clip in normals else 'anomaly'}\n"
-             for index, clip in enumerate(day)]
+    truth = [
+        f"{recorder_name(DAY_START, index, step_s)},{'normal' if clip in normals else 'anomaly'}\n"
+        for index, clip in enumerate(day)
+    ]
     (out / "day_truth.csv").write_text("file,label\n" + "".join(truth))
-    targets = [recorder_name(normal_start, index, step_s) for index, clip in enumerate(train)
-               if clip_domain(clip.name) == "target"]
+    targets = [
+        recorder_name(normal_start, index, step_s)
+        for index, clip in enumerate(train)
+        if clip_domain(clip.name) == "target"
+    ]
     (out / "domains.csv").write_text("file,domain\n" + "".join(f"{name},target\n" for name in targets))
     long_name = recorder_name(DAY_START + datetime.timedelta(days=1), 0, 0)
-    write_long_recording(out / "long" / long_name, normals[:long_clips[0]] + anomalies[-long_clips[1]:])
+    write_long_recording(out / "long" / long_name, normals[: long_clips[0]] + anomalies[-long_clips[1] :])
     return {"normal": len(train), "target": len(targets), "day": len(normals) + n_anomalies, "long": sum(long_clips)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m datasets.synthetic.monitor_demo",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m datasets.synthetic.monitor_demo", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("machine_dir", type=Path, help="a machine folder of the synthetic data (train/ and test/)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write normal/, day/ and long/ into")
     parser.add_argument("--step", type=float, default=1500.0, help="seconds between two recordings")
@@ -89,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def write() -> None:
         counts = write_monitor_demo(args.machine_dir, args.out, args.step)
-        print(f"monitor demo: {counts['normal']} normal recordings ({counts['target']} of the target domain), a day "
-              f"of {counts['day']}, one long recording of {counts['long']} clips -> {args.out}")
+        print(
+            f"monitor demo: {counts['normal']} normal recordings ({counts['target']} of the target domain), a day "
+            f"of {counts['day']}, one long recording of {counts['long']} clips -> {args.out}"
+        )
 
     return exit_code_of(write, on_interrupt="interrupted", error_code=2)
 

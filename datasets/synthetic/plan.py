@@ -73,8 +73,16 @@ def _entropy(seed: int, dataset: str, split: str, machine: str, *parts: str | in
     return (int(seed), *words)
 
 
-def plan_machine(dataset: str, split: str, machine: str, *, n_train_source: int, n_train_target: int,
-                 n_test_per_group: int, seed: int) -> list[ClipPlan]:
+def plan_machine(
+    dataset: str,
+    split: str,
+    machine: str,
+    *,
+    n_train_source: int,
+    n_train_target: int,
+    n_test_per_group: int,
+    seed: int,
+) -> list[ClipPlan]:
     """Every clip of one machine type: train clips (normal) then test clips (4 groups)."""
     model = machine_model(machine)
     hidden = hides_attributes(dataset, machine)
@@ -92,8 +100,23 @@ def plan_machine(dataset: str, split: str, machine: str, *, n_train_source: int,
             snr_db = float(rng.uniform(*hall_for(domain, dict(attributes)).snr_db))
             labelled = labelled_file_name(domain, folder, label, number, attribute_text(attributes))
             hidden_name = labelled_file_name(domain, folder, label, number, "noAttribute") if hidden else None
-            plans.append(ClipPlan(machine, folder, domain, label, number, attributes, anomaly, severity, snr_db,
-                                  entropy, labelled, hidden_name, hidden_name or labelled))
+            plans.append(
+                ClipPlan(
+                    machine,
+                    folder,
+                    domain,
+                    label,
+                    number,
+                    attributes,
+                    anomaly,
+                    severity,
+                    snr_db,
+                    entropy,
+                    labelled,
+                    hidden_name,
+                    hidden_name or labelled,
+                )
+            )
     if split == "eval":
         plans = _anonymise_test_clips(plans, _entropy(seed, dataset, split, machine, "anonymous-order"))
     return plans
@@ -109,8 +132,23 @@ def plan_supplemental(dataset: str, split: str, machine: str, *, n_per_kind: int
             entropy = _entropy(seed, dataset, split, machine, SUPPLEMENTAL_FOLDER, kind, number)
             rng = np.random.default_rng(np.random.SeedSequence([*entropy, 0]))
             name = supplemental_file_name(kind, number)
-            plans.append(ClipPlan(machine, SUPPLEMENTAL_FOLDER, "source", kind, number, combos[number % len(combos)],
-                                  None, 0.0, float(rng.uniform(*HALLS["source"].snr_db)), entropy, name, None, name))
+            plans.append(
+                ClipPlan(
+                    machine,
+                    SUPPLEMENTAL_FOLDER,
+                    "source",
+                    kind,
+                    number,
+                    combos[number % len(combos)],
+                    None,
+                    0.0,
+                    float(rng.uniform(*HALLS["source"].snr_db)),
+                    entropy,
+                    name,
+                    None,
+                    name,
+                )
+            )
     return plans
 
 
@@ -119,8 +157,7 @@ def _anonymise_test_clips(plans: list[ClipPlan], entropy: tuple[int, ...]) -> li
     train = [plan for plan in plans if plan.folder == "train"]
     test = [plan for plan in plans if plan.folder == "test"]
     order = np.random.default_rng(np.random.SeedSequence(list(entropy))).permutation(len(test))
-    anonymous = [_with_written_name(test[position], anonymous_file_name(index))
-                 for index, position in enumerate(order)]
+    anonymous = [_with_written_name(test[position], anonymous_file_name(index)) for index, position in enumerate(order)]
     return train + anonymous
 
 
@@ -134,8 +171,11 @@ def _with_written_name(plan: ClipPlan, name: str) -> ClipPlan:
 # ----------------------------------------------------------------------------------------------------
 def attributes_rows(plans: list[ClipPlan], machine: str, hidden: bool) -> list[list[str]]:
     """``attributes_00.csv``: one row per clip with a visible name (evaluation test clips are left out)."""
-    listed = [plan for plan in plans if plan.written_name in (plan.labelled_name, plan.hidden_name)
-              and plan.folder != SUPPLEMENTAL_FOLDER]
+    listed = [
+        plan
+        for plan in plans
+        if plan.written_name in (plan.labelled_name, plan.hidden_name) and plan.folder != SUPPLEMENTAL_FOLDER
+    ]
     width = 1 if hidden else max((len(plan.attributes) for plan in listed), default=1)
     header = ["file_name"] + [f"d{i}{part}" for i in range(1, width + 1) for part in ("p", "v")]
     rows = [header]
@@ -152,8 +192,11 @@ def attributes_rows(plans: list[ClipPlan], machine: str, hidden: bool) -> list[l
 def correspondence_rows(plans: list[ClipPlan], folder: str) -> list[list[str]]:
     """Real (labelled) name -> hidden name, like the public ``attributes_00_<folder>_correspondence.csv``."""
     rows = [["source_file_name", "target_file_name"]]
-    rows += [[plan.labelled_name, plan.hidden_name] for plan in plans
-             if plan.folder == folder and plan.hidden_name is not None]
+    rows += [
+        [plan.labelled_name, plan.hidden_name]
+        for plan in plans
+        if plan.folder == folder and plan.hidden_name is not None
+    ]
     return rows
 
 

@@ -31,8 +31,14 @@ def room_for(machine: str, domain: str, attrs: Mapping[str, str], sr: int) -> np
     """Room response of one recording session (machine, domain, attribute combination)."""
     rng = np.random.default_rng(stable_hash(f"room/{machine}/{domain}/{_session(attrs)}"))
     hall = hall_for(domain, attrs)
-    return c.room_response(rng, sr, hall.rt60_s * rng.uniform(0.85, 1.15), int(rng.integers(3, 7)),
-                           float(rng.uniform(0.2, 0.5)), float(rng.uniform(0.15, 0.35)))
+    return c.room_response(
+        rng,
+        sr,
+        hall.rt60_s * rng.uniform(0.85, 1.15),
+        int(rng.integers(3, 7)),
+        float(rng.uniform(0.2, 0.5)),
+        float(rng.uniform(0.15, 0.35)),
+    )
 
 
 def microphone_response(machine: str, attrs: Mapping[str, str], n: int, sr: int) -> np.ndarray:
@@ -54,8 +60,16 @@ def _microphone_response(machine: str, position: str, n: int, sr: int) -> np.nda
     return response
 
 
-def record(rng: np.random.Generator, dry: np.ndarray, machine: str, domain: str, attrs: Mapping[str, str],
-           snr_db: float, sr: int, headroom_db: float = 0.0) -> np.ndarray:
+def record(
+    rng: np.random.Generator,
+    dry: np.ndarray,
+    machine: str,
+    domain: str,
+    attrs: Mapping[str, str],
+    snr_db: float,
+    sr: int,
+    headroom_db: float = 0.0,
+) -> np.ndarray:
     """Place the machine in its session's room, add the plant background at ``snr_db``, pass both through
     the microphone, set the recording level ``headroom_db`` below nominal and, should a peak still
     exceed the limit, scale the clip down."""

@@ -35,8 +35,16 @@ def render_clip(plan: ClipPlan, duration: float, sample_rate: int) -> np.ndarray
     model = machine_model(plan.machine)
 
     def recorded(dry: np.ndarray, snr_db: float) -> np.ndarray:
-        return record(np.random.default_rng(recording_seed), dry, plan.machine, plan.domain, attrs, snr_db,
-                      sample_rate, model.headroom_db)
+        return record(
+            np.random.default_rng(recording_seed),
+            dry,
+            plan.machine,
+            plan.domain,
+            attrs,
+            snr_db,
+            sample_rate,
+            model.headroom_db,
+        )
 
     def machine_alone(snr_db: float) -> np.ndarray:
         return recorded(model.synthesise(np.random.default_rng(machine_seed), attrs, fault, n, sample_rate), snr_db)

@@ -41,7 +41,7 @@ class Task:
     def train_arguments(self) -> list[str]:
         """The ``train.py`` arguments of the command (what follows ``<python> train.py``)."""
         words = shlex.split(self.command)
-        return words[words.index("train.py") + 1:]
+        return words[words.index("train.py") + 1 :]
 
 
 def read_tasks(path: Path) -> list[Task]:
@@ -97,22 +97,47 @@ class SlurmSettings:
             raise ConfigError(f"--slurm_options {config.slurm_options!r} does not parse ({error})") from error
         if config.slurm_cpus_per_task < 0:
             raise ConfigError(f"--slurm_cpus_per_task must be 0 (not given) or more, got {config.slurm_cpus_per_task}")
-        return cls(config.slurm_partition, config.slurm_time, config.slurm_cpus_per_task, config.slurm_mem,
-                   config.slurm_gres, config.slurm_account, extra, config.slurm_wait)
+        return cls(
+            config.slurm_partition,
+            config.slurm_time,
+            config.slurm_cpus_per_task,
+            config.slurm_mem,
+            config.slurm_gres,
+            config.slurm_account,
+            extra,
+            config.slurm_wait,
+        )
 
     def sbatch_options(self) -> list[str]:
-        given = {"--partition": self.partition, "--time": self.time, "--mem": self.mem, "--gres": self.gres,
-                 "--account": self.account,
-                 "--cpus-per-task": str(self.cpus_per_task) if self.cpus_per_task else ""}
+        given = {
+            "--partition": self.partition,
+            "--time": self.time,
+            "--mem": self.mem,
+            "--gres": self.gres,
+            "--account": self.account,
+            "--cpus-per-task": str(self.cpus_per_task) if self.cpus_per_task else "",
+        }
         return [f"{flag}={value}" for flag, value in given.items() if value] + list(self.options)
 
 
-def sbatch_command(settings: SlurmSettings, job_name: str, indexes: Iterable[int], tasks_file: Path,
-                   output: Path, after: Sequence[str] = ()) -> list[str]:
+def sbatch_command(
+    settings: SlurmSettings,
+    job_name: str,
+    indexes: Iterable[int],
+    tasks_file: Path,
+    output: Path,
+    after: Sequence[str] = (),
+) -> list[str]:
     """The sbatch line of one job array over ``indexes`` of ``tasks_file``; ``after``: job ids every task waits
     for (``afterok``; a task whose dependency failed is cancelled instead of pending forever)."""
-    command = ["sbatch", "--parsable", f"--job-name={job_name}", f"--array={array_spec(indexes)}",
-               f"--output={output}", *settings.sbatch_options()]
+    command = [
+        "sbatch",
+        "--parsable",
+        f"--job-name={job_name}",
+        f"--array={array_spec(indexes)}",
+        f"--output={output}",
+        *settings.sbatch_options(),
+    ]
     if after:
         command += [f"--dependency=afterok:{':'.join(after)}", "--kill-on-invalid-dep=yes"]
     return [*command, str(TASK_SCRIPT), str(tasks_file)]
@@ -150,13 +175,20 @@ def failure_of(task: Task, state: str | None) -> str | None:
     return f"exit status {status}"
 
 
-def end_line(script: str, stage: str, what: str, family: str, split: str, log_dir: Path,
-             failures: dict[str, str | None]) -> tuple[str, bool]:
+def end_line(
+    script: str, stage: str, what: str, family: str, split: str, log_dir: Path, failures: dict[str, str | None]
+) -> tuple[str, bool]:
     """The stage's last line (the local launcher's wording) and whether every task finished."""
-    failed = [name if reason and reason.startswith("exit status") else f"{name} ({reason})"
-              for name, reason in failures.items() if reason]
+    failed = [
+        name if reason and reason.startswith("exit status") else f"{name} ({reason})"
+        for name, reason in failures.items()
+        if reason
+    ]
     n_done = len(failures) - len(failed)
     if failed:
-        return f"{script}: {stage} finished for {n_done} of {len(failures)} {what}; FAILED: {' '.join(failed)} " \
-               f"(see {log_dir}/)", False
+        return (
+            f"{script}: {stage} finished for {n_done} of {len(failures)} {what}; FAILED: {' '.join(failed)} "
+            f"(see {log_dir}/)",
+            False,
+        )
     return f"{script}: {stage} finished for all {n_done} {what} of {family} ({split}); logs in {log_dir}/", True

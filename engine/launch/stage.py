@@ -73,8 +73,10 @@ def slurm(command: Sequence[str], check: bool = True) -> subprocess.CompletedPro
     try:
         result = subprocess.run(list(command), capture_output=True, text=True)
     except FileNotFoundError as error:
-        raise ConfigError(f"{command[0]} not found: --launcher slurm runs on a Slurm login node (install the Slurm "
-                          "client, or use --launcher local)") from error
+        raise ConfigError(
+            f"{command[0]} not found: --launcher slurm runs on a Slurm login node (install the Slurm "
+            "client, or use --launcher local)"
+        ) from error
     if check and result.returncode != 0:
         raise DataError(f"{shlex.join(command)} failed: {(result.stderr or result.stdout).strip()}")
     return result
@@ -101,8 +103,9 @@ def family_first_tasks(tasks: Sequence[Task]) -> list[int]:
 
 def _submit_array(settings: SlurmSettings, record: StageRecord, indexes: Sequence[int], after: Sequence[str]) -> str:
     output = record.log_dir / EXIT_FOLDER / f"{record.stage}_%A_%a.out"
-    command = sbatch_command(settings, f"{record.stage}-{record.family}-{record.split}", indexes,
-                             Path(record.tasks_file), output, after)
+    command = sbatch_command(
+        settings, f"{record.stage}-{record.family}-{record.split}", indexes, Path(record.tasks_file), output, after
+    )
     print(f"$ {shlex.join(command)}")
     return parse_job_id(slurm(command).stdout)
 
@@ -140,11 +143,15 @@ def submit(tasks_file: Path, script: str, stage: str, what: str, family: str, sp
     job_of = {index: job for job, part in zip(record.jobs, parts, strict=True) for index in part}
     for task in tasks:
         print(f"== {stage} {task.name} (log: {task.log}, Slurm task {job_of[task.index]}_{task.index})")
-    print(f"submitted {len(tasks)} task(s) as Slurm job array(s) {', '.join(record.jobs)}; watch them with "
-          f"squeue --jobs={','.join(record.jobs)}")
+    print(
+        f"submitted {len(tasks)} task(s) as Slurm job array(s) {', '.join(record.jobs)}; watch them with "
+        f"squeue --jobs={','.join(record.jobs)}"
+    )
     if not settings.wait:
-        print(f"{script}: {stage} submitted, not waited for (--slurm_wait False); "
-              f"bash 03_summarize_results.sh {family} {'-e' if split == 'eval' else '-d'} --wait waits for it")
+        print(
+            f"{script}: {stage} submitted, not waited for (--slurm_wait False); "
+            f"bash 03_summarize_results.sh {family} {'-e' if split == 'eval' else '-d'} --wait waits for it"
+        )
         return 0
     return 0 if wait_and_report([record]) else 1
 
@@ -158,8 +165,11 @@ def wait_and_report(records: Sequence[StageRecord]) -> bool:
         queued = queued_jobs(jobs)
         finished = sum(task.exit_file.is_file() for task in tasks)
         if finished != reported:
-            print(f"{time.strftime('%F %T')} {finished} of {len(tasks)} task(s) finished"
-                  + (f"; waiting for job(s) {', '.join(sorted(queued))}" if queued else ""), flush=True)
+            print(
+                f"{time.strftime('%F %T')} {finished} of {len(tasks)} task(s) finished"
+                + (f"; waiting for job(s) {', '.join(sorted(queued))}" if queued else ""),
+                flush=True,
+            )
             reported = finished
         if not queued:
             break
@@ -170,8 +180,9 @@ def wait_and_report(records: Sequence[StageRecord]) -> bool:
         for job in record.jobs:
             states.update(parse_task_states(slurm(["scontrol", "--oneliner", "show", "job", job], check=False).stdout))
         failures = {task.name: failure_of(task, states.get(task.index)) for task in record.tasks}
-        line, finished_all = end_line(record.script, record.stage, record.what, record.family, record.split,
-                                      record.log_dir, failures)
+        line, finished_all = end_line(
+            record.script, record.stage, record.what, record.family, record.split, record.log_dir, failures
+        )
         print(line, file=sys.stdout if finished_all else sys.stderr, flush=True)
         all_finished &= finished_all
     return all_finished

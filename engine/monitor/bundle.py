@@ -43,16 +43,33 @@ WEIGHTS = "weights.npz"
 REFERENCE = "reference.npz"
 TRAINING_SCORES = "training_scores.json"
 CLIPS = "clips.csv"
-REQUIRED_KEYS = ("model", "options", "shape", "features", "sample_rate", "clip_seconds", "score", "score_modes",
-                 "decision_threshold", "files")
+REQUIRED_KEYS = (
+    "model",
+    "options",
+    "shape",
+    "features",
+    "sample_rate",
+    "clip_seconds",
+    "score",
+    "score_modes",
+    "decision_threshold",
+    "files",
+)
 
 
 def bundle_paths(folder: Path) -> RunPaths:
     """Where the shared training loop writes into a bundle being fitted: log.csv and the gamma fits of the
     thresholds (``score_distr_bundle_<mode>.json``) in the bundle itself, the checkpoint in a folder removed
     when the bundle is finished."""
-    return RunPaths(dataset="monitor", base_name="bundle", file_suffix="", checkpoint_dir=folder / ".checkpoint",
-                    logs_dir=folder, model_dir=folder, result_dir=folder / ".results")
+    return RunPaths(
+        dataset="monitor",
+        base_name="bundle",
+        file_suffix="",
+        checkpoint_dir=folder / ".checkpoint",
+        logs_dir=folder,
+        model_dir=folder,
+        result_dir=folder / ".results",
+    )
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -142,8 +159,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise DataError(f"{manifest_path} is not the manifest of a model bundle (format is not {BUNDLE_FORMAT!r})")
     version = manifest.get("version")
     if version != BUNDLE_VERSION:
-        raise DataError(f"{path} is a bundle of format version {version!r}; this program reads version "
-                        f"{BUNDLE_VERSION}: {_refit(path)} or use the program version that wrote it")
+        raise DataError(
+            f"{path} is a bundle of format version {version!r}; this program reads version "
+            f"{BUNDLE_VERSION}: {_refit(path)} or use the program version that wrote it"
+        )
     missing = [key for key in REQUIRED_KEYS if key not in manifest]
     if missing:
         raise DataError(f"{manifest_path} is damaged (no {', '.join(missing)}); {_refit(path)}")
@@ -155,15 +174,18 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
     files = manifest.get("files")
     required = {WEIGHTS, TRAINING_SCORES, CLIPS}
     if not isinstance(files, dict) or not required <= set(files):
-        raise DataError(f"{path / MANIFEST} is damaged (its file list lacks {', '.join(sorted(required))}); "
-                        f"{_refit(path)}")
+        raise DataError(
+            f"{path / MANIFEST} is damaged (its file list lacks {', '.join(sorted(required))}); {_refit(path)}"
+        )
     for name, digest in files.items():
         file = path / name
         if Path(name).name != name or not file.is_file():
             raise DataError(f"{file} is missing from the bundle; copy the whole folder again or {_refit(path)}")
         if file_sha256(file) != digest:
-            raise DataError(f"{file} does not match its checksum in {MANIFEST} (damaged or changed since the bundle "
-                            f"was written); copy the whole folder again or {_refit(path)}")
+            raise DataError(
+                f"{file} does not match its checksum in {MANIFEST} (damaged or changed since the bundle "
+                f"was written); copy the whole folder again or {_refit(path)}"
+            )
 
 
 def _build_model(path: Path, manifest: dict[str, Any], device: torch.device) -> Model:
@@ -189,11 +211,14 @@ def load_bundle(path: Path, device: torch.device | None = None) -> Bundle:
         model = _build_model(path, manifest, device or torch.device("cpu"))
         params = FeatureParams(**manifest["features"])
         quantile = float(manifest["decision_threshold"])
-        thresholds = {mode: load_threshold(bundle_paths(path).score_distribution(mode), quantile)
-                      for mode in manifest["score_modes"]}
+        thresholds = {
+            mode: load_threshold(bundle_paths(path).score_distribution(mode), quantile)
+            for mode in manifest["score_modes"]
+        }
         stored = json.loads((path / TRAINING_SCORES).read_text(encoding="utf-8"))
-        training_scores = {mode: np.sort(np.asarray(stored[mode]["scores"], dtype=np.float64))
-                           for mode in manifest["score_modes"]}
+        training_scores = {
+            mode: np.sort(np.asarray(stored[mode]["scores"], dtype=np.float64)) for mode in manifest["score_modes"]
+        }
     except ConfigError as error:  # a model this program does not have, options it does not accept
         raise DataError(f"{path} cannot be used here ({error}); {_refit(path)}") from error
     except DataError:

@@ -31,9 +31,14 @@ def onnx_description(bundle: Bundle, graph_file: str) -> dict[str, Any]:
     manifest = bundle.manifest
     return {
         "graph": graph_file,
-        "input": {"name": INPUT_NAME, "shape": ["frames", bundle.params.n_mels], "dtype": "float32",
-                  "recipe": "log-mel frames of one mono clip, time-major, as datasets/features.py computes them",
-                  "features": manifest["features"], "sample_rate": bundle.sample_rate},
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["frames", bundle.params.n_mels],
+            "dtype": "float32",
+            "recipe": "log-mel frames of one mono clip, time-major, as datasets/features.py computes them",
+            "features": manifest["features"],
+            "sample_rate": bundle.sample_rate,
+        },
         "outputs": list(manifest["score_modes"]),
         "thresholds": bundle.thresholds,
         "decision": "anomalous when a score is above its threshold",
@@ -45,17 +50,27 @@ def export_onnx(bundle: Bundle, out: Path) -> Path:
     """Write ``out`` (the ONNX graph) and ``out`` + ``.json`` (its description); returns the description's path."""
     graph = bundle.model.scoring_graph(bundle.params.frame_hop_length)
     if graph is None:
-        raise ConfigError(f"{bundle.manifest['model']} has no scoring graph to export; ONNX export works for "
-                          f"{', '.join(exportable_models())}")
+        raise ConfigError(
+            f"{bundle.manifest['model']} has no scoring graph to export; ONNX export works for "
+            f"{', '.join(exportable_models())}"
+        )
     graph = graph.cpu().eval()
-    example = torch.zeros(max(int(bundle.clip_seconds * bundle.sample_rate / bundle.params.hop_length), 16),
-                          bundle.params.n_mels)
+    example = torch.zeros(
+        max(int(bundle.clip_seconds * bundle.sample_rate / bundle.params.hop_length), 16), bundle.params.n_mels
+    )
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notices
-        torch.onnx.export(graph, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=[INPUT_NAME], output_names=list(bundle.manifest["score_modes"]),
-                          dynamic_axes={INPUT_NAME: {0: "frames"}})
+        torch.onnx.export(
+            graph,
+            (example,),
+            buffer,
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=[INPUT_NAME],
+            output_names=list(bundle.manifest["score_modes"]),
+            dynamic_axes={INPUT_NAME: {0: "frames"}},
+        )
     out = Path(out)
     atomic_write(out, lambda stream: stream.write(buffer.getbuffer()))
     description = out.with_name(out.name + ".json")

@@ -37,8 +37,13 @@ def list_wavs(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; give the folder that holds the normal recordings")
-    found = sorted(path for path in folder.rglob("*") if path.suffix.lower() == ".wav" and path.is_file()
-                   and not any(part.startswith(".") for part in path.relative_to(folder).parts))
+    found = sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() == ".wav"
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
     if not found:
         raise DataError(f"{folder} holds no WAV files (*.wav, sub-folders included); give the folder of the recordings")
     return found
@@ -58,12 +63,15 @@ def read_domains(csv_path: Path, folder: Path, clips: Sequence[Path]) -> np.ndar
         if not row or (number == 1 and [cell.strip().lower() for cell in row[:2]] == ["file", "domain"]):
             continue
         if len(row) < 2 or row[1].strip() not in DOMAINS:
-            raise DataError(f"--domains {csv_path} line {number}: expected 'file,source' or 'file,target', got "
-                            f"{','.join(row)!r}")
+            raise DataError(
+                f"--domains {csv_path} line {number}: expected 'file,source' or 'file,target', got {','.join(row)!r}"
+            )
         name = row[0].strip()
         if name not in known:
-            raise DataError(f"--domains {csv_path} line {number}: {name!r} is not a WAV file under {folder} (give "
-                            "paths relative to that folder, e.g. 2026-11-30T08-15-00.wav)")
+            raise DataError(
+                f"--domains {csv_path} line {number}: {name!r} is not a WAV file under {folder} (give "
+                "paths relative to that folder, e.g. 2026-11-30T08-15-00.wav)"
+            )
         is_target[known[name]] = row[1].strip() == "target"
     return is_target
 
@@ -80,10 +88,15 @@ def fit_config(model: str | None, config_files: Sequence[str], flags: Sequence[s
 def check_model_fits(model_name: str, model_class: type[Model]) -> None:
     """Only models trained per machine type on log-mel vectors can be fitted on one folder of recordings."""
     if model_class.scope != "machine" or model_class.inputs != "vectors":
-        usable = [name for name in registry.names()
-                  if registry.get(name).scope == "machine" and registry.get(name).inputs == "vectors"]
-        raise ConfigError(f"--model {model_name} trains on every machine type of a DCASE dataset family, not on one "
-                          f"folder of recordings; monitoring works with {', '.join(usable)}")
+        usable = [
+            name
+            for name in registry.names()
+            if registry.get(name).scope == "machine" and registry.get(name).inputs == "vectors"
+        ]
+        raise ConfigError(
+            f"--model {model_name} trains on every machine type of a DCASE dataset family, not on one "
+            f"folder of recordings; monitoring works with {', '.join(usable)}"
+        )
 
 
 def clip_rows(folder: Path, clips: Sequence[Path], is_target: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
@@ -92,8 +105,9 @@ def clip_rows(folder: Path, clips: Sequence[Path], is_target: np.ndarray) -> tup
     for clip, target in zip(clips, is_target, strict=True):
         info = soundfile.info(str(clip))
         seconds.append(info.frames / info.samplerate)
-        rows.append([clip.relative_to(folder).as_posix(), file_sha256(clip), DOMAINS[int(target)],
-                     f"{seconds[-1]:.6f}"])
+        rows.append(
+            [clip.relative_to(folder).as_posix(), file_sha256(clip), DOMAINS[int(target)], f"{seconds[-1]:.6f}"]
+        )
     return rows, np.array(seconds)
 
 
@@ -102,8 +116,9 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _train_in(staging: Path, model_class: type[Model], config: Any, data: VectorSet,
-              device: torch.device) -> tuple[Model, dict[str, np.ndarray]]:
+def _train_in(
+    staging: Path, model_class: type[Model], config: Any, data: VectorSet, device: torch.device
+) -> tuple[Model, dict[str, np.ndarray]]:
     """Train, fit the reference and the thresholds into ``staging``; the per-clip training scores."""
     options = model_class.options_class.from_config(config)
     paths = files.bundle_paths(staging)
@@ -114,8 +129,14 @@ def _train_in(staging: Path, model_class: type[Model], config: Any, data: Vector
     return model, model.score(data)
 
 
-def fit_bundle(folder: Path, out: Path, model_name: str | None = None, config_files: Sequence[str] = (),
-               flags: Sequence[str] = (), domains: Path | None = None) -> dict[str, Any]:
+def fit_bundle(
+    folder: Path,
+    out: Path,
+    model_name: str | None = None,
+    config_files: Sequence[str] = (),
+    flags: Sequence[str] = (),
+    domains: Path | None = None,
+) -> dict[str, Any]:
     """Train ``model_name`` (default: the configuration's, DCASE2023T2-AE in baseline.yaml) on every WAV under
     ``folder`` and write the bundle ``out``; returns its manifest."""
     started = time.perf_counter()
@@ -144,15 +165,27 @@ def fit_bundle(folder: Path, out: Path, model_name: str | None = None, config_fi
             files.save_arrays(staging / files.REFERENCE, reference)
         rows, seconds = clip_rows(folder, clips, is_target)
         write_csv(staging / files.CLIPS, rows)
-        files.write_json(staging / files.TRAINING_SCORES, {mode: {"scores": values.tolist()} for mode, values in
-                                                           training_scores.items()})
+        files.write_json(
+            staging / files.TRAINING_SCORES,
+            {mode: {"scores": values.tolist()} for mode, values in training_scores.items()},
+        )
         manifest = {
-            "format": files.BUNDLE_FORMAT, "version": files.BUNDLE_VERSION, "model": config.model,
-            "options": files.options_record(model.options), "shape": model.shape, "features": params.as_dict(),
-            "sample_rate": features.sample_rate, "clip_seconds": float(np.median(seconds)), "score": score,
-            "score_modes": list(model_class.score_modes), "decision_threshold": config.decision_threshold,
-            "epochs": config.epochs, "seed": config.seed, "n_clips": len(clips),
-            "n_target_clips": int(is_target.sum()), "trained_on": folder.name,
+            "format": files.BUNDLE_FORMAT,
+            "version": files.BUNDLE_VERSION,
+            "model": config.model,
+            "options": files.options_record(model.options),
+            "shape": model.shape,
+            "features": params.as_dict(),
+            "sample_rate": features.sample_rate,
+            "clip_seconds": float(np.median(seconds)),
+            "score": score,
+            "score_modes": list(model_class.score_modes),
+            "decision_threshold": config.decision_threshold,
+            "epochs": config.epochs,
+            "seed": config.seed,
+            "n_clips": len(clips),
+            "n_target_clips": int(is_target.sum()),
+            "trained_on": folder.name,
             "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         files.finish_bundle(staging, out, manifest)
@@ -161,6 +194,8 @@ def fit_bundle(folder: Path, out: Path, model_name: str | None = None, config_fi
         raise
     loaded = files.load_bundle(out)
     thresholds = ", ".join(f"{mode} {value:.4g}" for mode, value in loaded.thresholds.items())
-    print(f"fitted {config.model} on {len(clips)} clips ({manifest['clip_seconds']:.1f} s, {features.sample_rate} Hz) "
-          f"in {time.perf_counter() - started:.1f} s; thresholds {thresholds} -> {out}")
+    print(
+        f"fitted {config.model} on {len(clips)} clips ({manifest['clip_seconds']:.1f} s, {features.sample_rate} Hz) "
+        f"in {time.perf_counter() - started:.1f} s; thresholds {thresholds} -> {out}"
+    )
     return loaded.manifest

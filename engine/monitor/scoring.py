@@ -45,14 +45,32 @@ class ScoreRow:
 
     def csv_values(self) -> list[str]:
         stamp = self.time.isoformat() if self.time else ""
-        return [self.file, str(self.window), str(self.windows), f"{self.start_s:.3f}", f"{self.end_s:.3f}", stamp,
-                repr(self.score), repr(self.threshold), str(self.decision), f"{self.percentile:.2f}"]
+        return [
+            self.file,
+            str(self.window),
+            str(self.windows),
+            f"{self.start_s:.3f}",
+            f"{self.end_s:.3f}",
+            stamp,
+            repr(self.score),
+            repr(self.threshold),
+            str(self.decision),
+            f"{self.percentile:.2f}",
+        ]
 
     def as_dict(self) -> dict[str, object]:
         values = dict(zip(CSV_COLUMNS, self.csv_values(), strict=True))
-        return {**values, "window": self.window, "windows": self.windows, "start_s": self.start_s,
-                "end_s": self.end_s, "score": self.score, "threshold": self.threshold, "decision": self.decision,
-                "percentile": self.percentile}
+        return {
+            **values,
+            "window": self.window,
+            "windows": self.windows,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "score": self.score,
+            "threshold": self.threshold,
+            "decision": self.decision,
+            "percentile": self.percentile,
+        }
 
 
 def recording_start(name: str) -> datetime.datetime | None:
@@ -85,28 +103,36 @@ def _check_channels(path: Path, bundle: Bundle) -> None:
         return  # read_clip names what is wrong with the file
     rule = bundle.params.channel_rule
     if rule.mono and channels != 1:
-        raise DataError(f"{path} has {channels} channels but the bundle {bundle.path} was fitted on mono recordings; "
-                        "give mono files, or fit a bundle on recordings like this one (fit ... --mono False)")
+        raise DataError(
+            f"{path} has {channels} channels but the bundle {bundle.path} was fitted on mono recordings; "
+            "give mono files, or fit a bundle on recordings like this one (fit ... --mono False)"
+        )
     if not rule.mono and channels < 2:
-        raise DataError(f"{path} is mono but the bundle {bundle.path} was fitted on stereo recordings "
-                        f"({rule.describe()}); give stereo files or fit a bundle on mono recordings")
+        raise DataError(
+            f"{path} is mono but the bundle {bundle.path} was fitted on stereo recordings "
+            f"({rule.describe()}); give stereo files or fit a bundle on mono recordings"
+        )
 
 
-def file_windows(path: Path, bundle: Bundle, window_s: float, hop_s: float) -> tuple[list[tuple[float, float]],
-                                                                                   list[np.ndarray]]:
+def file_windows(
+    path: Path, bundle: Bundle, window_s: float, hop_s: float
+) -> tuple[list[tuple[float, float]], list[np.ndarray]]:
     """``((start_s, end_s) of each window, log-mel frames of each window)`` of one recording, after checking its
     channels, sample rate and length against the bundle's."""
     _check_channels(path, bundle)
     signal, rate = read_clip(path, bundle.params.channel_rule)
     if rate != bundle.sample_rate:
-        raise DataError(f"{path} is sampled at {rate} Hz but the bundle {bundle.path} was fitted on "
-                        f"{bundle.sample_rate} Hz recordings; resample the file or fit a bundle on recordings of that "
-                        "rate")
+        raise DataError(
+            f"{path} is sampled at {rate} Hz but the bundle {bundle.path} was fitted on "
+            f"{bundle.sample_rate} Hz recordings; resample the file or fit a bundle on recordings of that "
+            "rate"
+        )
     params = bundle.params
     if count_stft_frames(len(signal), params.n_fft, params.hop_length) < params.frames:
         needed = (params.frames - 1) * params.hop_length / rate
-        raise DataError(f"{path} is too short ({len(signal) / rate:.3f} s) to score: recordings need at least "
-                        f"{needed:.3f} s")
+        raise DataError(
+            f"{path} is too short ({len(signal) / rate:.3f} s) to score: recordings need at least {needed:.3f} s"
+        )
     bounds = window_bounds(len(signal), rate, window_s, hop_s)
     frames = [log_mel_spectrogram(signal[start:end], rate, params) for start, end in bounds]
     return [(start / rate, end / rate) for start, end in bounds], frames
@@ -120,14 +146,20 @@ def check_windowing(window_s: float, hop_s: float) -> None:
 def score_frames(bundle: Bundle, mode: str, frames: Sequence[np.ndarray], names: Sequence[str]) -> np.ndarray:
     """The model's ``mode`` score of each block of log-mel frames, through the engine's vector set."""
     offsets = np.concatenate([[0], np.cumsum([len(block) for block in frames])])
-    features = ClipFeatures(offsets=offsets, names=list(names), sample_rate=bundle.sample_rate,
-                            log_mel=np.concatenate(frames).astype(np.float32, copy=False))
+    features = ClipFeatures(
+        offsets=offsets,
+        names=list(names),
+        sample_rate=bundle.sample_rate,
+        log_mel=np.concatenate(frames).astype(np.float32, copy=False),
+    )
     data = VectorSet.from_features(features, bundle.params, np.zeros(len(frames), dtype=bool), bundle.model.device)
     scores = np.asarray(bundle.model.score(data, (mode,))[mode], dtype=np.float64)
     bad = ~np.isfinite(scores)
     if bad.any():
-        raise DataError(f"the bundle {bundle.path} gives a NaN or infinite score for {names[int(np.argmax(bad))]}; "
-                        "fit the bundle again")
+        raise DataError(
+            f"the bundle {bundle.path} gives a NaN or infinite score for {names[int(np.argmax(bad))]}; "
+            "fit the bundle again"
+        )
     return scores
 
 
@@ -135,8 +167,9 @@ def resolve_mode(bundle: Bundle, mode: str | None) -> str:
     if mode is None:
         return bundle.default_mode
     if mode not in bundle.manifest["score_modes"]:
-        raise ConfigError(f"--score {mode} is not a score of this bundle; choose from "
-                          f"{', '.join(bundle.manifest['score_modes'])}")
+        raise ConfigError(
+            f"--score {mode} is not a score of this bundle; choose from {', '.join(bundle.manifest['score_modes'])}"
+        )
     return mode
 
 
@@ -156,12 +189,20 @@ def resolve_threshold(bundle: Bundle, mode: str, text: str | None) -> float | No
             raise ValueError(text)
         return value
     except ValueError as error:
-        raise ConfigError(f"--threshold {text}: give a score (e.g. 9.5) or a percentile of the training clips' "
-                          "scores (e.g. p99)") from error
+        raise ConfigError(
+            f"--threshold {text}: give a score (e.g. 9.5) or a percentile of the training clips' scores (e.g. p99)"
+        ) from error
 
 
-def score_files(bundle: Bundle, paths: Iterable[Path], mode: str, window_s: float, hop_s: float,
-                threshold: float | None = None, labels: Sequence[str] | None = None) -> Iterator[list[ScoreRow]]:
+def score_files(
+    bundle: Bundle,
+    paths: Iterable[Path],
+    mode: str,
+    window_s: float,
+    hop_s: float,
+    threshold: float | None = None,
+    labels: Sequence[str] | None = None,
+) -> Iterator[list[ScoreRow]]:
     """The rows of each file of ``paths`` in turn (one per window), scored ``FILES_PER_PASS`` files at a time;
     ``labels``: how each file is named in the rows (default: its path as given)."""
     check_windowing(window_s, hop_s)
@@ -169,7 +210,7 @@ def score_files(bundle: Bundle, paths: Iterable[Path], mode: str, window_s: floa
     paths = list(paths)
     labels = [str(path) for path in paths] if labels is None else list(labels)
     for first in range(0, len(paths), FILES_PER_PASS):
-        batch = list(zip(paths[first:first + FILES_PER_PASS], labels[first:first + FILES_PER_PASS], strict=True))
+        batch = list(zip(paths[first : first + FILES_PER_PASS], labels[first : first + FILES_PER_PASS], strict=True))
         windows = [(label, file_windows(path, bundle, window_s, hop_s)) for path, label in batch]
         frames = [block for _, (_, blocks) in windows for block in blocks]
         names = [label for label, (bounds, _) in windows for _ in bounds]
@@ -180,8 +221,19 @@ def score_files(bundle: Bundle, paths: Iterable[Path], mode: str, window_s: floa
             for number, (start_s, end_s) in enumerate(bounds, start=1):
                 score = float(next(scores))
                 when = start + datetime.timedelta(seconds=start_s) if start else None
-                rows.append(ScoreRow(label, number, len(bounds), start_s, end_s, when, score, cut,
-                                     float(bundle.percentile(mode, np.array([score]))[0])))
+                rows.append(
+                    ScoreRow(
+                        label,
+                        number,
+                        len(bounds),
+                        start_s,
+                        end_s,
+                        when,
+                        score,
+                        cut,
+                        float(bundle.percentile(mode, np.array([score]))[0]),
+                    )
+                )
             yield rows
 
 

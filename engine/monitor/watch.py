@@ -44,8 +44,9 @@ def complete_rows(rows: list[list[str]]) -> list[list[str]]:
         first -= 1
     group = rows[first:]
     try:
-        whole = [int(row[1]) for row in group] == list(range(1, int(group[0][2]) + 1)) \
-            and all(row[2] == group[0][2] for row in group)
+        whole = [int(row[1]) for row in group] == list(range(1, int(group[0][2]) + 1)) and all(
+            row[2] == group[0][2] for row in group
+        )
     except (IndexError, ValueError):
         whole = False
     return rows if whole else rows[:first]
@@ -63,8 +64,10 @@ def open_results(path: Path, report: Callable[[str], None] = print) -> set[str]:
     kept_text = "\n".join(lines[:-1]) + "\n" if lines[:-1] else ""  # a last line without newline is cut short
     rows = list(csv.reader(io.StringIO(kept_text)))
     if not rows or rows[0] != header:
-        raise DataError(f"{path} is not a results CSV of tools.monitor (its header is not {','.join(header)}); "
-                        "give another --csv or move that file away")
+        raise DataError(
+            f"{path} is not a results CSV of tools.monitor (its header is not {','.join(header)}); "
+            "give another --csv or move that file away"
+        )
     body = complete_rows(rows[1:])
     if csv_text([header, *body]) != text:
         atomic_write_text(path, csv_text([header, *body]))
@@ -137,20 +140,31 @@ class WatchCounts:
     skipped: dict[str, int] = field(default_factory=dict)  # file -> its size when it could not be scored
 
 
-def _score_one(bundle: Bundle, path: Path, label: str, settings: dict, results: Path,
-               report: Callable[[str], None]) -> list[ScoreRow]:
+def _score_one(
+    bundle: Bundle, path: Path, label: str, settings: dict, results: Path, report: Callable[[str], None]
+) -> list[ScoreRow]:
     rows = next(score_files(bundle, [path], labels=[label], **settings))
     append_rows(results, rows)
     worst = max(rows, key=lambda row: row.score)
     verdict = "ANOMALY" if any(row.decision for row in rows) else "normal"
-    report(f"{label}: {verdict} (score {worst.score:.4g}, threshold {worst.threshold:.4g}, percentile "
-           f"{worst.percentile:.1f}{f', {len(rows)} windows' if len(rows) > 1 else ''})")
+    report(
+        f"{label}: {verdict} (score {worst.score:.4g}, threshold {worst.threshold:.4g}, percentile "
+        f"{worst.percentile:.1f}{f', {len(rows)} windows' if len(rows) > 1 else ''})"
+    )
     return rows
 
 
-def watch(bundle: Bundle, folder: Path, results: Path, settings: dict, interval: float = 2.0, settle: float = 2.0,
-          once: bool = False, stop: threading.Event | None = None,
-          report: Callable[[str], None] = print) -> WatchCounts:
+def watch(
+    bundle: Bundle,
+    folder: Path,
+    results: Path,
+    settings: dict,
+    interval: float = 2.0,
+    settle: float = 2.0,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    report: Callable[[str], None] = print,
+) -> WatchCounts:
     """Score every complete new WAV under ``folder`` into ``results`` until ``stop`` is set (Ctrl-C) or, with
     ``once``, until every file present is scored. ``settings``: score_files' mode, window_s, hop_s, threshold."""
     if not folder.is_dir():
@@ -178,6 +192,8 @@ def watch(bundle: Bundle, folder: Path, results: Path, settings: dict, interval:
             if once and waiting == 0:
                 break
             stop.wait(interval)
-    report(f"watch stopped: {counts.scored} files scored ({counts.anomalous} anomalous, {len(counts.skipped)} "
-           f"skipped) -> {results}")
+    report(
+        f"watch stopped: {counts.scored} files scored ({counts.anomalous} anomalous, {len(counts.skipped)} "
+        f"skipped) -> {results}"
+    )
     return counts

@@ -49,9 +49,11 @@ class FrameWindows:
         short = np.flatnonzero(bounds[:, 1] - bounds[:, 0] < window)
         if len(short):
             clip = int(short[0])
-            raise DataError(f"{data.names[clip]} has {int(bounds[clip, 1] - bounds[clip, 0])} log-mel frames, fewer "
-                            f"than a window of --at_window {window} ({len(short)} such clips); use longer clips or a "
-                            "smaller --at_window")
+            raise DataError(
+                f"{data.names[clip]} has {int(bounds[clip, 1] - bounds[clip, 0])} log-mel frames, fewer "
+                f"than a window of --at_window {window} ({len(short)} such clips); use longer clips or a "
+                "smaller --at_window"
+            )
         per_clip = [window_starts(int(end - first), window, stride) for first, end in bounds]
         self.data, self.window = data, window
         self.clip_starts = per_clip  # starts inside each clip
@@ -92,9 +94,14 @@ class AnomalyTransformerModel(SingleNetworkModel):
         bounds = training_data.clip_frame_bounds()
         frames = training_data.frames.cpu().numpy()
         band_mean, band_scale = band_standardiser(np.concatenate([frames[first:end] for first, end in bounds]))
-        network = NetworkShape(n_bands=training_data.params.n_mels, window=options.at_window,
-                               d_model=options.at_d_model, heads=options.at_heads, layers=options.at_layers,
-                               d_ff=options.at_d_ff)
+        network = NetworkShape(
+            n_bands=training_data.params.n_mels,
+            window=options.at_window,
+            d_model=options.at_d_model,
+            heads=options.at_heads,
+            layers=options.at_layers,
+            d_ff=options.at_d_ff,
+        )
         return {"network": network.as_dict(), "band_mean": band_mean, "band_scale": band_scale}
 
     def describe(self) -> str:
@@ -122,8 +129,9 @@ class AnomalyTransformerModel(SingleNetworkModel):
             bar.update()
         bar.close()
         loss, reconstruction, discrepancy = (float(value) for value in sums / len(windows))
-        return EpochResult({"loss": loss, "reconstruction": reconstruction, "discrepancy": discrepancy,
-                            "learning_rate": rate})
+        return EpochResult(
+            {"loss": loss, "reconstruction": reconstruction, "discrepancy": discrepancy, "learning_rate": rate}
+        )
 
     def train_step(self, frames: torch.Tensor, learning_rate: float) -> tuple[float, float, float]:
         """One optimiser step with the gradients of both minimax phases; returns the maximise-phase loss (the
@@ -162,7 +170,7 @@ class AnomalyTransformerModel(SingleNetworkModel):
         scores = {mode: np.zeros(data.n_clips) for mode in self.score_modes}
         first = 0
         for clip, (starts, n_frames) in enumerate(zip(windows.clip_starts, windows.n_frames, strict=True)):
-            frames = stitch_windows(all_scores[first:first + len(starts)], starts, int(n_frames))
+            frames = stitch_windows(all_scores[first : first + len(starts)], starts, int(n_frames))
             first += len(starts)
             for mode, how in AGGREGATIONS.items():
                 scores[mode][clip] = aggregate(frames, how)

@@ -83,8 +83,9 @@ class AnomalyAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         batch, length, _ = x.shape
-        queries, keys, values = (projection(x).view(batch, length, self.heads, -1)
-                                 for projection in (self.query, self.key, self.value))
+        queries, keys, values = (
+            projection(x).view(batch, length, self.heads, -1) for projection in (self.query, self.key, self.value)
+        )
         scale = 1.0 / math.sqrt(queries.shape[-1])
         series = torch.softmax(scale * torch.einsum("blhe,bshe->bhls", queries, keys), dim=-1)
         sigma_logits = self.sigma(x).transpose(1, 2)  # (batch, heads, length); the prior in float32 at least
@@ -118,8 +119,9 @@ class AnomalyTransformer(nn.Module):
         super().__init__()
         self.shape = shape
         # the value embedding: a bias-free convolution over 3 neighbouring steps, wrapping around the window
-        self.embedding = nn.Conv1d(shape.n_bands, shape.d_model, kernel_size=3, padding=1, padding_mode="circular",
-                                   bias=False)
+        self.embedding = nn.Conv1d(
+            shape.n_bands, shape.d_model, kernel_size=3, padding=1, padding_mode="circular", bias=False
+        )
         nn.init.kaiming_normal_(self.embedding.weight, mode="fan_in", nonlinearity="leaky_relu")
         self.register_buffer("positions", sinusoidal_positions(shape.window, shape.d_model), persistent=False)
         self.layers = nn.ModuleList(EncoderLayer(shape.d_model, shape.heads, shape.d_ff) for _ in range(shape.layers))

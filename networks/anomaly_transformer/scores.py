@@ -43,8 +43,10 @@ def symmetric_kl(series: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
 
 def step_discrepancy(associations: Associations) -> torch.Tensor:
     """The association discrepancy of every time step, summed over layers: (batch, window)."""
-    return sum(symmetric_kl(full_precision(series), full_precision(prior))
-               for series, prior in zip(associations.series, associations.prior, strict=True))
+    return sum(
+        symmetric_kl(full_precision(series), full_precision(prior))
+        for series, prior in zip(associations.series, associations.prior, strict=True)
+    )
 
 
 def reconstruction_error(frames: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
@@ -60,8 +62,9 @@ class MinimaxLosses:
     discrepancy: torch.Tensor  # mean over layers of the batch-mean discrepancy (no gradient)
 
 
-def minimax_losses(frames: torch.Tensor, reconstruction: torch.Tensor, associations: Associations,
-                   weight: float) -> MinimaxLosses:
+def minimax_losses(
+    frames: torch.Tensor, reconstruction: torch.Tensor, associations: Associations, weight: float
+) -> MinimaxLosses:
     """Both phases' losses of a batch; ``weight`` is lambda (0: plain reconstruction)."""
     series_term, prior_term = [], []
     for series, prior in zip(associations.series, associations.prior, strict=True):
@@ -74,8 +77,9 @@ def minimax_losses(frames: torch.Tensor, reconstruction: torch.Tensor, associati
     return MinimaxLosses(rec - weight * series_mean, rec + weight * prior_mean, rec, series_mean.detach())
 
 
-def frame_scores(frames: torch.Tensor, reconstruction: torch.Tensor, associations: Associations,
-                 temperature: float) -> torch.Tensor:
+def frame_scores(
+    frames: torch.Tensor, reconstruction: torch.Tensor, associations: Associations, temperature: float
+) -> torch.Tensor:
     """The anomaly score of every time step of every window: (batch, window)."""
     weights = torch.softmax(-temperature * step_discrepancy(associations), dim=-1)
     return weights * reconstruction_error(frames, reconstruction)
@@ -98,7 +102,7 @@ def stitch_windows(window_scores: np.ndarray, starts: np.ndarray, n_frames: int)
     frames = np.full(n_frames, np.nan)
     for scores, start, previous_end in zip(window_scores, starts, itertools.chain([0], starts + window), strict=False):
         first = max(int(start), int(previous_end))
-        frames[first:start + window] = scores[first - start:]
+        frames[first : start + window] = scores[first - start :]
     if np.isnan(frames).any():
         raise ValueError("the windows do not cover every frame")
     return frames

@@ -26,8 +26,9 @@ def cosine_distances(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
 def euclidean_distances(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     """Euclidean distance between every query and every reference row: (n_queries, n_references)."""
     queries, references = np.asarray(queries, np.float64), np.asarray(references, np.float64)
-    squared = (np.sum(queries**2, axis=1)[:, None] + np.sum(references**2, axis=1)[None, :]
-               - 2.0 * queries @ references.T)
+    squared = (
+        np.sum(queries**2, axis=1)[:, None] + np.sum(references**2, axis=1)[None, :] - 2.0 * queries @ references.T
+    )
     return np.sqrt(np.maximum(squared, 0.0))
 
 
@@ -48,8 +49,9 @@ def knn_distance(distances: np.ndarray, k: int) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
 
 
-def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: int,
-                  metric: str = "cosine") -> tuple[float, float]:
+def domain_scales(
+    references: np.ndarray, reference_is_target: np.ndarray, k: int, metric: str = "cosine"
+) -> tuple[float, float]:
     """Typical k-NN distance among the source and among the target references: the mean over a domain's
     references of their leave-one-out k-NN distance. A domain of fewer than two references takes the
     other's scale (1.0 if neither has two)."""
@@ -71,9 +73,15 @@ def domain_scales(references: np.ndarray, reference_is_target: np.ndarray, k: in
     return source, target
 
 
-def selective_knn_scores(queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray,
-                         k: int, query_is_reference: np.ndarray | None = None, normalise: bool = True,
-                         metric: str = "cosine") -> np.ndarray:
+def selective_knn_scores(
+    queries: np.ndarray,
+    references: np.ndarray,
+    reference_is_target: np.ndarray,
+    k: int,
+    query_is_reference: np.ndarray | None = None,
+    normalise: bool = True,
+    metric: str = "cosine",
+) -> np.ndarray:
     """KNN score of every query: min over the source and the target references of the k-NN distance divided
     by the domain's scale (``domain_scales``; ``normalise=False``: the plain distances). ``metric``: "cosine"
     (1 - cos, for embeddings) or "euclidean".
@@ -88,8 +96,10 @@ def selective_knn_scores(queries: np.ndarray, references: np.ndarray, reference_
         rows = np.flatnonzero(np.asarray(query_is_reference) >= 0)
         distances[rows, np.asarray(query_is_reference)[rows]] = np.inf
     scales = domain_scales(references, reference_is_target, k, metric) if normalise else (1.0, 1.0)
-    per_domain = [knn_distance(distances[:, reference_is_target == domain], k) / scale
-                  for domain, scale in zip((False, True), scales, strict=True)]
+    per_domain = [
+        knn_distance(distances[:, reference_is_target == domain], k) / scale
+        for domain, scale in zip((False, True), scales, strict=True)
+    ]
     scores = np.minimum(*per_domain)
     if not np.isfinite(scores).all():
         raise ValueError("a query has no reference embedding to compare with (too few training clips)")

@@ -20,7 +20,8 @@ def fit_lof(references: np.ndarray, n_neighbors: int, metric: str = "cosine") ->
     return lambda queries: -model.score_samples(np.asarray(queries, dtype=np.float64))
 
 
-def selective_lof_scores(queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray,
-                         n_neighbors: int = 4) -> np.ndarray:
+def selective_lof_scores(
+    queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray, n_neighbors: int = 4
+) -> np.ndarray:
     """Per-domain local outlier factors, standardised on each domain's training clips; the smaller."""
     return selective_scores(lambda rows: fit_lof(rows, n_neighbors), queries, references, reference_is_target)

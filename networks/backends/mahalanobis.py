@@ -29,8 +29,9 @@ def centred_scatter(blocks: torch.Tensor) -> torch.Tensor:
     return centred.T @ centred
 
 
-def batch_error_scatter(error: torch.Tensor, is_target: torch.Tensor,
-                        block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_error_scatter(
+    error: torch.Tensor, is_target: torch.Tensor, block_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Source and target scatter matrices of one batch of reconstruction errors ``x - recon``.
 
     quirk (kept on purpose): each batch's blocks are centred on that batch's own mean, not on
@@ -55,8 +56,12 @@ def inverse_covariance(covariance: torch.Tensor) -> torch.Tensor:
         if not torch.isfinite(inverse).all():
             raise RuntimeError("non-finite inverse")
     except RuntimeError:
-        warnings.warn("covariance matrix is singular (too few training vectors?); using its "
-                      "pseudo-inverse for the Mahalanobis score", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "covariance matrix is singular (too few training vectors?); using its "
+            "pseudo-inverse for the Mahalanobis score",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         inverse = torch.linalg.pinv(matrix)
     return inverse
 
@@ -76,8 +81,9 @@ def mahalanobis_mean(blocks: torch.Tensor, precision: torch.Tensor) -> torch.Ten
     return torch.sum(torch.mean(matrix, dim=1)) / blocks.shape[0]
 
 
-def selective_mahalanobis_score(blocks: torch.Tensor, precision_source: torch.Tensor,
-                                precision_target: torch.Tensor) -> float:
+def selective_mahalanobis_score(
+    blocks: torch.Tensor, precision_source: torch.Tensor, precision_target: torch.Tensor
+) -> float:
     """The smaller of the source and the target score of one clip's (or batch's) block differences, as a
     Python float holding the float32 value."""
     return min(mahalanobis_mean(blocks, precision_target).item(), mahalanobis_mean(blocks, precision_source).item())

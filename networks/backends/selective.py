@@ -34,8 +34,13 @@ def domain_masks(reference_is_target: np.ndarray, min_clips: int) -> list[np.nda
     return kept
 
 
-def selective_scores(fit: DomainDetector, queries: np.ndarray, references: np.ndarray,
-                     reference_is_target: np.ndarray, min_clips: int = 2) -> np.ndarray:
+def selective_scores(
+    fit: DomainDetector,
+    queries: np.ndarray,
+    references: np.ndarray,
+    reference_is_target: np.ndarray,
+    min_clips: int = 2,
+) -> np.ndarray:
     """Per domain: fit on its references, score the queries and the references themselves, standardise the
     queries' scores by the references' own; the minimum over domains."""
     per_domain = []

@@ -15,8 +15,9 @@ class ClipScoreGraph(nn.Module):
     them: vectors of ``frames`` consecutive frames every ``frame_hop`` frames, their reconstruction, the mean
     squared error over all of them and the smaller of the source and target Mahalanobis means."""
 
-    def __init__(self, net: AENet, frames: int, frame_hop: int, precision_source: torch.Tensor,
-                 precision_target: torch.Tensor) -> None:
+    def __init__(
+        self, net: AENet, frames: int, frame_hop: int, precision_source: torch.Tensor, precision_target: torch.Tensor
+    ) -> None:
         super().__init__()
         self.net, self.frames, self.frame_hop = net, frames, frame_hop
         self.register_buffer("precision_source", precision_source.detach().clone())
@@ -30,6 +31,7 @@ class ClipScoreGraph(nn.Module):
         recon = self.net(x)[0]
         mse = ((recon - x) ** 2).mean()
         blocks = block_differences(recon, x, n_mels)
-        mahala = torch.minimum(mahalanobis_mean(blocks, self.precision_target),
-                               mahalanobis_mean(blocks, self.precision_source))
+        mahala = torch.minimum(
+            mahalanobis_mean(blocks, self.precision_target), mahalanobis_mean(blocks, self.precision_source)
+        )
         return mse, mahala

@@ -80,8 +80,9 @@ class VectorSplit:
         self.n_train_batches = len(batch_slices(len(train_ids), options.batch_size))
         self.n_valid_batches = len(batch_slices(len(valid_ids), options.batch_size))
 
-    def batches(self, vector_ids: torch.Tensor, order: torch.Tensor, progress: Any = None,
-                log_interval: int = 100) -> Iterator[Batch]:
+    def batches(
+        self, vector_ids: torch.Tensor, order: torch.Tensor, progress: Any = None, log_interval: int = 100
+    ) -> Iterator[Batch]:
         """Batches of ``vector_ids`` taken in ``order``; one gather per batch, nothing per item."""
         ordered = vector_ids[order.to(vector_ids.device)]
         for number, part in enumerate(batch_slices(len(ordered), self.batch_size), start=1):
@@ -104,8 +105,13 @@ class AutoencoderModel(Model):
     scope: ClassVar[str] = "machine"
     inputs: ClassVar[str] = "vectors"
     score_modes: ClassVar[tuple[str, ...]] = ("MSE", "MAHALA")
-    log_columns: ClassVar[tuple[str, ...]] = ("loss", "val_loss", "recon_loss", "recon_loss_source",
-                                              "recon_loss_target")
+    log_columns: ClassVar[tuple[str, ...]] = (
+        "loss",
+        "val_loss",
+        "recon_loss",
+        "recon_loss_source",
+        "recon_loss_target",
+    )
 
     def __init__(self, options: AutoencoderOptions, shape: dict[str, Any], device: torch.device) -> None:
         super().__init__(options, shape, device)
@@ -131,13 +137,18 @@ class AutoencoderModel(Model):
     def train_epoch(self, training_data: VectorSet, epoch: int) -> EpochResult:
         split = self._split_of(training_data)
         progress = progress_bar(total=split.n_train_batches, desc=f"epoch {epoch}", unit="batch", transient=True)
-        result = self.train_batches(split.train_pass(progress, self.options.log_interval), split.n_train_batches,
-                                     split.valid_pass(), split.n_valid_batches)
+        result = self.train_batches(
+            split.train_pass(progress, self.options.log_interval),
+            split.n_train_batches,
+            split.valid_pass(),
+            split.n_valid_batches,
+        )
         progress.close()
         return result
 
-    def train_batches(self, train_batches: Iterable[Batch], n_train_batches: int,
-                       valid_batches: Iterable[Batch], n_valid_batches: int) -> EpochResult:
+    def train_batches(
+        self, train_batches: Iterable[Batch], n_train_batches: int, valid_batches: Iterable[Batch], n_valid_batches: int
+    ) -> EpochResult:
         self.net.train()
         batch_losses, batch_domain_means = [], []
         for batch in train_batches:
@@ -181,8 +192,9 @@ class AutoencoderModel(Model):
         return self.fit_covariances(split.train_pass, split.valid_pass)
 
     @torch.no_grad()
-    def fit_covariances(self, train_pass: Callable[[], Iterable[Batch]],
-                        valid_pass: Callable[[], Iterable[Batch]]) -> dict[str, np.ndarray]:
+    def fit_covariances(
+        self, train_pass: Callable[[], Iterable[Batch]], valid_pass: Callable[[], Iterable[Batch]]
+    ) -> dict[str, np.ndarray]:
         """The covariance pass over ``train_pass()``, then the MAHALA threshold samples over a new training
         pass and a validation pass (each call of a pass is a fresh draw, as the baseline's loaders)."""
         self.net.eval()
@@ -212,8 +224,11 @@ class AutoencoderModel(Model):
             for batch in batches:
                 recon, _ = self.net(batch.x)
                 # quirk (kept on purpose): the MAHALA threshold is fitted on per-batch scores
-                scores.append(selective_mahalanobis_score(block_differences(recon, batch.x, size),
-                                                          precision_source, precision_target))
+                scores.append(
+                    selective_mahalanobis_score(
+                        block_differences(recon, batch.x, size), precision_source, precision_target
+                    )
+                )
         return {"MAHALA": np.array(scores, dtype=np.float64)}
 
     def _precisions(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,13 +238,16 @@ class AutoencoderModel(Model):
         """MSE: mean squared error over all of a clip's vectors; MAHALA: selective Mahalanobis distance of
         the clip's mean block difference."""
         device = test_data.frames.device
-        chunks = (test_data.gather(torch.arange(part.start, part.stop, device=device))
-                  for part in batch_slices(test_data.n_vectors, SCORING_CHUNK))
+        chunks = (
+            test_data.gather(torch.arange(part.start, part.stop, device=device))
+            for part in batch_slices(test_data.n_vectors, SCORING_CHUNK)
+        )
         return self.score_vectors(chunks, test_data.clip_bounds(), modes)
 
     @torch.no_grad()
-    def score_vectors(self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray,
-                      modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    def score_vectors(
+        self, vector_chunks: Iterable[torch.Tensor], clip_bounds: np.ndarray, modes: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Scores of clips whose vectors ``vector_chunks`` yields in order; clip c owns vectors
         ``clip_bounds[c]:clip_bounds[c + 1]``. Several clips go through the network at once (a vector's
         reconstruction does not depend on the others in the pass), but each clip's reductions are computed on
@@ -248,8 +266,11 @@ class AutoencoderModel(Model):
                 part = slice(int(clip_bounds[clip]) - offset, int(clip_bounds[clip + 1]) - offset)
                 mse.append(clip_mse(recon_all[part], x_all[part]))
                 if precisions is not None:
-                    mahala.append(selective_mahalanobis_score(
-                        block_differences(recon_all[part], x_all[part], self.block_size), *precisions))
+                    mahala.append(
+                        selective_mahalanobis_score(
+                            block_differences(recon_all[part], x_all[part], self.block_size), *precisions
+                        )
+                    )
                 clip += 1
             consumed = int(clip_bounds[clip]) - offset
             pending = [(x_all[consumed:], recon_all[consumed:])]

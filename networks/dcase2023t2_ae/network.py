@@ -21,10 +21,20 @@ class AENet(nn.Module):
         self.register_buffer("cov_source", torch.zeros(block_size, block_size))
         self.register_buffer("cov_target", torch.zeros(block_size, block_size))
         # layers are created in the baseline's order so that the same seed gives the same initial weights
-        self.encoder = nn.Sequential(*_dense(input_dim, hidden), *_dense(hidden, hidden), *_dense(hidden, hidden),
-                                     *_dense(hidden, hidden), *_dense(hidden, bottleneck))
-        self.decoder = nn.Sequential(*_dense(bottleneck, hidden), *_dense(hidden, hidden), *_dense(hidden, hidden),
-                                     *_dense(hidden, hidden), nn.Linear(hidden, input_dim))
+        self.encoder = nn.Sequential(
+            *_dense(input_dim, hidden),
+            *_dense(hidden, hidden),
+            *_dense(hidden, hidden),
+            *_dense(hidden, hidden),
+            *_dense(hidden, bottleneck),
+        )
+        self.decoder = nn.Sequential(
+            *_dense(bottleneck, hidden),
+            *_dense(hidden, hidden),
+            *_dense(hidden, hidden),
+            *_dense(hidden, hidden),
+            nn.Linear(hidden, input_dim),
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encoder(x.view(-1, self.input_dim))

@@ -27,8 +27,10 @@ from networks.level_stats.options import LevelStatsOptions
 
 def clip_statistics(log_mel_frames: Sequence[np.ndarray]) -> np.ndarray:
     """(n_clips, 2 * n_mels): per-band mean then per-band standard deviation over each clip's frames."""
-    rows = [np.concatenate([np.mean(frames, axis=0), np.std(frames, axis=0)])
-            for frames in (np.asarray(clip, dtype=np.float64) for clip in log_mel_frames)]
+    rows = [
+        np.concatenate([np.mean(frames, axis=0), np.std(frames, axis=0)])
+        for frames in (np.asarray(clip, dtype=np.float64) for clip in log_mel_frames)
+    ]
     return np.vstack(rows)
 
 
@@ -42,8 +44,7 @@ def standardiser(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def clip_frames(data: VectorSet, frames_per_vector: int) -> list[np.ndarray]:
     """The log-mel frames each clip's vectors cover, clip by clip."""
     frames, starts, bounds = data.frames.cpu().numpy(), data.starts.cpu().numpy(), data.clip_bounds()
-    return [frames[starts[first]:starts[end - 1] + frames_per_vector]
-            for first, end in itertools.pairwise(bounds)]
+    return [frames[starts[first] : starts[end - 1] + frames_per_vector] for first, end in itertools.pairwise(bounds)]
 
 
 class LevelStatsModel(Model):
@@ -65,16 +66,25 @@ class LevelStatsModel(Model):
         return EpochResult({"loss": 0.0})  # nothing to learn: the reference is the training clips themselves
 
     def _standardised(self, data: VectorSet) -> np.ndarray:
-        return (clip_statistics(clip_frames(data, self.options.frames)) - self.reference["mean"]) \
-            / self.reference["scale"]
+        return (clip_statistics(clip_frames(data, self.options.frames)) - self.reference["mean"]) / self.reference[
+            "scale"
+        ]
 
     def fit_reference(self, reference_data: VectorSet) -> dict[str, np.ndarray]:
         mean, scale = standardiser(clip_statistics(clip_frames(reference_data, self.options.frames)))
         self.reference = {"mean": mean, "scale": scale, "is_target": reference_data.clip_is_target}
         self.reference["bank"] = self._standardised(reference_data)
         bank = self.reference["bank"]
-        return {"KNN": selective_knn_scores(bank, bank, reference_data.clip_is_target, self.options.level_stats_k,
-                                            query_is_reference=np.arange(len(bank)), metric="euclidean")}
+        return {
+            "KNN": selective_knn_scores(
+                bank,
+                bank,
+                reference_data.clip_is_target,
+                self.options.level_stats_k,
+                query_is_reference=np.arange(len(bank)),
+                metric="euclidean",
+            )
+        }
 
     def reference_state(self) -> dict[str, np.ndarray]:
         return dict(self.reference)
@@ -83,9 +93,15 @@ class LevelStatsModel(Model):
         self.reference = {**arrays, "is_target": arrays["is_target"].astype(bool)}
 
     def score(self, test_data: VectorSet, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        return {"KNN": selective_knn_scores(self._standardised(test_data), self.reference["bank"],
-                                            self.reference["is_target"], self.options.level_stats_k,
-                                            metric="euclidean")}
+        return {
+            "KNN": selective_knn_scores(
+                self._standardised(test_data),
+                self.reference["bank"],
+                self.reference["is_target"],
+                self.options.level_stats_k,
+                metric="euclidean",
+            )
+        }
 
     def model_state(self) -> dict[str, torch.Tensor]:
         return {}  # no weights

@@ -23,8 +23,9 @@ def belongs_to_section(name: str, machine: str, section: str) -> bool:
     return name == prefix or name.startswith(prefix + "/")
 
 
-def class_labels(machines: Sequence[str], sections: Sequence[str], domains: Sequence[str],
-                 attributes: Sequence[str]) -> tuple[list[str], np.ndarray]:
+def class_labels(
+    machines: Sequence[str], sections: Sequence[str], domains: Sequence[str], attributes: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
     """The sorted class names of a set of clips and each clip's index into them."""
     names = [class_name(*parts) for parts in zip(machines, sections, domains, attributes, strict=True)]
     class_names = sorted(set(names))

@@ -43,8 +43,9 @@ def learning_rate_at(step: int, total_steps: int, base: float) -> float:
     return base * (FINAL_LR_SHARE + (1.0 - FINAL_LR_SHARE) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def epoch_batches(n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator,
-                  draw_weights: np.ndarray | None = None) -> list[np.ndarray]:
+def epoch_batches(
+    n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator, draw_weights: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Clip ids of every batch of an epoch; a last batch of one clip is dropped (BatchNorm needs two).
 
     Without ``draw_weights`` (or with equal ones) every clip comes once; with them, ``n_clips`` clips are
@@ -53,13 +54,17 @@ def epoch_batches(n_clips: int, batch_size: int, shuffle: bool, rng: np.random.G
         order = rng.choice(n_clips, n_clips, replace=True, p=draw_weights / draw_weights.sum())
     else:
         order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
-    batches = [order[start:start + batch_size] for start in range(0, n_clips, batch_size)]
+    batches = [order[start : start + batch_size] for start in range(0, n_clips, batch_size)]
     return [batch for batch in batches if len(batch) > 1]
 
 
 def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]:
-    return class_labels(data.clip_machine_names, [clip.section for clip in data.clips],
-                        [clip.domain for clip in data.clips], data.attributes)
+    return class_labels(
+        data.clip_machine_names,
+        [clip.section for clip in data.clips],
+        [clip.domain for clip in data.clips],
+        data.attributes,
+    )
 
 
 class STgramMFNModel(SingleNetworkModel):
@@ -77,8 +82,12 @@ class STgramMFNModel(SingleNetworkModel):
         self.class_names: list[str] = list(shape["classes"])
         self.sample_rate = int(shape["sample_rate"])
         filters = mel_filterbank(self.sample_rate, options.n_fft, options.n_mels, options.fmin, options.fmax)
-        self.net = STgramMFN(self.network_shape, torch.tensor(np.asarray(filters, dtype=np.float32)),
-                             margin=options.arcface_margin, scale=options.arcface_scale).to(device)
+        self.net = STgramMFN(
+            self.network_shape,
+            torch.tensor(np.asarray(filters, dtype=np.float32)),
+            margin=options.arcface_margin,
+            scale=options.arcface_scale,
+        ).to(device)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=options.learning_rate, weight_decay=WEIGHT_DECAY)
         self.precision = autocast_dtype(device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == torch.float16)
@@ -88,11 +97,23 @@ class STgramMFNModel(SingleNetworkModel):
     @classmethod
     def shape_of(cls, options: StgramOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
         class_names, _ = family_class_labels(training_data)
-        network = NetworkShape(n_classes=len(class_names), n_mels=options.n_mels, n_fft=options.n_fft,
-                               hop_length=options.hop_length, win_length=options.win_length, power=options.power,
-                               width=options.network_width, embedding_dim=options.embedding_dim)
-        return {"network": network.as_dict(), "classes": class_names, "sample_rate": training_data.sample_rate,
-                "machines": training_data.machines, "n_clips": training_data.n_clips}
+        network = NetworkShape(
+            n_classes=len(class_names),
+            n_mels=options.n_mels,
+            n_fft=options.n_fft,
+            hop_length=options.hop_length,
+            win_length=options.win_length,
+            power=options.power,
+            width=options.network_width,
+            embedding_dim=options.embedding_dim,
+        )
+        return {
+            "network": network.as_dict(),
+            "classes": class_names,
+            "sample_rate": training_data.sample_rate,
+            "machines": training_data.machines,
+            "n_clips": training_data.n_clips,
+        }
 
     def describe(self) -> str:
         return f"{self.device} ({precision_name(self.precision)}), {len(self.class_names)} classes"
@@ -130,8 +151,7 @@ class STgramMFNModel(SingleNetworkModel):
             seen += len(ids)
             bar.update()
         bar.close()
-        return EpochResult({"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1),
-                            "learning_rate": rate})
+        return EpochResult({"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1), "learning_rate": rate})
 
     def train_step(self, waveforms: torch.Tensor, labels: torch.Tensor, learning_rate: float) -> tuple[float, int]:
         """One optimiser step on a batch; returns the batch's loss and how many clips it classified right."""
@@ -177,8 +197,10 @@ class STgramMFNModel(SingleNetworkModel):
             rows = np.array([clip_section == section for clip_section in sections])
             mask = np.array([belongs_to_section(name, machine, section) for name in self.class_names], dtype=bool)
             if not mask.any():
-                raise DataError(f"the family model has no class of {machine} section {section}: it was trained "
-                                "without that section's clips (see --use_ids); train it again with them")
+                raise DataError(
+                    f"the family model has no class of {machine} section {section}: it was trained "
+                    "without that section's clips (see --use_ids); train it again with them"
+                )
             nll[rows] = section_nll(logits[rows], mask)
         return nll
 
@@ -188,8 +210,9 @@ class STgramMFNModel(SingleNetworkModel):
         embeddings, logits = self.embed_clips(reference_data, f"{reference_data.machine} train embeddings")
         is_target = reference_data.is_target
         self.reference = {"embeddings": embeddings, "is_target": is_target}
-        knn = selective_knn_scores(embeddings, embeddings, is_target, self.options.knn_k,
-                                   query_is_reference=np.arange(len(embeddings)))
+        knn = selective_knn_scores(
+            embeddings, embeddings, is_target, self.options.knn_k, query_is_reference=np.arange(len(embeddings))
+        )
         nll = self._section_nll(logits, reference_data.machine, [clip.section for clip in reference_data.clips])
         return {"KNN": knn, "NLL": nll}
 
@@ -201,7 +224,8 @@ class STgramMFNModel(SingleNetworkModel):
 
     def score(self, test_data: MachineClips, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         embeddings, logits = self.embed_clips(test_data, f"{test_data.machine} test embeddings")
-        knn = selective_knn_scores(embeddings, self.reference["embeddings"], self.reference["is_target"],
-                                   self.options.knn_k)
+        knn = selective_knn_scores(
+            embeddings, self.reference["embeddings"], self.reference["is_target"], self.options.knn_k
+        )
         nll = self._section_nll(logits, test_data.machine, [clip.section for clip in test_data.clips])
         return {"KNN": knn, "NLL": nll}

@@ -58,7 +58,7 @@ def hann_window(n_fft: int, win_length: int | None) -> torch.Tensor:
     length = n_fft if win_length is None else win_length
     window = torch.zeros(n_fft, dtype=torch.float64)
     start = (n_fft - length) // 2
-    window[start:start + length] = torch.hann_window(length, periodic=True, dtype=torch.float64)
+    window[start : start + length] = torch.hann_window(length, periodic=True, dtype=torch.float64)
     return window.float()
 
 
@@ -66,8 +66,9 @@ class LogMel(nn.Module):
     """``20 / power * log10(max(mel, eps))`` of a batch of waveforms, (batch, samples) -> (batch, n_mels, frames),
     the project's log-mel (centred, zero-padded frames) computed in float32 whatever the autocast state."""
 
-    def __init__(self, mel_filters: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None,
-                 power: float) -> None:
+    def __init__(
+        self, mel_filters: torch.Tensor, n_fft: int, hop_length: int, win_length: int | None, power: float
+    ) -> None:
         super().__init__()
         self.n_fft, self.hop_length, self.power = n_fft, hop_length, power
         self.register_buffer("mel_filters", mel_filters.float())  # (n_mels, n_fft // 2 + 1)
@@ -75,8 +76,15 @@ class LogMel(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=waveform.device.type, enabled=False):
-            spectrum = torch.stft(waveform.float(), self.n_fft, self.hop_length, window=self.window, center=True,
-                                  pad_mode="constant", return_complex=True)
+            spectrum = torch.stft(
+                waveform.float(),
+                self.n_fft,
+                self.hop_length,
+                window=self.window,
+                center=True,
+                pad_mode="constant",
+                return_complex=True,
+            )
             power = spectrum.abs().pow(self.power)
             mel = torch.matmul(self.mel_filters, power)
             return (20.0 / self.power) * torch.log10(mel.clamp_min(torch.finfo(torch.float64).eps))
@@ -100,9 +108,14 @@ class TgramNet(nn.Module):
     def __init__(self, channels: int, n_fft: int, hop_length: int, n_layers: int) -> None:
         super().__init__()
         self.extract = nn.Conv1d(1, channels, n_fft, hop_length, padding=n_fft // 2, bias=False)
-        self.blocks = nn.Sequential(*[
-            nn.Sequential(FrameNorm(channels), nn.LeakyReLU(0.2), nn.Conv1d(channels, channels, 3, 1, 1, bias=False))
-            for _ in range(n_layers)])
+        self.blocks = nn.Sequential(
+            *[
+                nn.Sequential(
+                    FrameNorm(channels), nn.LeakyReLU(0.2), nn.Conv1d(channels, channels, 3, 1, 1, bias=False)
+                )
+                for _ in range(n_layers)
+            ]
+        )
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.extract(waveform.unsqueeze(1)))
@@ -111,8 +124,16 @@ class TgramNet(nn.Module):
 class ConvUnit(nn.Module):
     """Conv2d, BatchNorm and (unless ``linear``) PReLU; ``depthwise`` makes one group per channel."""
 
-    def __init__(self, n_in: int, n_out: int, kernel: int | tuple[int, int], stride: int = 1,
-                 padding: int | tuple[int, int] = 0, depthwise: bool = False, linear: bool = False) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+        depthwise: bool = False,
+        linear: bool = False,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(n_in, n_out, kernel, stride, padding, groups=n_in if depthwise else 1, bias=False)
         self.norm = nn.BatchNorm2d(n_out)
@@ -192,16 +213,20 @@ class ArcFaceHead(nn.Module):
         angle = torch.acos(true_cosine.clamp(-1.0 + 1e-6, 1.0 - 1e-6))
         # cos(angle + margin) decreases only while angle + margin <= pi; beyond, continue linearly (a
         # penalty of margin * sin(margin)) so that a larger angle never gives a larger logit
-        with_margin = torch.where(angle + self.margin <= math.pi, torch.cos(angle + self.margin),
-                                  true_cosine - self.margin * math.sin(self.margin))
+        with_margin = torch.where(
+            angle + self.margin <= math.pi,
+            torch.cos(angle + self.margin),
+            true_cosine - self.margin * math.sin(self.margin),
+        )
         return self.scale * cosine.scatter(1, labels[:, None], with_margin)
 
 
 class STgramMFN(nn.Module):
     """Waveforms (batch, samples) -> embeddings (batch, embedding_dim); ``head`` classifies embeddings."""
 
-    def __init__(self, shape: NetworkShape, mel_filters: torch.Tensor, margin: float = 0.5,
-                 scale: float = 30.0) -> None:
+    def __init__(
+        self, shape: NetworkShape, mel_filters: torch.Tensor, margin: float = 0.5, scale: float = 30.0
+    ) -> None:
         super().__init__()
         self.shape = shape
         self.log_mel = LogMel(mel_filters, shape.n_fft, shape.hop_length, shape.win_length, shape.power)

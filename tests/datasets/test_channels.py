@@ -32,8 +32,9 @@ def test_mono_rule_refuses_a_stereo_clip_with_the_fix(tmp_path: Path) -> None:
     _stereo(path)
     with pytest.raises(DataError) as error:
         read_clip(path)
-    assert str(error.value) == (f"{path} has 2 channels; DCASE2026 clips are stereo: use --mono False "
-                                "[--channel 0|1|mean]")
+    assert str(error.value) == (
+        f"{path} has 2 channels; DCASE2026 clips are stereo: use --mono False [--channel 0|1|mean]"
+    )
 
 
 def test_stereo_rule_refuses_a_mono_clip(tmp_path: Path) -> None:
@@ -64,8 +65,7 @@ def test_features_follow_the_channel_and_the_cache_key_includes_it(tmp_path: Pat
     for channel, column in (("0", 0), ("1", 1)):
         params = FeatureParams(**{**base.as_dict(), "channel": channel})
         features = extract_features([path], params, workers=1)
-        mel = librosa.feature.melspectrogram(y=both[:, column], sr=SR, n_fft=512, hop_length=256, n_mels=32,
-                                             power=2.0)
+        mel = librosa.feature.melspectrogram(y=both[:, column], sr=SR, n_fft=512, hop_length=256, n_mels=32, power=2.0)
         expected = 10.0 * np.log10(np.maximum(mel, np.finfo(float).eps)).T
         np.testing.assert_allclose(features.log_mel, expected, atol=1e-4)
     keys = {cache_key(FeatureParams(**{**base.as_dict(), "channel": c})) for c in ("0", "1", "mean")}

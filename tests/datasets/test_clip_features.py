@@ -67,10 +67,19 @@ def test_stereo_is_averaged_with_channel_mean_and_refused_as_mono(tmp_path: Path
 
 def test_every_feature_parameter_changes_the_cache_key() -> None:
     base = FeatureParams()
-    changed = [FeatureParams(n_mels=64), FeatureParams(frames=4), FeatureParams(frame_hop_length=2),
-               FeatureParams(n_fft=2048), FeatureParams(hop_length=256), FeatureParams(power=1.0),
-               FeatureParams(fmin=10.0), FeatureParams(fmax=7000.0), FeatureParams(win_length=512),
-               FeatureParams(mono=False), FeatureParams(mono=False, channel="1")]
+    changed = [
+        FeatureParams(n_mels=64),
+        FeatureParams(frames=4),
+        FeatureParams(frame_hop_length=2),
+        FeatureParams(n_fft=2048),
+        FeatureParams(hop_length=256),
+        FeatureParams(power=1.0),
+        FeatureParams(fmin=10.0),
+        FeatureParams(fmax=7000.0),
+        FeatureParams(win_length=512),
+        FeatureParams(mono=False),
+        FeatureParams(mono=False, channel="1"),
+    ]
     keys = {cache_key(params) for params in changed}
     assert len(keys) == len(changed) and cache_key(base) not in keys
 
@@ -125,11 +134,14 @@ def write_raw(path: Path, content: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: write_raw(p, b""), "the file is empty"),
-    (lambda p: write_raw(p, np.random.default_rng(0).bytes(5000)), "not a readable WAV file"),
-    (lambda p: write_raw(p, b"RIFF\x24\x00\x00\x00WAVEfmt "), "not a readable WAV file"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: write_raw(p, b""), "the file is empty"),
+        (lambda p: write_raw(p, np.random.default_rng(0).bytes(5000)), "not a readable WAV file"),
+        (lambda p: write_raw(p, b"RIFF\x24\x00\x00\x00WAVEfmt "), "not a readable WAV file"),
+    ],
+)
 def test_corrupt_clips_name_the_file(tmp_path: Path, make, message: str) -> None:
     paths = write_clips(tmp_path, 2)
     bad = make(tmp_path / "section_00_source_train_normal_0099_bad.wav")
@@ -239,8 +251,12 @@ def _alive(pid: int) -> bool:
 def test_workers_die_with_a_killed_parent_and_free_the_cache_lock(tmp_path: Path) -> None:
     paths = write_clips(tmp_path / "wav", 20, seconds=0.2)
     cache, flag = tmp_path / "cache", tmp_path / "paused"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), PAUSE_AT_VARIABLE: f"extract:{paths[10].name}",
-           PAUSE_FLAG_VARIABLE: str(flag)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        PAUSE_AT_VARIABLE: f"extract:{paths[10].name}",
+        PAUSE_FLAG_VARIABLE: str(flag),
+    }
     parent = subprocess.Popen([sys.executable, "-c", EXTRACT_SCRIPT, str(tmp_path / "wav"), str(cache)], env=env)
     try:
         deadline = time.monotonic() + 60

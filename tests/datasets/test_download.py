@@ -108,8 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(fake, 404, b"not found")
 
-    def _send(self, fake: FakeZenodo, status: int, body: bytes, headers: dict[str, str] | None = None
-              ) -> None:
+    def _send(self, fake: FakeZenodo, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         fake.requests.append((self.path, self.headers.get("Range"), status))
         self.send_response(status)
         for key, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
@@ -122,11 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fake, fake.metadata_status, b"unavailable")
             return
         spoil = b"x" if fake.wrong_checksum else b""
-        entries = [{"key": name, "size": len(data),
-                    "checksum": "md5:" + hashlib.md5(data + spoil).hexdigest()}
-                   for (owner, name), data in fake.files.items() if owner == record]
-        self._send(fake, 200, json.dumps({"id": int(record), "files": entries}).encode(),
-                   {"Content-Type": "application/json"})
+        entries = [
+            {"key": name, "size": len(data), "checksum": "md5:" + hashlib.md5(data + spoil).hexdigest()}
+            for (owner, name), data in fake.files.items()
+            if owner == record
+        ]
+        self._send(
+            fake, 200, json.dumps({"id": int(record), "files": entries}).encode(), {"Content-Type": "application/json"}
+        )
 
     def _file(self, fake: FakeZenodo, data: bytes) -> None:
         fake.gate.wait(timeout=20)
@@ -196,8 +198,11 @@ def test_dev_and_eval_archives_land_in_the_right_tree_and_merge(fake: FakeZenodo
     assert_tree(dev_dir / "raw" / "fan", dev)
     # the two archives of one machine merge; the attributes file already present (from train) is kept
     assert_tree(eval_dir / "raw" / "3DPrinter", {**test, **train})
-    assert sorted(path.name for path in (eval_dir / "raw" / "3DPrinter").iterdir()) == \
-        ["attributes_00.csv", "test", "train"]
+    assert sorted(path.name for path in (eval_dir / "raw" / "3DPrinter").iterdir()) == [
+        "attributes_00.csv",
+        "test",
+        "train",
+    ]
     assert (dev_dir / "archives" / "dev_fan.zip").read_bytes() == fake.files[(DEV_RECORD, "dev_fan.zip")]
     assert leftovers(dev_dir) == leftovers(eval_dir) == []
 
@@ -239,14 +244,12 @@ def test_interrupted_download_resumes_with_range(fake: FakeZenodo, tmp_path: Pat
     assert (tmp_path / "dcase2024t2/dev_data/raw/fan/train").is_dir()
 
 
-def test_a_failed_run_keeps_the_partial_file_and_the_next_run_resumes(fake: FakeZenodo,
-                                                                       tmp_path: Path) -> None:
+def test_a_failed_run_keeps_the_partial_file_and_the_next_run_resumes(fake: FakeZenodo, tmp_path: Path) -> None:
     data = make_zip(machine_members("fan", ("train", "test")))
     fake.add(DEV_RECORD, "dev_fan.zip", data)
     fake.drop_first_download = True
     one_attempt = fake.settings(retry=RetryPolicy(attempts=1, timeout_s=10))
-    with pytest.raises(DataError,
-                       match=r"gave up after 1 attempts.*resume from the partial file .*dev_fan\.zip\.part"):
+    with pytest.raises(DataError, match=r"gave up after 1 attempts.*resume from the partial file .*dev_fan\.zip\.part"):
         download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], one_attempt)
     partial = tmp_path / "dcase2024t2/dev_data/archives/dev_fan.zip.part"
     assert partial.read_bytes() == data[: len(data) // 2]
@@ -305,8 +308,11 @@ def test_zip_slip_members_are_refused(fake: FakeZenodo, tmp_path: Path, kind: st
     fake.add(DEV_RECORD, "dev_fan.zip", data)
     with pytest.raises(DataError, match=rf"refusing to unpack .*dev_fan\.zip: member '{member}'"):
         download_part(tmp_path / "root", "DCASE2024T2", "dev", ["fan"], fake.settings())
-    written = sorted(str(path.relative_to(tmp_path / "root/dcase2024t2/dev_data"))
-                     for path in tmp_path.rglob("*") if "dev_data/" in str(path))
+    written = sorted(
+        str(path.relative_to(tmp_path / "root/dcase2024t2/dev_data"))
+        for path in tmp_path.rglob("*")
+        if "dev_data/" in str(path)
+    )
     assert written == ["archives", "archives/dev_fan.zip", "archives/fan.lock", "raw"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["root"]
 
@@ -336,13 +342,18 @@ def test_corrupt_zip_is_deleted_with_a_clear_error(fake: FakeZenodo, tmp_path: P
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="unknown dataset 'DCASE2099T2'; valid datasets: DCASE2026T2, DCASE2025T2, "
-                                        "DCASE2024T2, DCASE2023T2"):
+    with pytest.raises(
+        DataError,
+        match="unknown dataset 'DCASE2099T2'; valid datasets: DCASE2026T2, DCASE2025T2, DCASE2024T2, DCASE2023T2",
+    ):
         archives_for(tmp_path, "DCASE2099T2", "dev")
     with pytest.raises(DataError, match="unknown part 'test' of DCASE2024T2; valid parts: dev, add, eval"):
         archives_for(tmp_path, "DCASE2024T2", "test")
-    with pytest.raises(DataError, match="unknown machine type 'fann' for DCASE2024T2 dev; valid machine "
-                                        "types: bearing, fan, gearbox, slider, ToyCar, ToyTrain, valve"):
+    with pytest.raises(
+        DataError,
+        match="unknown machine type 'fann' for DCASE2024T2 dev; valid machine "
+        "types: bearing, fan, gearbox, slider, ToyCar, ToyTrain, valve",
+    ):
         archives_for(tmp_path, "DCASE2024T2", "dev", ["fan", "fann"])
     with pytest.raises(DataError, match="unknown split 'train'; valid splits: dev, eval"):
         ensure_machine_data(tmp_path, "DCASE2024T2", "fan", "train")
@@ -350,8 +361,10 @@ def test_unknown_names_list_the_valid_ones(tmp_path: Path) -> None:
 
 def test_archive_names_and_urls_match_zenodo(tmp_path: Path) -> None:
     base = "https://zenodo.org"
-    urls = {part: [archive.url(base) for archive in archives_for(tmp_path, family, part)]
-            for family, part in [("DCASE2024T2", "dev"), ("DCASE2024T2", "add"), ("DCASE2023T2", "eval")]}
+    urls = {
+        part: [archive.url(base) for archive in archives_for(tmp_path, family, part)]
+        for family, part in [("DCASE2024T2", "dev"), ("DCASE2024T2", "add"), ("DCASE2023T2", "eval")]
+    }
     assert urls["dev"][0] == "https://zenodo.org/records/10902294/files/dev_bearing.zip"
     assert "https://zenodo.org/records/11259435/files/eval_data_3DPrinter_train_r2.zip" in urls["add"]
     assert "https://zenodo.org/records/11259435/files/eval_data_Scanner_train.zip" in urls["add"]
@@ -371,32 +384,38 @@ def test_parse_record_files_reads_both_zenodo_layouts() -> None:
 def test_missing_metadata_stops_unless_no_verify(fake: FakeZenodo, tmp_path: Path) -> None:
     fake.add(DEV_RECORD, "dev_fan.zip", make_zip(machine_members("fan", ("train", "test"))))
     fake.metadata_status = 404
-    with pytest.raises(DataError, match=r"cannot read the checksums of Zenodo record 10902294 from http://"
-                                        r"127\.0\.0\.1:\d+/api/records/10902294 .*HTTP 404.*--no-verify"):
+    with pytest.raises(
+        DataError,
+        match=r"cannot read the checksums of Zenodo record 10902294 from http://"
+        r"127\.0\.0\.1:\d+/api/records/10902294 .*HTTP 404.*--no-verify",
+    ):
         download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], fake.settings())
-    assert download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], fake.settings(verify=False)) == \
-        {"fan": "downloaded"}
+    assert download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], fake.settings(verify=False)) == {"fan": "downloaded"}
 
 
 def test_http_error_names_the_url_and_status(fake: FakeZenodo, tmp_path: Path) -> None:
     fake.add(DEV_RECORD, "dev_gearbox.zip", b"")  # in the record, but the file URL of dev_fan.zip is a 404
-    with pytest.raises(DataError, match=r"download failed: http://127\.0\.0\.1:\d+/records/10902294/files/"
-                                        r"dev_fan\.zip answered HTTP 404"):
+    with pytest.raises(
+        DataError,
+        match=r"download failed: http://127\.0\.0\.1:\d+/records/10902294/files/"
+        r"dev_fan\.zip answered HTTP 404",
+    ):
         download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], fake.settings(verify=False))
 
 
-def test_not_enough_disk_space_is_reported_before_downloading(fake: FakeZenodo, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_enough_disk_space_is_reported_before_downloading(
+    fake: FakeZenodo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.add(DEV_RECORD, "dev_fan.zip", make_zip(machine_members("fan", ("train",))))
-    monkeypatch.setattr(download.shutil, "disk_usage",
-                        lambda path: SimpleNamespace(total=100, used=90, free=10))
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda path: SimpleNamespace(total=100, used=90, free=10))
     with pytest.raises(DataError, match=r"not enough disk space in .*archives for downloading dev_fan\.zip"):
         download_part(tmp_path, "DCASE2024T2", "dev", ["fan"], fake.settings())
     assert fake.file_requests("dev_fan.zip") == []
 
 
-def test_disk_full_while_writing_becomes_a_data_error(fake: FakeZenodo, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_while_writing_becomes_a_data_error(
+    fake: FakeZenodo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.add(DEV_RECORD, "dev_fan.zip", make_zip(machine_members("fan", ("train",))))
 
     def full_disk(*args: object, **kwargs: object) -> None:
@@ -414,8 +433,9 @@ def test_disk_full_while_writing_becomes_a_data_error(fake: FakeZenodo, tmp_path
 def _ensure_in_process(dataset_directory: str, base_url: str) -> str:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        ensure_machine_data(Path(dataset_directory), "DCASE2024T2", "fan", "dev",
-                            settings=Settings(base_url=base_url, retry=FAST_RETRY))
+        ensure_machine_data(
+            Path(dataset_directory), "DCASE2024T2", "fan", "dev", settings=Settings(base_url=base_url, retry=FAST_RETRY)
+        )
     return printed.getvalue()
 
 
@@ -438,8 +458,7 @@ def test_two_processes_download_once(fake: FakeZenodo, tmp_path: Path) -> None:
     lock_path = tmp_path / "dcase2024t2/dev_data/archives/fan.lock"
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         first = pool.apply_async(_ensure_in_process, (str(tmp_path), fake.url))
-        _wait_for(lambda: lock_path.exists() and _someone_holds(lock_path),
-                  "the first process to take the lock")
+        _wait_for(lambda: lock_path.exists() and _someone_holds(lock_path), "the first process to take the lock")
         second = pool.apply_async(_ensure_in_process, (str(tmp_path), fake.url))
         _wait_for(lambda: _someone_waits_for(lock_path), "the second process to wait on the lock")
         fake.gate.set()
@@ -460,8 +479,9 @@ def _someone_holds(lock_path: Path) -> bool:
 
 
 def _run_wrapper(script: str, *args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(REPO_ROOT / script), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / script), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_wrapper_script_end_to_end(fake: FakeZenodo, tmp_path: Path) -> None:
@@ -473,8 +493,12 @@ def test_wrapper_script_end_to_end(fake: FakeZenodo, tmp_path: Path) -> None:
     labelled = [f"section_00_target_test_anomaly_{index:04d}_a_1.wav" for index in range(len(anonymous))]
     listing = "ToyDrone\n" + "".join(f"{a},{b}\n" for a, b in zip(anonymous, labelled, strict=True))
     with StaticServer({"/eval_data_list_2023.csv": listing.encode()}) as labels:
-        env = {**os.environ, "PYTHON": sys.executable, "DCASE_DOWNLOAD_BASE_URL": fake.url + "/",
-               eval_labels.LABELS_BASE_URL_ENV: labels.url}
+        env = {
+            **os.environ,
+            "PYTHON": sys.executable,
+            "DCASE_DOWNLOAD_BASE_URL": fake.url + "/",
+            eval_labels.LABELS_BASE_URL_ENV: labels.url,
+        }
         for script in ("data_download_2023add.sh", "data_download_2023eval.sh"):
             # run from another folder: the default ./data is relative to where the user stands
             result = _run_wrapper(script, "--machines", "ToyDrone", env=env, cwd=tmp_path)
@@ -485,19 +509,20 @@ def test_wrapper_script_end_to_end(fake: FakeZenodo, tmp_path: Path) -> None:
     assert_tree(machine_dir, {**test, **train})
     # DCASE2023 evaluation test clips get their labelled names, as in the public baseline from v3.3.0 on
     for anonymous_name, labelled_name in zip(anonymous, labelled, strict=True):
-        assert (machine_dir / "test_rename" / labelled_name).read_bytes() == \
-            (machine_dir / "test" / anonymous_name).read_bytes()
+        assert (machine_dir / "test_rename" / labelled_name).read_bytes() == (
+            machine_dir / "test" / anonymous_name
+        ).read_bytes()
 
 
 @pytest.mark.parametrize("args", [["--bogus"], ["--machines", "fann"]])
 def test_wrapper_rejects_bad_arguments_with_usage(tmp_path: Path, args: list[str]) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTHON"}
     env["DCASE_DOWNLOAD_BASE_URL"] = "http://127.0.0.1:9"  # never contacted
-    result = _run_wrapper("data_download_2024dev.sh", *args, "--dataset_directory", str(tmp_path), env=env,
-                          cwd=tmp_path)
+    result = _run_wrapper(
+        "data_download_2024dev.sh", *args, "--dataset_directory", str(tmp_path), env=env, cwd=tmp_path
+    )
     assert result.returncode != 0
     if args == ["--bogus"]:
         assert "usage: python -m datasets.download" in result.stderr
     else:
-        assert "error: unknown machine type 'fann' for DCASE2024T2 dev; valid machine types: bearing" \
-            in result.stderr
+        assert "error: unknown machine type 'fann' for DCASE2024T2 dev; valid machine types: bearing" in result.stderr

@@ -88,14 +88,32 @@ def label_server() -> Iterator[StaticServer]:
 # The list format
 
 
-@pytest.mark.parametrize(("text", "machine", "expected"), [
-    (LIST_2020, "fan", [("id_01_00000000.wav", "normal_id_01_00000098.wav"),
-                        ("id_01_00000001.wav", "anomaly_id_01_00000064.wav")]),
-    (LIST_2021, "fan", [("section_03_source_test_0000.wav", "section_03_source_test_anomaly_0000.wav"),
-                        ("section_03_target_test_0000.wav", "section_03_target_test_normal_0000.wav")]),
-    (LIST_2022, "bearing", [("section_03_0000.wav", "section_03_source_test_normal_0000_vel_21.wav"),
-                            ("section_03_0001.wav", "section_03_target_test_anomaly_0001_vel_25.wav")]),
-])
+@pytest.mark.parametrize(
+    ("text", "machine", "expected"),
+    [
+        (
+            LIST_2020,
+            "fan",
+            [("id_01_00000000.wav", "normal_id_01_00000098.wav"), ("id_01_00000001.wav", "anomaly_id_01_00000064.wav")],
+        ),
+        (
+            LIST_2021,
+            "fan",
+            [
+                ("section_03_source_test_0000.wav", "section_03_source_test_anomaly_0000.wav"),
+                ("section_03_target_test_0000.wav", "section_03_target_test_normal_0000.wav"),
+            ],
+        ),
+        (
+            LIST_2022,
+            "bearing",
+            [
+                ("section_03_0000.wav", "section_03_source_test_normal_0000_vel_21.wav"),
+                ("section_03_0001.wav", "section_03_target_test_anomaly_0001_vel_25.wav"),
+            ],
+        ),
+    ],
+)
 def test_every_published_format_parses(text: str, machine: str, expected: list[tuple[str, str]]) -> None:
     entries = parse_label_list(text)
     assert [(entry.anonymous, entry.labelled) for entry in entries[machine]] == expected
@@ -107,19 +125,22 @@ def test_machine_types_keep_their_own_clips() -> None:
     assert entries["pump"] == [LabelEntry("id_01_00000000.wav", "anomaly_id_01_00000002.wav")]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("id_01_00000000.wav,normal_id_01_00000098.wav,0\n", "before any machine type"),
-    ("fan\nid_01_0.wav,../../etc/normal_x.wav\n", "not a plain WAV file name"),
-    ("fan\nid_01_0.wav,.hidden_normal_.wav\n", "not a plain WAV file name"),
-    ("fan\nid_01_0.wav,normal_id_01_0.txt\n", "not a plain WAV file name"),
-    ("fan\nid_01_0.wav,id_01_0001.wav\n", "neither normal nor anomaly"),
-    ("fan\nid_01_0.wav,normal_id_01_0.wav,1\n", "contradicts"),
-    ("fan\nid_01_0.wav,normal_id_01_0.wav\nid_01_0.wav,normal_id_01_1.wav\n", "twice"),
-    ("fan\nid_01_0.wav,normal_id_01_0.wav\nid_01_1.wav,normal_id_01_0.wav\n", "twice"),
-    ("fan\nfan\n", "appears twice"),
-    ("fan\npump\nid_01_0.wav,normal_id_01_0.wav\n", "'fan' has no clip lines"),
-    ("", "no machine type"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id_01_00000000.wav,normal_id_01_00000098.wav,0\n", "before any machine type"),
+        ("fan\nid_01_0.wav,../../etc/normal_x.wav\n", "not a plain WAV file name"),
+        ("fan\nid_01_0.wav,.hidden_normal_.wav\n", "not a plain WAV file name"),
+        ("fan\nid_01_0.wav,normal_id_01_0.txt\n", "not a plain WAV file name"),
+        ("fan\nid_01_0.wav,id_01_0001.wav\n", "neither normal nor anomaly"),
+        ("fan\nid_01_0.wav,normal_id_01_0.wav,1\n", "contradicts"),
+        ("fan\nid_01_0.wav,normal_id_01_0.wav\nid_01_0.wav,normal_id_01_1.wav\n", "twice"),
+        ("fan\nid_01_0.wav,normal_id_01_0.wav\nid_01_1.wav,normal_id_01_0.wav\n", "twice"),
+        ("fan\nfan\n", "appears twice"),
+        ("fan\npump\nid_01_0.wav,normal_id_01_0.wav\n", "'fan' has no clip lines"),
+        ("", "no machine type"),
+    ],
+)
 def test_a_malformed_list_is_refused_with_its_line(text: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
         parse_label_list(text, "list.csv")
@@ -143,12 +164,16 @@ def test_renamed_folder_holds_each_clip_under_its_labelled_name(tmp_path: Path) 
     result = build_renamed_folder(machine_dir, entries)
     renamed = machine_dir / "test_rename"
     assert result.outcome == "renamed" and result.n_clips == 2 and not result.unlisted and not result.absent
-    assert sorted(path.name for path in renamed.iterdir()) == ["anomaly_id_01_00000064.wav",
-                                                               "normal_id_01_00000098.wav"]
+    assert sorted(path.name for path in renamed.iterdir()) == [
+        "anomaly_id_01_00000064.wav",
+        "normal_id_01_00000098.wav",
+    ]
     assert (renamed / "normal_id_01_00000098.wav").read_bytes() == b"clip 0"
     assert (renamed / "anomaly_id_01_00000064.wav").read_bytes() == b"clip 1"
-    assert sorted(path.name for path in (machine_dir / "test").iterdir()) == ["id_01_00000000.wav",
-                                                                              "id_01_00000001.wav"]
+    assert sorted(path.name for path in (machine_dir / "test").iterdir()) == [
+        "id_01_00000000.wav",
+        "id_01_00000001.wav",
+    ]
     assert [path.name for path in machine_dir.iterdir() if path.name.startswith(".")] == []  # no staging left
 
 
@@ -161,7 +186,9 @@ def test_existing_folder_is_kept_unless_overwrite(tmp_path: Path) -> None:
     assert [path.name for path in (machine_dir / "test_rename").iterdir()] == ["stale_normal_.wav"]
     assert build_renamed_folder(machine_dir, entries, overwrite=True).outcome == "renamed"
     assert sorted(path.name for path in (machine_dir / "test_rename").iterdir()) == [
-        "anomaly_id_01_00000064.wav", "normal_id_01_00000098.wav"]
+        "anomaly_id_01_00000064.wav",
+        "normal_id_01_00000098.wav",
+    ]
     assert [path.name for path in machine_dir.iterdir() if path.name.startswith(".")] == []
 
 
@@ -186,7 +213,9 @@ def test_2021_split_test_folders_are_merged_before_renaming(tmp_path: Path) -> N
     assert (machine_dir / "test_rename" / "section_03_source_test_anomaly_0000.wav").read_bytes() == b"source"
     assert (machine_dir / "test_rename" / "section_03_target_test_normal_0000.wav").read_bytes() == b"target"
     assert sorted(path.name for path in (machine_dir / "test").iterdir()) == [
-        "section_03_source_test_0000.wav", "section_03_target_test_0000.wav"]
+        "section_03_source_test_0000.wav",
+        "section_03_target_test_0000.wav",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -201,8 +230,9 @@ def _eval_tree_2021(root: Path) -> Path:
     return machine_dir
 
 
-def test_list_is_fetched_once_cached_and_used(tmp_path: Path, label_server: StaticServer,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_is_fetched_once_cached_and_used(
+    tmp_path: Path, label_server: StaticServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(eval_labels.LABELS_BASE_URL_ENV, label_server.url + "/lists/")
     machine_dir = _eval_tree_2021(tmp_path)
     assert eval_labels.main(["DCASE2021T2", "--dataset_directory", str(tmp_path), "--machines", "fan"]) == 0
@@ -211,7 +241,9 @@ def test_list_is_fetched_once_cached_and_used(tmp_path: Path, label_server: Stat
     assert cached == tmp_path / "dcase2021t2" / "eval_data" / "eval_data_list_2021.csv"
     assert cached.read_text() == LIST_2021
     assert sorted(path.name for path in (machine_dir / "test_rename").iterdir()) == [
-        "section_03_source_test_anomaly_0000.wav", "section_03_target_test_normal_0000.wav"]
+        "section_03_source_test_anomaly_0000.wav",
+        "section_03_target_test_normal_0000.wav",
+    ]
     assert [path.name for path in cached.parent.iterdir() if path.name.startswith(".")] == []
 
     # a second machine folder later: the cached list serves it, no new request
@@ -241,8 +273,10 @@ def test_offline_is_a_clear_error_and_leaves_nothing(tmp_path: Path, label_serve
 
 
 def test_a_damaged_download_is_not_cached(tmp_path: Path) -> None:
-    with StaticServer({"/eval_data_list_2021.csv": b"<html>rate limited</html>\n"}) as server, \
-            pytest.raises(DataError, match="has no clip lines"):
+    with (
+        StaticServer({"/eval_data_list_2021.csv": b"<html>rate limited</html>\n"}) as server,
+        pytest.raises(DataError, match="has no clip lines"),
+    ):
         fetch_label_list(tmp_path, "DCASE2021T2", server.url, FAST_RETRY)
     assert not cached_list_path(tmp_path, "DCASE2021T2").exists()
 

@@ -21,22 +21,32 @@ def touch_all(folder: Path, names: list[str]) -> None:
 
 
 def test_dev_test_order_is_normals_sorted_then_anomalies_sorted(tmp_path: Path) -> None:
-    names = ["section_00_target_test_anomaly_0003_a.wav", "section_00_source_test_normal_0002_a.wav",
-             "section_00_source_test_anomaly_0001_a.wav", "section_00_target_test_normal_0000_a.wav",
-             "section_01_source_test_normal_0000_a.wav", "notes.txt"]
+    names = [
+        "section_00_target_test_anomaly_0003_a.wav",
+        "section_00_source_test_normal_0002_a.wav",
+        "section_00_source_test_anomaly_0001_a.wav",
+        "section_00_target_test_normal_0000_a.wav",
+        "section_01_source_test_normal_0000_a.wav",
+        "notes.txt",
+    ]
     touch_all(tmp_path / "dcase2024t2/dev_data/raw/fan/test", names)
     clips, labelled = list_test_clips(FAN_DEV, tmp_path, "00")
     assert labelled
     assert [clip.name for clip in clips] == [
-        "section_00_source_test_normal_0002_a.wav", "section_00_target_test_normal_0000_a.wav",
-        "section_00_source_test_anomaly_0001_a.wav", "section_00_target_test_anomaly_0003_a.wav"]
+        "section_00_source_test_normal_0002_a.wav",
+        "section_00_target_test_normal_0000_a.wav",
+        "section_00_source_test_anomaly_0001_a.wav",
+        "section_00_target_test_anomaly_0003_a.wav",
+    ]
     assert [clip.label for clip in clips] == [0, 0, 1, 1]
     assert [clip.domain for clip in clips] == ["source", "target", "source", "target"]
 
 
 def test_eval_test_clips_are_sorted_and_unlabelled(tmp_path: Path) -> None:
-    touch_all(tmp_path / "dcase2024t2/eval_data/raw/AirCompressor/test",
-              ["section_00_0002.wav", "section_00_0000.wav", "section_00_0001.wav"])
+    touch_all(
+        tmp_path / "dcase2024t2/eval_data/raw/AirCompressor/test",
+        ["section_00_0002.wav", "section_00_0000.wav", "section_00_0001.wav"],
+    )
     clips, labelled = list_test_clips(FAN_EVAL_SPEC, tmp_path, "00")
     assert not labelled
     assert [clip.name for clip in clips] == ["section_00_0000.wav", "section_00_0001.wav", "section_00_0002.wav"]
@@ -52,11 +62,15 @@ def test_eval_uses_the_labelled_test_rename_folder_when_present(tmp_path: Path) 
 
 
 def test_train_clips_are_sorted_and_use_ids_select_sections(tmp_path: Path) -> None:
-    touch_all(tmp_path / "dcase2024t2/dev_data/raw/fan/train",
-              ["section_00_target_train_normal_0001_a.wav", "section_00_source_train_normal_0000_a.wav"])
+    touch_all(
+        tmp_path / "dcase2024t2/dev_data/raw/fan/train",
+        ["section_00_target_train_normal_0001_a.wav", "section_00_source_train_normal_0000_a.wav"],
+    )
     clips = list_train_clips(FAN_DEV, tmp_path, use_ids=[])
-    assert [clip.name for clip in clips] == ["section_00_source_train_normal_0000_a.wav",
-                                             "section_00_target_train_normal_0001_a.wav"]
+    assert [clip.name for clip in clips] == [
+        "section_00_source_train_normal_0000_a.wav",
+        "section_00_target_train_normal_0001_a.wav",
+    ]
     assert list_train_clips(FAN_DEV, tmp_path, use_ids=[0]) == clips
     with pytest.raises(DataError, match="selects no section"):
         list_train_clips(FAN_DEV, tmp_path, use_ids=[3])

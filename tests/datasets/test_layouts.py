@@ -22,8 +22,7 @@ from datasets.synthetic.layouts import far_microphone
 from errors import DataError
 
 SR = 16000
-SMALL = {"n_train_source": 3, "n_train_target": 1, "n_test_per_group": 1, "duration": 1.0, "seed": 2,
-         "workers": 1}
+SMALL = {"n_train_source": 3, "n_train_target": 1, "n_test_per_group": 1, "duration": 1.0, "seed": 2, "workers": 1}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +43,11 @@ def test_2025_supplemental_clips_are_written_and_kept_apart(eval_2025: Path) -> 
     spec = resolve_dataset("DCASE2025T2ToyPet", "eval")
     machine_dir = spec.machine_dir(eval_2025)
     assert sorted(path.name for path in (machine_dir / "supplemental").iterdir()) == [
-        "section_00_machine_0000_.wav", "section_00_machine_0001_.wav",
-        "section_00_noise_0000_.wav", "section_00_noise_0001_.wav"]
+        "section_00_machine_0000_.wav",
+        "section_00_machine_0001_.wav",
+        "section_00_noise_0000_.wav",
+        "section_00_noise_0001_.wav",
+    ]
     # never training or test data, never in the attributes file or the ground truth
     assert all("supplemental" not in str(clip.path) for clip in list_train_clips(spec, eval_2025, []))
     assert all("supplemental" not in str(clip.path) for clip in list_test_clips(spec, eval_2025, "00")[0])
@@ -61,19 +63,22 @@ def test_2025_supplemental_clips_are_written_and_kept_apart(eval_2025: Path) -> 
 def test_supplemental_loader_and_summary(eval_2025: Path) -> None:
     spec = resolve_dataset("DCASE2025T2ToyPet", "eval")
     clips, signals, rate = read_supplemental_clips(spec, eval_2025, kind="noise")
-    assert rate == SR and [clip.path.name for clip in clips] == ["section_00_noise_0000_.wav",
-                                                                  "section_00_noise_0001_.wav"]
+    assert rate == SR and [clip.path.name for clip in clips] == [
+        "section_00_noise_0000_.wav",
+        "section_00_noise_0001_.wav",
+    ]
     np.testing.assert_array_equal(signals[0], soundfile.read(clips[0].path, dtype="float32")[0])
     machine_clips, machine_signals, _ = read_supplemental_clips(spec, eval_2025, kind="machine")
-    assert len(machine_clips) == 2 and all(np.sqrt(np.mean(s ** 2)) > 1e-3 for s in machine_signals)
+    assert len(machine_clips) == 2 and all(np.sqrt(np.mean(s**2)) > 1e-3 for s in machine_signals)
     assert "holds 4 supplemental clips (2 machine, 2 noise)" in supplemental_summary(spec, eval_2025)
     with pytest.raises(DataError, match=r"no supplemental other clips in .*ToyPet/supplemental"):
         read_supplemental_clips(spec, eval_2025, kind="other")
     assert supplemental_summary(resolve_dataset("DCASE2025T2ToyRCCar", "eval"), eval_2025) is None
 
 
-def test_training_lists_supplemental_and_its_features_do_not_change(eval_2025: Path, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_training_lists_supplemental_and_its_features_do_not_change(
+    eval_2025: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = resolve_dataset("DCASE2025T2ToyPet", "eval")
     params = FeatureParams(n_mels=32, n_fft=512, hop_length=256)
     with_supplemental = load_train_set(spec, eval_2025, params, [], workers=1)
@@ -96,12 +101,17 @@ def test_2026_clips_are_stereo_with_a_far_microphone(dev_2026: Path) -> None:
     near, far = both[:, 0], both[:, 1]
     lag = np.argmax(scipy.signal.correlate(far, near, mode="full")) - (len(near) - 1)
     assert 0.004 * SR <= lag <= 0.012 * SR  # the far microphone hears it 4-12 ms later
-    assert np.sqrt(np.mean(far ** 2)) < np.sqrt(np.mean(near ** 2))
+    assert np.sqrt(np.mean(far**2)) < np.sqrt(np.mean(near**2))
     with pytest.raises(DataError, match="has 2 channels; DCASE2026 clips are stereo: use --mono False"):
         load_train_set(spec, dev_2026, FeatureParams(n_mels=32, n_fft=512, hop_length=256), [], workers=1)
     rule = ChannelRule(mono=False, channel="1")
-    clips = load_train_set(spec, dev_2026, FeatureParams(n_mels=32, n_fft=512, hop_length=256,
-                                                         mono=rule.mono, channel=rule.channel), [], workers=1)
+    clips = load_train_set(
+        spec,
+        dev_2026,
+        FeatureParams(n_mels=32, n_fft=512, hop_length=256, mono=rule.mono, channel=rule.channel),
+        [],
+        workers=1,
+    )
     assert len(clips.clips) == 4
     assert machine_model("ToyCarEmu") is machine_model("ToyCar")
 
@@ -109,8 +119,9 @@ def test_2026_clips_are_stereo_with_a_far_microphone(dev_2026: Path) -> None:
 def test_far_microphone_is_delayed_duller_and_noisier() -> None:
     rng = np.random.default_rng(5)
     t = np.arange(2 * SR) / SR
-    near = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) \
-        + 0.05 * rng.standard_normal(t.size)
+    near = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.standard_normal(
+        t.size
+    )
     far = far_microphone(near, np.random.default_rng(1), SR)
     assert far.shape == near.shape and np.isfinite(far).all()
     _, near_psd = scipy.signal.welch(near, SR, nperseg=1024)

@@ -15,8 +15,11 @@ from datasets.registry import is_legacy, resolve_dataset, training_runs
 from errors import DataError
 from tests.conftest import REPO_ROOT
 
-SOURCE = ["section_00_source_test_anomaly_0000.wav", "section_00_source_test_normal_0000.wav",
-          "section_01_source_test_normal_0000.wav"]
+SOURCE = [
+    "section_00_source_test_anomaly_0000.wav",
+    "section_00_source_test_normal_0000.wav",
+    "section_01_source_test_normal_0000.wav",
+]
 TARGET = ["section_00_target_test_anomaly_0000.wav", "section_00_target_test_normal_0000.wav"]
 
 
@@ -62,8 +65,11 @@ def test_file_listing_merges_on_first_use_in_the_baseline_order(tmp_path: Path) 
     clips, _ = list_test_clips(spec, tmp_path, "00")
     # normal clips sorted by name, then anomaly clips sorted by name, both domains together
     assert [clip.name for clip in clips] == [
-        "section_00_source_test_normal_0000.wav", "section_00_target_test_normal_0000.wav",
-        "section_00_source_test_anomaly_0000.wav", "section_00_target_test_anomaly_0000.wav"]
+        "section_00_source_test_normal_0000.wav",
+        "section_00_target_test_normal_0000.wav",
+        "section_00_source_test_anomaly_0000.wav",
+        "section_00_target_test_anomaly_0000.wav",
+    ]
     assert [clip.domain for clip in clips] == ["source", "target", "source", "target"]
 
 
@@ -81,19 +87,26 @@ def test_registry_lists_the_published_sections_and_runs() -> None:
     assert [is_legacy(f"DCASE{year}T2") for year in range(2020, 2025)] == [True, True, True, False, False]
     assert training_runs("DCASE2020T2", "dev")[:5] == [("fan", 0), ("fan", 2), ("fan", 4), ("fan", 6), ("pump", 0)]
     assert len(training_runs("DCASE2021T2", "eval")) == 21
-    assert training_runs("DCASE2024T2", "dev") == [(machine, 0) for machine in
-                                                   ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain",
-                                                    "valve")]
+    assert training_runs("DCASE2024T2", "dev") == [
+        (machine, 0) for machine in ("bearing", "fan", "gearbox", "slider", "ToyCar", "ToyTrain", "valve")
+    ]
 
 
 def test_registry_command_line_filters_machine_types() -> None:
     def registry(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "datasets.registry", *args], cwd=REPO_ROOT,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "datasets.registry", *args], cwd=REPO_ROOT, capture_output=True, text=True
+        )
 
     result = registry("DCASE2020T2", "eval", "--runs", "--machines", "ToyCar,ToyConveyor")
-    assert result.stdout.split("\n")[:-1] == ["ToyCar 5", "ToyCar 6", "ToyCar 7", "ToyConveyor 4",
-                                              "ToyConveyor 5", "ToyConveyor 6"]
+    assert result.stdout.split("\n")[:-1] == [
+        "ToyCar 5",
+        "ToyCar 6",
+        "ToyCar 7",
+        "ToyConveyor 4",
+        "ToyConveyor 5",
+        "ToyConveyor 6",
+    ]
     result = registry("DCASE2021T2", "dev", "--machines", "bearing")
     assert result.returncode == 2 and "bearing not a DCASE2021T2 dev machine type" in result.stderr
 

@@ -13,7 +13,10 @@ from datasets.synthetic.monitor_demo import day_order, recorder_name
 def test_recorder_names_are_time_stamps_a_step_apart() -> None:
     start = datetime.datetime(2026, 11, 30)
     assert [recorder_name(start, index, 600) for index in (0, 1, 7)] == [
-        "2026-11-30T00-00-00.wav", "2026-11-30T00-10-00.wav", "2026-11-30T01-10-00.wav"]
+        "2026-11-30T00-00-00.wav",
+        "2026-11-30T00-10-00.wav",
+        "2026-11-30T01-10-00.wav",
+    ]
 
 
 def test_day_order_puts_anomalies_among_the_last_normals() -> None:

@@ -42,8 +42,11 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 def _tree_bytes(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder``."""
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +83,17 @@ def test_dev_layout_names_and_counts(dev_root: Path) -> None:
                     assert attributes == "noAttribute"
                 else:
                     assert re.fullmatch(r"m-n_[WXYZ]", attributes), attributes
-        expected = {("train", "source", "normal"): 3, ("train", "target", "normal"): 2,
-                    ("test", "source", "normal"): 2, ("test", "source", "anomaly"): 2,
-                    ("test", "target", "normal"): 2, ("test", "target", "anomaly"): 2}
+        expected = {
+            ("train", "source", "normal"): 3,
+            ("train", "target", "normal"): 2,
+            ("test", "source", "normal"): 2,
+            ("test", "source", "anomaly"): 2,
+            ("test", "target", "normal"): 2,
+            ("test", "target", "anomaly"): 2,
+        }
         assert {key: sorted(numbers) for key, numbers in groups.items()} == {
-            key: list(range(count)) for key, count in expected.items()}
+            key: list(range(count)) for key, count in expected.items()
+        }
 
 
 def test_source_and_target_use_different_attribute_values(dev_root: Path) -> None:
@@ -107,8 +116,9 @@ def test_attributes_csv_lists_every_clip(dev_root: Path) -> None:
     hidden = _read_csv(raw / "gearbox" / "attributes_00.csv")
     assert hidden[0][0] == "file_name"
     assert all(row[1] == "noAttribute" for row in hidden[1:])
-    assert {row[0] for row in hidden[1:]} == {f"gearbox/{p.parent.name}/{p.name}"
-                                              for p in (raw / "gearbox").rglob("*.wav")}
+    assert {row[0] for row in hidden[1:]} == {
+        f"gearbox/{p.parent.name}/{p.name}" for p in (raw / "gearbox").rglob("*.wav")
+    }
 
 
 def test_hidden_attribute_correspondence(dev_root: Path) -> None:
@@ -160,18 +170,23 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path: Path, dev_root
 
 
 def test_unknown_machine_names_work_and_ignore_python_hash_seed(tmp_path: Path) -> None:
-    plan = plan_machine("DCASE2024T2", "dev", "MyPump", n_train_source=1, n_train_target=0,
-                        n_test_per_group=0, seed=5)[0]
+    plan = plan_machine("DCASE2024T2", "dev", "MyPump", n_train_source=1, n_train_target=0, n_test_per_group=0, seed=5)[
+        0
+    ]
     here = hashlib.sha256(render_clip(plan, 0.5, SR).tobytes()).hexdigest()
-    code = ("from datasets.synthetic.plan import plan_machine; from datasets.synthetic.worker import render_clip;"
-            "import hashlib; p = plan_machine('DCASE2024T2', 'dev', 'MyPump', n_train_source=1, n_train_target=0,"
-            " n_test_per_group=0, seed=5)[0]; print(hashlib.sha256(render_clip(p, 0.5, 16000).tobytes()).hexdigest())")
+    code = (
+        "from datasets.synthetic.plan import plan_machine; from datasets.synthetic.worker import render_clip;"
+        "import hashlib; p = plan_machine('DCASE2024T2', 'dev', 'MyPump', n_train_source=1, n_train_target=0,"
+        " n_test_per_group=0, seed=5)[0]; print(hashlib.sha256(render_clip(p, 0.5, 16000).tobytes()).hexdigest())"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO_ROOT)}
-    there = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                           cwd=REPO_ROOT).stdout.strip()
+    there = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    ).stdout.strip()
     assert here == there
-    other = plan_machine("DCASE2024T2", "dev", "MyFan", n_train_source=1, n_train_target=0,
-                         n_test_per_group=0, seed=5)[0]
+    other = plan_machine("DCASE2024T2", "dev", "MyFan", n_train_source=1, n_train_target=0, n_test_per_group=0, seed=5)[
+        0
+    ]
     assert machine_model("MyPump").anomalies and machine_model("MyPump") is machine_model("MyPump")
     assert not np.allclose(render_clip(plan, 0.5, SR), render_clip(other, 0.5, SR))
 
@@ -187,17 +202,21 @@ def test_eval_test_names_are_anonymous_and_ground_truth_maps_them(eval_root: Pat
         test = sorted(p.name for p in (data_dir / "raw" / machine / "test").iterdir())
         assert test == [f"section_00_{i:04d}.wav" for i in range(8)]
 
-        tables = {kind: _read_csv(data_dir / "ground_truth" / f"ground_truth_{kind}"
-                                  / f"ground_truth_{machine}_section_00_test.csv")
-                  for kind in ("data", "domain", "attributes")}
+        tables = {
+            kind: _read_csv(
+                data_dir / "ground_truth" / f"ground_truth_{kind}" / f"ground_truth_{machine}_section_00_test.csv"
+            )
+            for kind in ("data", "domain", "attributes")
+        }
         for rows in tables.values():
             assert [row[0] for row in rows] == test  # every test clip once, sorted
         labels = [int(row[1]) for row in tables["data"]]
         targets = [int(row[1]) for row in tables["domain"]]
         assert sorted(labels) == [0] * 4 + [1] * 4 and sorted(targets) == [0] * 4 + [1] * 4
         assert labels != sorted(labels) or targets != sorted(targets)  # shuffled, not grouped
-        for (_name, label), (_, target), attributes in zip(tables["data"], tables["domain"],
-                                                          tables["attributes"], strict=True):
+        for (_name, label), (_, target), attributes in zip(
+            tables["data"], tables["domain"], tables["attributes"], strict=True
+        ):
             labelled = LABELLED.match(attributes[1] + ".wav")
             assert labelled, attributes
             domain, split, kind = labelled.groups()[:3]
@@ -213,8 +232,9 @@ def test_eval_test_names_are_anonymous_and_ground_truth_maps_them(eval_root: Pat
 
 def test_eval_ground_truth_matches_the_audio(eval_root: Path) -> None:
     """The clip the ground truth calls an anomaly is the one rendered with a fault (re-rendered here)."""
-    plans = plan_machine("DCASE2024T2", "eval", "ToyCircuit", n_train_source=3, n_train_target=2,
-                         n_test_per_group=2, seed=3)
+    plans = plan_machine(
+        "DCASE2024T2", "eval", "ToyCircuit", n_train_source=3, n_train_target=2, n_test_per_group=2, seed=3
+    )
     by_name = {plan.written_name: plan for plan in plans if plan.folder == "test"}
     test_dir = eval_root / "dcase2024t2" / "eval_data" / "raw" / "ToyCircuit" / "test"
     for name, plan in by_name.items():
@@ -236,8 +256,9 @@ def test_anomalies_change_the_log_mel_spectrogram(machine: str) -> None:
     """Each fault, rendered on the same machine run, changes the log-mel spectrogram measurably, more at
     severity 1 than at severity 0; two normal runs of the same attributes differ by less than an obvious
     fault changes the statistics of the spectrogram."""
-    plan = plan_machine("DCASE2024T2", "dev", machine, n_train_source=1, n_train_target=0,
-                        n_test_per_group=0, seed=0)[0]
+    plan = plan_machine("DCASE2024T2", "dev", machine, n_train_source=1, n_train_target=0, n_test_per_group=0, seed=0)[
+        0
+    ]
     plan = replace(plan, snr_db=30.0)
     normal = _log_mel(render_clip(plan, 3.0, SR))
     for kind in machine_model(machine).anomalies:
@@ -257,16 +278,22 @@ def test_operating_conditions_change_the_sound_more_than_moderate_faults(machine
     """Another source-domain attribute combination (same run, same background) moves the clip's mean
     log-mel spectrum more than a fault of severity 0.3 does, for the median fault kind; the faults of the
     planned test clips are mostly below the level of the normal recording (background included)."""
-    plans = plan_machine("DCASE2024T2", "dev", machine, n_train_source=0, n_train_target=0, n_test_per_group=4,
-                         seed=0)
+    plans = plan_machine("DCASE2024T2", "dev", machine, n_train_source=0, n_train_target=0, n_test_per_group=4, seed=0)
     normal = next(plan for plan in plans if plan.domain == "source" and plan.label == "normal")
     combos = [combo for combo in machine_model(machine).combinations("source") if combo != normal.attributes]
     base = _band_means(render_clip(normal, DURATION, SR))
-    attribute_change = np.mean(np.abs(_band_means(render_clip(replace(normal, attributes=combos[-1]), DURATION,
-                                                              SR)) - base))
-    fault_changes = [np.mean(np.abs(_band_means(render_clip(
-        replace(normal, label="anomaly", anomaly=kind, severity=0.3), DURATION, SR)) - base))
-        for kind in machine_model(machine).anomalies]
+    attribute_change = np.mean(
+        np.abs(_band_means(render_clip(replace(normal, attributes=combos[-1]), DURATION, SR)) - base)
+    )
+    fault_changes = [
+        np.mean(
+            np.abs(
+                _band_means(render_clip(replace(normal, label="anomaly", anomaly=kind, severity=0.3), DURATION, SR))
+                - base
+            )
+        )
+        for kind in machine_model(machine).anomalies
+    ]
     assert attribute_change > np.median(fault_changes), (machine, attribute_change, fault_changes)
     ratios = []
     for plan in (plan for plan in plans if plan.label == "anomaly"):
@@ -280,8 +307,12 @@ def test_background_differs_between_clips_and_halls() -> None:
     """The plant background of two clips differs in spectral envelope by decibels (several sources at
     random levels, not one stationary noise), drifts within a clip, and the halls' spectra differ."""
     n = int(DURATION * SR)
-    spectra = {domain: np.array([_band_means(plant_background(np.random.default_rng(seed), HALLS[domain], n, SR))
-                                 for seed in range(6)]) for domain in ("source", "target")}
+    spectra = {
+        domain: np.array(
+            [_band_means(plant_background(np.random.default_rng(seed), HALLS[domain], n, SR)) for seed in range(6)]
+        )
+        for domain in ("source", "target")
+    }
     for domain, bands in spectra.items():
         assert np.median(bands.std(axis=0)) > 1.0, domain
     frame_levels = _log_mel(plant_background(np.random.default_rng(0), HALLS["source"], 4 * n, SR)).mean(axis=0)
@@ -295,10 +326,12 @@ def test_rooms_per_session_and_microphones_per_position() -> None:
     first, second = {"car": "A1", "spd": "28V", "mic": "1"}, {"car": "A2", "spd": "28V", "mic": "1"}
     assert not np.array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", second, SR))
     np.testing.assert_array_equal(room_for("ToyCar", "source", first, SR), room_for("ToyCar", "source", first, SR))
-    np.testing.assert_array_equal(microphone_response("ToyCar", first, 1024, SR),
-                                  microphone_response("ToyCar", second, 1024, SR))
-    change_db = 20 * np.log10(microphone_response("ToyCar", {**first, "mic": "2"}, 1024, SR)
-                              / microphone_response("ToyCar", first, 1024, SR))
+    np.testing.assert_array_equal(
+        microphone_response("ToyCar", first, 1024, SR), microphone_response("ToyCar", second, 1024, SR)
+    )
+    change_db = 20 * np.log10(
+        microphone_response("ToyCar", {**first, "mic": "2"}, 1024, SR) / microphone_response("ToyCar", first, 1024, SR)
+    )
     assert np.max(np.abs(change_db)) > 1.0
 
 
@@ -311,8 +344,9 @@ def test_only_an_attribute_naming_the_background_moves_the_target_domain_to_the_
         expected = HALLS["target"] if "noise" in keys else HALLS["source"]
         assert hall_for("target", keys) is expected, machine
         assert hall_for("source", keys) is HALLS["source"], machine
-    plans = plan_machine("DCASE2024T2", "dev", "ToyCar", n_train_source=0, n_train_target=0, n_test_per_group=30,
-                         seed=0)
+    plans = plan_machine(
+        "DCASE2024T2", "dev", "ToyCar", n_train_source=0, n_train_target=0, n_test_per_group=30, seed=0
+    )
     target_snrs = [plan.snr_db for plan in plans if plan.domain == "target"]
     assert min(target_snrs) >= HALLS["target"].snr_db[0] and max(target_snrs) <= HALLS["target"].snr_db[1]
     assert min(target_snrs) < HALLS["source"].snr_db[0]  # SNRs the main hall never has
@@ -374,10 +408,16 @@ def test_leftovers_of_dead_runs_are_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in raw.iterdir()) == sorted([alive.name, "fan"])
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"dataset": "DCASE2024"}, "dataset"), ({"split": "test"}, "split"), ({"duration": 0.0}, "duration"),
-    ({"n_test_per_group": -1}, "n_test_per_group"), ({"sample_rate": 100}, "sample_rate"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"dataset": "DCASE2024"}, "dataset"),
+        ({"split": "test"}, "split"),
+        ({"duration": 0.0}, "duration"),
+        ({"n_test_per_group": -1}, "n_test_per_group"),
+        ({"sample_rate": 100}, "sample_rate"),
+    ],
+)
 def test_bad_settings_are_config_errors(tmp_path: Path, settings: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         generate_dataset(tmp_path, ["fan"], **{**SMALL, **settings})
@@ -386,8 +426,24 @@ def test_bad_settings_are_config_errors(tmp_path: Path, settings: dict, message:
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cli_main(["--root", str(tmp_path), "--machines", "ToyCar", "--n_train_source", "2", "--n_train_target", "1",
-              "--n_test_per_group", "1", "--duration", "1", "--workers", "1"])
+    cli_main(
+        [
+            "--root",
+            str(tmp_path),
+            "--machines",
+            "ToyCar",
+            "--n_train_source",
+            "2",
+            "--n_train_target",
+            "1",
+            "--n_test_per_group",
+            "1",
+            "--duration",
+            "1",
+            "--workers",
+            "1",
+        ]
+    )
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"synthetic data: 7 clips in [\d.]+ s \([\d.]+ clips/s\) for 1 machine type\(s\)", line)
     assert len(list((tmp_path / "dcase2024t2" / "dev_data" / "raw" / "ToyCar").rglob("*.wav"))) == 7

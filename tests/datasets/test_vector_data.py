@@ -23,8 +23,9 @@ def random_features(frame_counts: list[int], n_mels: int, seed: int = 0) -> Clip
     rng = np.random.default_rng(seed)
     offsets = np.concatenate([[0], np.cumsum(frame_counts)]).astype(np.int64)
     log_mel = rng.normal(size=(offsets[-1], n_mels)).astype(np.float32)
-    return ClipFeatures(offsets=offsets, names=[f"clip{i}.wav" for i in range(len(frame_counts))], sample_rate=16000,
-                        log_mel=log_mel)
+    return ClipFeatures(
+        offsets=offsets, names=[f"clip{i}.wav" for i in range(len(frame_counts))], sample_rate=16000, log_mel=log_mel
+    )
 
 
 @pytest.mark.parametrize("frame_hop_length", [1, 2])

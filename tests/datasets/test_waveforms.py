@@ -40,7 +40,7 @@ def test_cache_holds_the_exact_samples_and_is_reused(tmp_path: Path) -> None:
     assert not cached and waves.n_clips == 3 and waves.sample_rate == RATE
     for i, path in enumerate(paths):
         expected, _ = soundfile.read(str(path), dtype="int16")
-        np.testing.assert_array_equal(waves.samples[waves.offsets[i]:waves.offsets[i + 1]], expected)
+        np.testing.assert_array_equal(waves.samples[waves.offsets[i] : waves.offsets[i + 1]], expected)
         np.testing.assert_array_equal(waves.clip(i), expected.astype(np.float32) / 32768)
     again, cached = load_or_build_waveforms(paths, tmp_path / "cache", "train")
     assert cached and isinstance(again.samples, np.memmap)
@@ -79,15 +79,22 @@ def test_attributes_from_names_and_from_the_csv(tmp_path: Path) -> None:
     (machine_dir / "attributes_00.csv").write_text(
         "file_name,d1p,d1v,d2p,d2v\n"
         "fan/train/section_00_source_train_normal_0000_x.wav,m-n,W,noAttribute,\n"
-        "fan/train/section_00_target_train_normal_0000_y.wav,m-n,Y,speed,3\n")
+        "fan/train/section_00_target_train_normal_0000_y.wav,m-n,Y,speed,3\n"
+    )
     table = read_attribute_table(machine_dir)
-    assert table == {"section_00_source_train_normal_0000_x.wav": "m-n_W",
-                     "section_00_target_train_normal_0000_y.wav": "m-n_Y_speed_3"}
-    clips = [Clip(machine_dir / "train" / name, "00", domain, 0) for name, domain in (
-        ("section_00_source_train_normal_0000_x.wav", "source"),  # the CSV wins over the name
-        ("section_00_target_train_normal_0000_y.wav", "target"),
-        ("section_00_source_train_normal_0001_m-n_X.wav", "source"),  # not in the CSV: from the name
-        ("section_00_source_train_normal_0002_noAttribute.wav", "source"))]
+    assert table == {
+        "section_00_source_train_normal_0000_x.wav": "m-n_W",
+        "section_00_target_train_normal_0000_y.wav": "m-n_Y_speed_3",
+    }
+    clips = [
+        Clip(machine_dir / "train" / name, "00", domain, 0)
+        for name, domain in (
+            ("section_00_source_train_normal_0000_x.wav", "source"),  # the CSV wins over the name
+            ("section_00_target_train_normal_0000_y.wav", "target"),
+            ("section_00_source_train_normal_0001_m-n_X.wav", "source"),  # not in the CSV: from the name
+            ("section_00_source_train_normal_0002_noAttribute.wav", "source"),
+        )
+    ]
     assert clip_attributes(clips, machine_dir) == ["m-n_W", "m-n_Y_speed_3", "m-n_X", ""]
 
 

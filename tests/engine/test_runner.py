@@ -14,20 +14,84 @@ from tests.conftest import REPO_ROOT, run_train
 
 # the smallest settings each model trains with in a few seconds; a newly registered model needs a line here
 TINY = {
-    "AEGAN-AD": ["--config", str(REPO_ROOT / "aegan_ad_demo.yaml"), "--epochs", "1", "--batch_size", "16",
-                 "--aegan_latent_dim", "8", "--aegan_encoder_width", "4", "--aegan_decoder_width", "4",
-                 "--num_workers", "1"],
-    "Anomaly-Transformer": ["--config", str(REPO_ROOT / "anomaly_transformer.yaml"), "--epochs", "1", "--batch_size",
-                            "8", "--n_mels", "32", "--at_window", "32", "--at_train_stride", "16", "--at_d_model", "16",
-                            "--at_heads", "2", "--at_layers", "2", "--at_d_ff", "16", "--num_workers", "1"],
+    "AEGAN-AD": [
+        "--config",
+        str(REPO_ROOT / "aegan_ad_demo.yaml"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "16",
+        "--aegan_latent_dim",
+        "8",
+        "--aegan_encoder_width",
+        "4",
+        "--aegan_decoder_width",
+        "4",
+        "--num_workers",
+        "1",
+    ],
+    "Anomaly-Transformer": [
+        "--config",
+        str(REPO_ROOT / "anomaly_transformer.yaml"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "8",
+        "--n_mels",
+        "32",
+        "--at_window",
+        "32",
+        "--at_train_stride",
+        "16",
+        "--at_d_model",
+        "16",
+        "--at_heads",
+        "2",
+        "--at_layers",
+        "2",
+        "--at_d_ff",
+        "16",
+        "--num_workers",
+        "1",
+    ],
     "DCASE2023T2-AE": ["--epochs", "1", "--batch_size", "64", "--num_workers", "1"],
-    "STgram-MFN": ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16",
-                   "--crop_seconds", "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32",
-                   "--knn_k", "2"],
+    "STgram-MFN": [
+        "--config",
+        str(REPO_ROOT / "stgram_mfn.yaml"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "16",
+        "--crop_seconds",
+        "0.5",
+        "--network_width",
+        "0.125",
+        "--embedding_dim",
+        "16",
+        "--n_mels",
+        "32",
+        "--knn_k",
+        "2",
+    ],
     "level-stats-kNN": ["--config", str(REPO_ROOT / "level_stats_knn.yaml"), "--num_workers", "1"],
-    "two-stage-OE": ["--config", str(REPO_ROOT / "two_stage_oe_demo.yaml"), "--epochs", "1", "--batch_size", "8",
-                     "--n_fft", "512", "--hop_length", "256", "--n_mels", "32", "--oe_crop_seconds", "0.5",
-                     "--oe_test_crops", "2"],
+    "two-stage-OE": [
+        "--config",
+        str(REPO_ROOT / "two_stage_oe_demo.yaml"),
+        "--epochs",
+        "1",
+        "--batch_size",
+        "8",
+        "--n_fft",
+        "512",
+        "--hop_length",
+        "256",
+        "--n_mels",
+        "32",
+        "--oe_crop_seconds",
+        "0.5",
+        "--oe_test_crops",
+        "2",
+    ],
 }
 IDENTITY = ("model", "dataset", "dev", "eval", "seed")  # they name the files: another value finds no model
 NEEDS = {"channel": ["--mono", "False"]}  # a setting valid only together with another
@@ -35,8 +99,23 @@ VALID_CHANGE = {("AEGAN-AD", "n_mels"): "64"}  # another value a model accepts w
 
 
 def args_for(model: str, data_dir: Path, *extra: str) -> list[str]:
-    return ["--model", model, "--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(data_dir), "-tag",
-            "id(0_)", "--use_ids", "0", "--export_dir", "tiny", *TINY[model], *extra]
+    return [
+        "--model",
+        model,
+        "--dataset",
+        "DCASE2024T2fan",
+        "-d",
+        "--dataset_directory",
+        str(data_dir),
+        "-tag",
+        "id(0_)",
+        "--use_ids",
+        "0",
+        "--export_dir",
+        "tiny",
+        *TINY[model],
+        *extra,
+    ]
 
 
 def changed_value(option: common.Option, value: object) -> str | None:
@@ -83,8 +162,9 @@ def test_restart_resumes_to_more_epochs(trained: tuple) -> None:
     resumed = run_train(work, *args_for(model, data_dir, "--train_only", "--restart", "--epochs", "2"))
     assert "resuming" in resumed.stdout
     assert any(len(log.read_text().splitlines()) == 3 for log in (work / "logs/tiny").glob("*/log.csv"))
-    other = run_train(work, *args_for(model, data_dir, "--train_only", "--restart", "--epochs", "3", "-lr", "0.5"),
-                      check=False)
+    other = run_train(
+        work, *args_for(model, data_dir, "--train_only", "--restart", "--epochs", "3", "-lr", "0.5"), check=False
+    )
     assert other.returncode == 2 and "learning_rate" in other.stderr
 
 
@@ -100,8 +180,11 @@ def test_test_only_refuses_every_setting_the_model_depends_on(trained: tuple) ->
         value = VALID_CHANGE.get((model, option.dest)) or changed_value(option, getattr(config, option.dest))
         if value is None:
             continue
-        result = run_train(work, *args_for(model, data_dir, "--test_only", f"--{option.dest}", *value.split(),
-                                           *NEEDS.get(option.dest, [])), check=False)
+        result = run_train(
+            work,
+            *args_for(model, data_dir, "--test_only", f"--{option.dest}", *value.split(), *NEEDS.get(option.dest, [])),
+            check=False,
+        )
         assert result.returncode == 2, option.dest
         assert option.dest in result.stderr and "other settings" in result.stderr, (option.dest, result.stderr)
         checked.append(option.dest)

@@ -23,15 +23,42 @@ from engine.shared_model import load_shared_model, shared_run
 from networks import registry
 from tests.conftest import REPO_ROOT, read_rows, run_train
 
-TINY = ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16", "--crop_seconds",
-        "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32", "--knn_k", "2"]
+TINY = [
+    "--config",
+    str(REPO_ROOT / "stgram_mfn.yaml"),
+    "--epochs",
+    "1",
+    "--batch_size",
+    "16",
+    "--crop_seconds",
+    "0.5",
+    "--network_width",
+    "0.125",
+    "--embedding_dim",
+    "16",
+    "--n_mels",
+    "32",
+    "--knn_k",
+    "2",
+]
 SUFFIX = "seed13711_id(0_)"
 FAMILY = "STgram-MFN_DCASE2024T2_id(0_)_seed13711"
 
 
 def train_args(data_dir: Path, machine: str, *extra: str, split: str = "-d") -> list[str]:
-    return ["--dataset", f"DCASE2024T2{machine}", split, "--dataset_directory", str(data_dir), "-tag", "id(0_)",
-            "--use_ids", "0", *TINY, *extra]
+    return [
+        "--dataset",
+        f"DCASE2024T2{machine}",
+        split,
+        "--dataset_directory",
+        str(data_dir),
+        "-tag",
+        "id(0_)",
+        "--use_ids",
+        "0",
+        *TINY,
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +113,9 @@ def test_results_follow_the_autoencoders_contract(family_run: dict, tiny_data_di
     scores = read_rows(result_dir / f"anomaly_score_{dataset}_section_00_test_{SUFFIX}.csv")
     decisions = read_rows(result_dir / f"decision_result_{dataset}_section_00_test_{SUFFIX}.csv")
     test_dir = tiny_data_dir / "dcase2024t2/dev_data/raw/fan/test"
-    expected = sorted(p.name for p in test_dir.glob("*_normal_*.wav")) + \
-        sorted(p.name for p in test_dir.glob("*_anomaly_*.wav"))
+    expected = sorted(p.name for p in test_dir.glob("*_normal_*.wav")) + sorted(
+        p.name for p in test_dir.glob("*_anomaly_*.wav")
+    )
     assert [row[0] for row in scores] == expected == [row[0] for row in decisions]
     assert {row[1] for row in decisions} <= {"0", "1"}
     rows = read_rows(result_dir / f"result_{dataset}_test_{SUFFIX}_roc.csv")
@@ -96,15 +124,22 @@ def test_results_follow_the_autoencoders_contract(family_run: dict, tiny_data_di
     assert (result_dir / f"STgram-MFN_{dataset}_id(0_)_anm_score.png").is_file()
 
 
-def test_scores_match_an_independent_numpy_knn_and_softmax(family_run: dict, tiny_data_dir: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scores_match_an_independent_numpy_knn_and_softmax(
+    family_run: dict, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     work = family_run["work"]
     monkeypatch.chdir(work)
     config = common.parse_config(train_args(tiny_data_dir, "valve", "--test_only"))
     spec = resolve_dataset(config.dataset, "dev")
     model_class = registry.get(config.model)
-    model, _ = load_shared_model(model_class, model_class.options_class.from_config(config), config, spec,
-                                 shared_run(model_class, config, spec), torch.device("cpu"))
+    model, _ = load_shared_model(
+        model_class,
+        model_class.options_class.from_config(config),
+        config,
+        spec,
+        shared_run(model_class, config, spec),
+        torch.device("cpu"),
+    )
     clips, _ = list_test_clips(spec, tiny_data_dir, "00")
     embeddings, logits = model.embed_clips(machine_clips_from_files("valve", clips), "test")
     with np.load(RunPaths.from_config(config).reference) as stored:
@@ -122,16 +157,21 @@ def test_scores_match_an_independent_numpy_knn_and_softmax(family_run: dict, tin
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     expected_nll = -np.log(probabilities[:, own].sum(axis=1))
     for score, expected in (("KNN", expected_knn), ("NLL", expected_nll)):
-        rows = read_rows(work / "results/dev_data" / f"stgram_{score}" /
-                         f"anomaly_score_DCASE2024T2valve_section_00_test_{SUFFIX}.csv")
+        rows = read_rows(
+            work
+            / "results/dev_data"
+            / f"stgram_{score}"
+            / f"anomaly_score_DCASE2024T2valve_section_00_test_{SUFFIX}.csv"
+        )
         assert [row[0] for row in rows] == [clip.name for clip in clips]
         np.testing.assert_allclose([float(row[1]) for row in rows], expected, rtol=1e-6, atol=1e-9)
     signals, rate = read_waveforms([clips[0].path])
     assert rate == model.sample_rate and len(signals[0]) == 2 * rate
 
 
-def test_restart_resumes_to_the_same_model_as_a_straight_run(tiny_data_dir: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_resumes_to_the_same_model_as_a_straight_run(
+    tiny_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     for work in (straight, resumed):
         work.mkdir()
@@ -152,15 +192,20 @@ def test_restart_resumes_to_the_same_model_as_a_straight_run(tiny_data_dir: Path
     assert not (resumed / "models/saved_model/stgram" / f"{FAMILY}.json").exists()
     monkeypatch.setattr(train_loop, "save_torch", save_torch)
     assert "resuming" in run_train(resumed, *args, "--restart").stdout
-    weights = [torch.load(work / "models/saved_model/stgram" / f"{FAMILY}.pth", weights_only=True)
-               for work in (straight, resumed)]
+    weights = [
+        torch.load(work / "models/saved_model/stgram" / f"{FAMILY}.pth", weights_only=True)
+        for work in (straight, resumed)
+    ]
     assert weights[0].keys() == weights[1].keys()
     for key in weights[0]:
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=1e-5, atol=1e-6)
     logs = [(work / "logs/stgram" / FAMILY / "log.csv").read_text().splitlines() for work in (straight, resumed)]
     assert len(logs[0]) == len(logs[1]) == 3
-    np.testing.assert_allclose(np.array([line.split(",") for line in logs[0][1:]], dtype=float),
-                               np.array([line.split(",") for line in logs[1][1:]], dtype=float), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.array([line.split(",") for line in logs[0][1:]], dtype=float),
+        np.array([line.split(",") for line in logs[1][1:]], dtype=float),
+        rtol=1e-5,
+    )
 
 
 def test_a_reference_fitted_with_an_older_family_model_is_refused(tiny_data_dir: Path, tmp_path: Path) -> None:

@@ -21,9 +21,17 @@ SUFFIX = "seed13711_id(0_)_Eval"
 # Descending scores: A1 0.95 (source anomaly), N1 0.9 (source normal, decided anomalous), A2 0.85 (target
 # anomaly), then four more source and five target normals, all decided normal.
 CLIPS = [
-    (1, "source", 0.95, 1), (0, "source", 0.90, 1), (1, "target", 0.85, 1),
-    (0, "target", 0.60, 0), (0, "target", 0.55, 0), (0, "source", 0.50, 0), (0, "target", 0.45, 0),
-    (0, "source", 0.40, 0), (0, "target", 0.35, 0), (0, "source", 0.30, 0), (0, "target", 0.25, 0),
+    (1, "source", 0.95, 1),
+    (0, "source", 0.90, 1),
+    (1, "target", 0.85, 1),
+    (0, "target", 0.60, 0),
+    (0, "target", 0.55, 0),
+    (0, "source", 0.50, 0),
+    (0, "target", 0.45, 0),
+    (0, "source", 0.40, 0),
+    (0, "target", 0.35, 0),
+    (0, "source", 0.30, 0),
+    (0, "target", 0.25, 0),
     (0, "source", 0.20, 0),
 ]
 # Worked out by hand:
@@ -34,9 +42,17 @@ CLIPS = [
 # pAUC (source) and pAUC (target): the domain's anomaly scores highest -> 1.
 # Decisions: source tp 1, fp 1, fn 0 -> precision 1/2, recall 1, F1 2/3; target tp 1 -> 1, 1, 1.
 EXPECTED = {
-    "AUC (source)": 0.9, "AUC (target)": 1.0, "pAUC": 14 / 19, "pAUC (source)": 1.0, "pAUC (target)": 1.0,
-    "precision (source)": 0.5, "precision (target)": 1.0, "recall (source)": 1.0, "recall (target)": 1.0,
-    "F1 score (source)": 2 / 3, "F1 score (target)": 1.0,
+    "AUC (source)": 0.9,
+    "AUC (target)": 1.0,
+    "pAUC": 14 / 19,
+    "pAUC (source)": 1.0,
+    "pAUC (target)": 1.0,
+    "precision (source)": 0.5,
+    "precision (target)": 1.0,
+    "recall (source)": 1.0,
+    "recall (target)": 1.0,
+    "F1 score (source)": 2 / 3,
+    "F1 score (target)": 1.0,
 }
 ORDER = [7, 2, 11, 0, 5, 9, 3, 10, 1, 8, 6, 4]  # clip i is named section_00_{ORDER[i]:04d}.wav
 
@@ -59,19 +75,25 @@ def write_rows(path: Path, rows: list[list[object]]) -> None:
 def write_ground_truth(folder: Path, with_attributes: bool = True) -> None:
     order = sorted(range(len(CLIPS)), key=short_name)
     write_rows(gt.ground_truth_path(folder, "data", MACHINE, "00"), [[short_name(i), CLIPS[i][0]] for i in order])
-    write_rows(gt.ground_truth_path(folder, "domain", MACHINE, "00"),
-               [[short_name(i), int(CLIPS[i][1] == "target")] for i in order])
+    write_rows(
+        gt.ground_truth_path(folder, "domain", MACHINE, "00"),
+        [[short_name(i), int(CLIPS[i][1] == "target")] for i in order],
+    )
     if with_attributes:
-        write_rows(gt.ground_truth_path(folder, "attributes", MACHINE, "00"),
-                   [[short_name(i), labelled_name(i).removesuffix(".wav")] for i in order])
+        write_rows(
+            gt.ground_truth_path(folder, "attributes", MACHINE, "00"),
+            [[short_name(i), labelled_name(i).removesuffix(".wav")] for i in order],
+        )
 
 
 def write_scores(folder: Path, name=short_name, indices: list[int] | None = None) -> None:
     indices = list(reversed(range(len(CLIPS)))) if indices is None else indices  # any order will do
-    write_rows(folder / f"anomaly_score_{DATASET}_section_00_test_{SUFFIX}.csv",
-               [[name(i), CLIPS[i][2]] for i in indices])
-    write_rows(folder / f"decision_result_{DATASET}_section_00_test_{SUFFIX}.csv",
-               [[name(i), CLIPS[i][3]] for i in indices])
+    write_rows(
+        folder / f"anomaly_score_{DATASET}_section_00_test_{SUFFIX}.csv", [[name(i), CLIPS[i][2]] for i in indices]
+    )
+    write_rows(
+        folder / f"decision_result_{DATASET}_section_00_test_{SUFFIX}.csv", [[name(i), CLIPS[i][3]] for i in indices]
+    )
 
 
 def read_result(path: Path) -> dict[str, float]:
@@ -104,8 +126,9 @@ def test_missing_ground_truth_says_where_it_was_looked_for(tmp_path: Path) -> No
 
 
 def test_threshold_from_decisions_lies_between_the_two_groups() -> None:
-    section = gt.ScoredSection("00", np.array([0.1, 0.4, 0.9, 0.7]), np.zeros(4, int), np.array([0, 0, 1, 1]),
-                               np.zeros(4, bool), {})
+    section = gt.ScoredSection(
+        "00", np.array([0.1, 0.4, 0.9, 0.7]), np.zeros(4, int), np.array([0, 0, 1, 1]), np.zeros(4, bool), {}
+    )
     assert gt.threshold_from_decisions([section]) == pytest.approx(0.55)
     crossed = gt.ScoredSection("00", np.array([0.8, 0.7]), np.zeros(2, int), np.array([0, 1]), np.zeros(2, bool), {})
     assert gt.threshold_from_decisions([crossed]) is None

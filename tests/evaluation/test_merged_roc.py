@@ -34,22 +34,29 @@ def expected_text(result_csv: Path) -> str:
 def test_summary_writes_each_systems_merged_roc_csvs(tmp_path: Path) -> None:
     results = tmp_path / "results"
     files = make_two_machine_run(results)
-    assert summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan",
-                           "valve", "--no_plots"]) == 0
+    assert (
+        summarize.main(
+            ["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan", "valve", "--no_plots"]
+        )
+        == 0
+    )
     folder = results / "dev_data" / "baseline" / "summarize" / "DCASE2024T2"
     for system, machine_files in files.items():
         for machine, result_csv in machine_files.items():
             merged = folder / system / f"result_DCASE2024T2{machine}_test_seed13711_roc.csv"
             assert merged.read_text() == expected_text(result_csv)
-            assert merged.read_text().splitlines()[0] == \
-                "id,pAUC,pAUC (source),pAUC (target),AUC (source),AUC (target)"
+            assert merged.read_text().splitlines()[0] == "id,pAUC,pAUC (source),pAUC (target),AUC (source),AUC (target)"
 
 
 def test_merged_name_drops_the_section_tag() -> None:
-    assert merged_roc_name(Path("x/result_DCASE2024T2fan_test_seed13711_id(0_)_roc.csv")) == \
-        "result_DCASE2024T2fan_test_seed13711_roc.csv"
-    assert merged_roc_name(Path("result_DCASE2024T2fan_test_seed1_Eval_roc.csv")) == \
-        "result_DCASE2024T2fan_test_seed1_Eval_roc.csv"
+    assert (
+        merged_roc_name(Path("x/result_DCASE2024T2fan_test_seed13711_id(0_)_roc.csv"))
+        == "result_DCASE2024T2fan_test_seed13711_roc.csv"
+    )
+    assert (
+        merged_roc_name(Path("result_DCASE2024T2fan_test_seed1_Eval_roc.csv"))
+        == "result_DCASE2024T2fan_test_seed1_Eval_roc.csv"
+    )
 
 
 def test_plain_harmonic_mean_is_scipys_without_a_floor() -> None:

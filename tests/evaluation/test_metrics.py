@@ -83,10 +83,12 @@ def test_section_metrics_use_all_anomalies_for_each_domain_auc() -> None:
     assert figures["pAUC"] == pytest.approx(roc_auc_score(labels, scores, max_fpr=0.1))
     assert figures["pAUC (source)"] == pytest.approx(roc_auc_score(labels[~is_target], scores[~is_target], max_fpr=0.1))
     assert figures["pAUC (target)"] == pytest.approx(roc_auc_score(labels[is_target], scores[is_target], max_fpr=0.1))
-    expected = precision_recall_fscore_support(labels[is_target], decisions[is_target], average="binary",
-                                               zero_division=0)
-    assert (figures["precision (target)"], figures["recall (target)"], figures["F1 score (target)"]) == \
-        pytest.approx(expected[:3])
+    expected = precision_recall_fscore_support(
+        labels[is_target], decisions[is_target], average="binary", zero_division=0
+    )
+    assert (figures["precision (target)"], figures["recall (target)"], figures["F1 score (target)"]) == pytest.approx(
+        expected[:3]
+    )
 
 
 def test_section_without_target_clips_gets_single_domain_columns() -> None:

@@ -30,8 +30,7 @@ def image_shape(path: Path) -> tuple[int, ...]:
     return matplotlib.image.imread(path).shape
 
 
-@pytest.mark.parametrize(("n_sections", "expected"), [(1, (420, 750, 4)), (2, (420, 1500, 4)),
-                                                      (3, (840, 1500, 4))])
+@pytest.mark.parametrize(("n_sections", "expected"), [(1, (420, 750, 4)), (2, (420, 1500, 4)), (3, (840, 1500, 4))])
 def test_score_distributions(tmp_path: Path, n_sections: int, expected: tuple[int, ...]) -> None:
     path = tmp_path / "scores.png"
     plots.plot_score_distributions(path, sections(n_sections), 3.5, "DCASE2024T2fan (MSE)")
@@ -58,8 +57,7 @@ def test_loss_curve_before_the_first_epoch(tmp_path: Path) -> None:
     assert image_shape(path) == (480, 800, 4)
 
 
-@pytest.mark.parametrize(("n_sections", "expected"), [(1, (620, 700, 4)), (2, (620, 1120, 4)),
-                                                      (4, (1240, 1680, 4))])
+@pytest.mark.parametrize(("n_sections", "expected"), [(1, (620, 700, 4)), (2, (620, 1120, 4)), (4, (1240, 1680, 4))])
 def test_roc_curves(tmp_path: Path, n_sections: int, expected: tuple[int, ...]) -> None:
     path = tmp_path / "roc.png"
     plots.plot_roc_curves(path, sections(n_sections), "DCASE2024T2fan (MSE)")
@@ -76,8 +74,13 @@ def test_domain_roc_inputs_take_that_domains_normals_and_every_anomaly() -> None
 def test_summary_table(tmp_path: Path) -> None:
     path = tmp_path / "summary.png"
     values = np.array([[0.7, 0.72, 0.8, np.nan], [0.05, 0.5, 0.95, 0.6]])
-    plots.plot_summary_table(path, ["MSE | AUC (source)", "MSE | TOTAL score"], ["h-mean", "a-mean", "fan", "valve"],
-                             values, "DCASE2024T2 dev data summary")
+    plots.plot_summary_table(
+        path,
+        ["MSE | AUC (source)", "MSE | TOTAL score"],
+        ["h-mean", "a-mean", "fan", "valve"],
+        values,
+        "DCASE2024T2 dev data summary",
+    )
     height, width, channels = image_shape(path)
     assert (height, width, channels) == (250, 750, 4)
 

@@ -12,8 +12,12 @@ from engine.paths import RunPaths
 from evaluation import ground_truth, result_names
 from evaluation.result_names import parse_result_file_name, parse_suffix
 
-RUNS = [(seed, tag, is_eval) for seed in (0, 13711, -3) for tag in ("", "id(0_)", "my_tag", "id(1_2_)")
-        for is_eval in (False, True)]
+RUNS = [
+    (seed, tag, is_eval)
+    for seed in (0, 13711, -3)
+    for tag in ("", "id(0_)", "my_tag", "id(1_2_)")
+    for is_eval in (False, True)
+]
 DATASETS = ["DCASE2024T2fan", "DCASE2020T2ToyConveyor"]
 
 
@@ -44,10 +48,14 @@ def test_every_result_file_name_parses_back(dataset: str, seed: int, tag: str, i
 def test_the_names_are_the_public_baselines() -> None:
     suffix = result_names.run_suffix(13711, "id(0_)", True)
     assert suffix == "seed13711_id(0_)_Eval"
-    assert result_names.anomaly_score_csv_name("DCASE2024T2fan", "00", suffix) == \
-        "anomaly_score_DCASE2024T2fan_section_00_test_seed13711_id(0_)_Eval.csv"
-    assert result_names.decision_result_csv_name("DCASE2024T2fan", "00", "seed1") == \
-        "decision_result_DCASE2024T2fan_section_00_test_seed1.csv"
+    assert (
+        result_names.anomaly_score_csv_name("DCASE2024T2fan", "00", suffix)
+        == "anomaly_score_DCASE2024T2fan_section_00_test_seed13711_id(0_)_Eval.csv"
+    )
+    assert (
+        result_names.decision_result_csv_name("DCASE2024T2fan", "00", "seed1")
+        == "decision_result_DCASE2024T2fan_section_00_test_seed1.csv"
+    )
     assert result_names.result_csv_name("DCASE2024T2fan", "seed1") == "result_DCASE2024T2fan_test_seed1_roc.csv"
     assert result_names.score_picture_name("x") == "x_anm_score.png"
     assert result_names.roc_picture_name("x") == "x_roc.png"
@@ -55,20 +63,31 @@ def test_the_names_are_the_public_baselines() -> None:
         result_names.score_csv_name("result", "DCASE2024T2fan", "00", "seed1")
 
 
-@pytest.mark.parametrize("name", [
-    "result_DCASE2024T2fan_test_seed1_roc.png",  # not a CSV
-    "result_DCASE2024T2valve_test_seed1_roc.csv",  # another dataset
-    "result_DCASE2024T2fan_test_run1_roc.csv",  # not a run suffix
-    "anomaly_score_DCASE2024T2fan_test_seed1.csv",  # no section
-    "DCASE2024T2fan_auc_pauc.csv",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "result_DCASE2024T2fan_test_seed1_roc.png",  # not a CSV
+        "result_DCASE2024T2valve_test_seed1_roc.csv",  # another dataset
+        "result_DCASE2024T2fan_test_run1_roc.csv",  # not a run suffix
+        "anomaly_score_DCASE2024T2fan_test_seed1.csv",  # no section
+        "DCASE2024T2fan_auc_pauc.csv",
+    ],
+)
 def test_other_names_are_not_result_files(name: str) -> None:
     assert parse_result_file_name(name, "DCASE2024T2fan") is None
 
 
 def test_run_paths_and_the_ground_truth_evaluation_name_their_files_with_the_builders(tmp_path: Path) -> None:
-    config = Namespace(model="DCASE2023T2-AE", dataset="DCASE2024T2fan", model_name_suffix="id(0_)", eval=True,
-                       seed=7, export_dir="baseline", result_directory=str(tmp_path), score="MSE")
+    config = Namespace(
+        model="DCASE2023T2-AE",
+        dataset="DCASE2024T2fan",
+        model_name_suffix="id(0_)",
+        eval=True,
+        seed=7,
+        export_dir="baseline",
+        result_directory=str(tmp_path),
+        score="MSE",
+    )
     paths = RunPaths.from_config(config)
     assert paths.file_suffix == "seed7_id(0_)_Eval"
     assert paths.base_name == "DCASE2023T2-AE_DCASE2024T2fan_id(0_)_Eval_seed7"

@@ -18,21 +18,27 @@ def test_tags_and_per_section_run_sets() -> None:
     assert tag_section_ids("id(0_)") == [0] and tag_section_ids("id(1_2_)") == [1, 2]
     assert tag_section_ids("id()") is None and tag_section_ids("mine") is None
     runs = {f"seed13711_id({n}_)": Path(f"r{n}.csv") for n in (0, 1, 2)}
-    assert summary.per_section_runs(runs, ("00", "01", "02")) == \
-        {"00": Path("r0.csv"), "01": Path("r1.csv"), "02": Path("r2.csv")}
+    assert summary.per_section_runs(runs, ("00", "01", "02")) == {
+        "00": Path("r0.csv"),
+        "01": Path("r1.csv"),
+        "02": Path("r2.csv"),
+    }
     assert summary.per_section_runs(dict(list(runs.items())[:2]), ("00", "01", "02")) is None
     assert summary.per_section_runs({**runs, "seed1_id(0_)": Path("x.csv")}, ("00", "01", "02")) is None
-    assert summary.per_section_runs({"seed13711_id(0_1_)": Path("a"), "seed13711": Path("b")}, ("00", "01")) \
-        is None
+    assert summary.per_section_runs({"seed13711_id(0_1_)": Path("a"), "seed13711": Path("b")}, ("00", "01")) is None
 
 
 def test_collect_system_reads_the_result_csvs_by_the_machine_types_given(tmp_path: Path) -> None:
     folder = tmp_path / "baseline_MSE"
     sections = {"00": section_figures(1.0), "01": section_figures(2.0)}
-    write_csv_rows(folder / "result_DCASE2024T2valve_test_seed1_roc.csv",
-                   result_table_rows(list(sections), list(sections.values())))
-    write_csv_rows(folder / "result_DCASE2024T2valve_test_seed1_Eval_roc.csv",  # an eval run: not read in dev mode
-                   result_table_rows(["00"], [section_figures(9.0)]))
+    write_csv_rows(
+        folder / "result_DCASE2024T2valve_test_seed1_roc.csv",
+        result_table_rows(list(sections), list(sections.values())),
+    )
+    write_csv_rows(
+        folder / "result_DCASE2024T2valve_test_seed1_Eval_roc.csv",  # an eval run: not read in dev mode
+        result_table_rows(["00"], [section_figures(9.0)]),
+    )
     machines = [resolve_dataset(f"DCASE2024T2{machine}", "dev") for machine in ("fan", "valve")]
     system = summary.collect_system(folder, machines, is_eval=False)
     assert (system.name, system.missing, list(system.sections)) == ("baseline_MSE", ["fan"], ["valve"])

@@ -49,23 +49,41 @@ def _node_hardware() -> tuple[int, int]:
 def _write_conf(folder: Path) -> Path:
     cpus, memory = _node_hardware()
     settings = {
-        "ClusterName": "asdtest", "SlurmctldHost": "localhost", "SlurmctldPort": _free_port(),
-        "SlurmdPort": _free_port(), "SlurmUser": "root", "SlurmdUser": "root", "AuthType": "auth/munge",
-        "AuthInfo": f"socket={folder / 'munge.socket'}", "StateSaveLocation": folder / "state",
-        "SlurmdSpoolDir": folder / "spool", "SlurmctldPidFile": folder / "slurmctld.pid",
-        "SlurmdPidFile": folder / "slurmd.pid", "SlurmctldLogFile": folder / "slurmctld.log",
+        "ClusterName": "asdtest",
+        "SlurmctldHost": "localhost",
+        "SlurmctldPort": _free_port(),
+        "SlurmdPort": _free_port(),
+        "SlurmUser": "root",
+        "SlurmdUser": "root",
+        "AuthType": "auth/munge",
+        "AuthInfo": f"socket={folder / 'munge.socket'}",
+        "StateSaveLocation": folder / "state",
+        "SlurmdSpoolDir": folder / "spool",
+        "SlurmctldPidFile": folder / "slurmctld.pid",
+        "SlurmdPidFile": folder / "slurmd.pid",
+        "SlurmctldLogFile": folder / "slurmctld.log",
         "SlurmdLogFile": folder / "slurmd.log",
         # no cgroups: processes tracked through /proc, no task containment
-        "ProctrackType": "proctrack/linuxproc", "TaskPlugin": "task/none", "SelectType": "select/cons_tres",
+        "ProctrackType": "proctrack/linuxproc",
+        "TaskPlugin": "task/none",
+        "SelectType": "select/cons_tres",
         "SelectTypeParameters": "CR_CPU",
         # no accounting database: the launcher reads its tasks' exit files (engine/launch/slurm.py)
-        "JobAcctGatherType": "jobacct_gather/none", "AccountingStorageType": "accounting_storage/none",
-        "JobCompType": "jobcomp/none", "MpiDefault": "none", "SchedulerType": "sched/builtin",
-        "ReturnToService": 2, "KillWait": 2, "MinJobAge": 600, "InactiveLimit": 0,
+        "JobAcctGatherType": "jobacct_gather/none",
+        "AccountingStorageType": "accounting_storage/none",
+        "JobCompType": "jobcomp/none",
+        "MpiDefault": "none",
+        "SchedulerType": "sched/builtin",
+        "ReturnToService": 2,
+        "KillWait": 2,
+        "MinJobAge": 600,
+        "InactiveLimit": 0,
     }
     lines = [f"{key}={value}" for key, value in settings.items()]
-    lines += [f"NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN",
-              "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"]
+    lines += [
+        f"NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN",
+        "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP",
+    ]
     for name in ("state", "spool"):
         (folder / name).mkdir()
     conf = folder / "slurm.conf"
@@ -77,9 +95,15 @@ def _start_daemons(folder: Path, conf: Path) -> None:
     key = folder / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
-    munge = ["munged", "--force", f"--socket={folder / 'munge.socket'}", f"--key-file={key}",
-             f"--pid-file={folder / 'munged.pid'}", f"--log-file={folder / 'munged.log'}",
-             f"--seed-file={folder / 'munged.seed'}"]
+    munge = [
+        "munged",
+        "--force",
+        f"--socket={folder / 'munge.socket'}",
+        f"--key-file={key}",
+        f"--pid-file={folder / 'munged.pid'}",
+        f"--log-file={folder / 'munged.log'}",
+        f"--seed-file={folder / 'munged.seed'}",
+    ]
     for command in (munge, ["slurmctld", "-f", str(conf)], ["slurmd", "-f", str(conf), "-N", "localhost"]):
         subprocess.run(command, check=True, capture_output=True, timeout=60)
 
@@ -92,8 +116,11 @@ def _wait_until_idle(cluster: SlurmCluster) -> None:
         if state.stdout.strip() == "idle":
             return
         time.sleep(0.2)
-    logs = "".join((cluster.folder / name).read_text()[-1500:] for name in ("slurmctld.log", "slurmd.log")
-                   if (cluster.folder / name).is_file())
+    logs = "".join(
+        (cluster.folder / name).read_text()[-1500:]
+        for name in ("slurmctld.log", "slurmd.log")
+        if (cluster.folder / name).is_file()
+    )
     raise AssertionError(f"the test cluster's node never became idle:\n{logs}")
 
 
@@ -125,8 +152,10 @@ def _running(pid: int) -> bool:
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     missing = [program for program in PROGRAMS if shutil.which(program) is None]
     if missing:
-        pytest.skip(f"no Slurm on this machine ({', '.join(missing)} not found): install the Debian packages "
-                    f"{PACKAGES} (.ci/run does, as root) to run the Slurm launcher's tests")
+        pytest.skip(
+            f"no Slurm on this machine ({', '.join(missing)} not found): install the Debian packages "
+            f"{PACKAGES} (.ci/run does, as root) to run the Slurm launcher's tests"
+        )
     if os.geteuid() != 0:
         pytest.skip("the test cluster's daemons (slurmd, slurmctld as SlurmUser root) need root")
     folder = tmp_path_factory.mktemp("slurm")

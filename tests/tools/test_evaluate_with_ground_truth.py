@@ -23,8 +23,20 @@ from tools import evaluate_with_ground_truth as cli
 
 
 def run_tool(tmp_path: Path, *extra: str) -> int:
-    return cli.main(["DCASE2024T2", "--machines", MACHINE, "--ground_truth_dir", str(tmp_path / "gt"),
-                     "--result_directory", str(tmp_path / "results"), "--scores", "MSE", *extra])
+    return cli.main(
+        [
+            "DCASE2024T2",
+            "--machines",
+            MACHINE,
+            "--ground_truth_dir",
+            str(tmp_path / "gt"),
+            "--result_directory",
+            str(tmp_path / "results"),
+            "--scores",
+            "MSE",
+            *extra,
+        ]
+    )
 
 
 def test_hand_made_section_gives_the_hand_computed_figures(tmp_path: Path) -> None:

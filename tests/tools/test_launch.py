@@ -28,11 +28,16 @@ SLURM = ("--launcher", "slurm")
 LOG_DIR = Path("logs/stages/DCASE2024T2_dev")
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (("--launcher", "pbs"), "01_train_2024t2.sh: --launcher 'pbs' is not a launcher; choose local or slurm"),
-    (("--seeds", "--epochs", "1"),
-     "01_train_2024t2.sh: --seeds needs one or more integer seeds, e.g. --seeds 13711 1 2"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--launcher", "pbs"), "01_train_2024t2.sh: --launcher 'pbs' is not a launcher; choose local or slurm"),
+        (
+            ("--seeds", "--epochs", "1"),
+            "01_train_2024t2.sh: --seeds needs one or more integer seeds, e.g. --seeds 13711 1 2",
+        ),
+    ],
+)
 def test_a_bad_launcher_or_seed_list_is_one_line_and_exit_1(arguments: tuple[str, ...], message: str) -> None:
     result = run_script("01_train_2024t2.sh", "-d", *arguments)
     assert result.returncode == 1 and result.stderr.strip() == message
@@ -65,20 +70,40 @@ def job_ids(submission: subprocess.CompletedProcess) -> list[str]:
 @pytest.fixture(scope="module")
 def runs(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("launchers")
-    generate_dataset(root / "data", ["bearing", "fan"], split="dev", n_train_source=10, n_train_target=2,
-                     n_test_per_group=3, duration=2.0, seed=1, workers=1)
+    generate_dataset(
+        root / "data",
+        ["bearing", "fan"],
+        split="dev",
+        n_train_source=10,
+        n_train_target=2,
+        n_test_per_group=3,
+        duration=2.0,
+        seed=1,
+        workers=1,
+    )
     local, slurm = checkout(root / "local", root / "data"), checkout(root / "slurm", root / "data")
     env = {**slurm_cluster.env, "PYTHONPATH": str(slurm)}
     # submitted one after the other without waiting: the test arrays wait for the training array (afterok)
-    submitted = [run_script(script, "-d", *FLAGS, *SLURM, "--slurm_wait", "False", cwd=slurm, env=env)
-                 for script in STAGES]
+    submitted = [
+        run_script(script, "-d", *FLAGS, *SLURM, "--slurm_wait", "False", cwd=slurm, env=env) for script in STAGES
+    ]
     for submission in submitted:
         assert submission.returncode == 0, submission.stdout + submission.stderr
     for script in STAGES:  # meanwhile, the same stages here
         result = run_script(script, "-d", *FLAGS, cwd=local, env={"PYTHONPATH": str(local)})
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    summary = run_script("03_summarize_results.sh", "DCASE2024T2", "-d", "--machines", "bearing", "fan", "--wait",
-                         "--no_plots", cwd=slurm, env=env)
+    summary = run_script(
+        "03_summarize_results.sh",
+        "DCASE2024T2",
+        "-d",
+        "--machines",
+        "bearing",
+        "fan",
+        "--wait",
+        "--no_plots",
+        cwd=slurm,
+        env=env,
+    )
     return Runs(local, slurm, submitted, summary)
 
 
@@ -108,7 +133,8 @@ def test_test_arrays_wait_for_the_training_array_and_the_summary_for_them(runs: 
 
 
 def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_written_file(
-        runs: Runs, slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    runs: Runs, slurm_cluster: SlurmCluster, tmp_path: Path
+) -> None:
     """In export folder ``partial`` only fan has a trained model: bearing's task fails; fan's is cancelled
     (scancel) while its result table is written in full but not yet renamed."""
     trained, partial = runs.slurm / "models/saved_model/baseline", runs.slurm / "models/saved_model/partial"
@@ -116,11 +142,22 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
     for path in trained.glob("*DCASE2024T2fan*"):
         shutil.copy2(path, partial / path.name)
     flag, output = tmp_path / "paused", tmp_path / "stage.out"
-    env = {**os.environ, **slurm_cluster.env, "PYTHON": sys.executable, "PYTHONPATH": str(runs.slurm),
-           PAUSE_AT_VARIABLE: "rename:result_DCASE2024T2fan_*", PAUSE_FLAG_VARIABLE: str(flag)}
+    env = {
+        **os.environ,
+        **slurm_cluster.env,
+        "PYTHON": sys.executable,
+        "PYTHONPATH": str(runs.slurm),
+        PAUSE_AT_VARIABLE: "rename:result_DCASE2024T2fan_*",
+        PAUSE_FLAG_VARIABLE: str(flag),
+    }
     with open(output, "w") as stream:
-        stage = subprocess.Popen(["bash", "02a_test_2024t2.sh", "-d", *FLAGS, *SLURM, "--export_dir", "partial"],
-                                 cwd=runs.slurm, env=env, stdout=stream, stderr=subprocess.STDOUT)
+        stage = subprocess.Popen(
+            ["bash", "02a_test_2024t2.sh", "-d", *FLAGS, *SLURM, "--export_dir", "partial"],
+            cwd=runs.slurm,
+            env=env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 120
         while not flag.exists():
@@ -133,16 +170,21 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
     finally:
         if stage.poll() is None:
             stage.kill()
-    assert ("02a_test_2024t2.sh: test-first finished for 0 of 2 machine types; FAILED: DCASE2024T2bearing "
-            f"DCASE2024T2fan (CANCELLED without an exit status) (see {LOG_DIR}/)") in output.read_text()
+    assert (
+        "02a_test_2024t2.sh: test-first finished for 0 of 2 machine types; FAILED: DCASE2024T2bearing "
+        f"DCASE2024T2fan (CANCELLED without an exit status) (see {LOG_DIR}/)"
+    ) in output.read_text()
     assert (runs.slurm / LOG_DIR / "slurm/test-first_DCASE2024T2bearing.exit").read_text() == "2\n"
-    assert "trained model models/saved_model/partial/" in \
-        (runs.slurm / LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
+    assert (
+        "trained model models/saved_model/partial/"
+        in (runs.slurm / LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
+    )
     written = runs.slurm / "results/dev_data/partial_MSE"
     local = runs.local / "results/dev_data/baseline_MSE"
     visible = sorted(path.name for path in written.glob("*.csv"))
-    assert visible == [f"{kind}_DCASE2024T2fan_section_00_test_seed13711_id(0_).csv"
-                       for kind in ("anomaly_score", "decision_result")]
+    assert visible == [
+        f"{kind}_DCASE2024T2fan_section_00_test_seed13711_id(0_).csv" for kind in ("anomaly_score", "decision_result")
+    ]
     for name in visible:  # complete: the local launcher's bytes
         assert (written / name).read_bytes() == (local / name).read_bytes(), name
     leftovers = [path.name for path in written.iterdir() if path.name.startswith(".")]
@@ -152,13 +194,25 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
 def test_a_family_model_trains_in_one_task_the_others_wait_for(runs: Runs, slurm_cluster: SlurmCluster) -> None:
     env = {**slurm_cluster.env, "PYTHONPATH": str(runs.slurm)}
     shutil.copy2(REPO_ROOT / "stgram_mfn.yaml", runs.slurm / "stgram_mfn.yaml")
-    result = run_script("01_train_2024t2.sh", "-d", *FLAGS, *SLURM, "--config", "stgram_mfn.yaml", "--slurm_wait",
-                        "False", "--slurm_options=--hold", cwd=runs.slurm, env=env)
+    result = run_script(
+        "01_train_2024t2.sh",
+        "-d",
+        *FLAGS,
+        *SLURM,
+        "--config",
+        "stgram_mfn.yaml",
+        "--slurm_wait",
+        "False",
+        "--slurm_options=--hold",
+        cwd=runs.slurm,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     family_job, machines_job = job_ids(result)
     subprocess.run(["scancel", family_job, machines_job], env={**os.environ, **env}, check=True)
     sbatch_lines = [line for line in result.stdout.splitlines() if line.startswith("$ sbatch")]
     assert "--array=0 " in sbatch_lines[0] and "--dependency" not in sbatch_lines[0]
     assert "--array=1 " in sbatch_lines[1] and f"--dependency=afterok:{family_job} " in sbatch_lines[1]
-    assert f"DCASE2024T2bearing (log: {LOG_DIR}/train_DCASE2024T2bearing.log, Slurm task {family_job}_0)" in \
-        result.stdout
+    assert (
+        f"DCASE2024T2bearing (log: {LOG_DIR}/train_DCASE2024T2bearing.log, Slurm task {family_job}_0)" in result.stdout
+    )

@@ -38,14 +38,29 @@ def test_fit_then_score_a_day(capsys: pytest.CaptureFixture, recordings: Path, t
     assert rows[0]["time"] == "2026-11-30T00:00:00"
     assert (tmp_path / "day.png").read_bytes()[:8] == PNG_SIGNATURE
     anomalous = sum(row["decision"] == "1" for row in rows)
-    assert out.splitlines()[-1] == f"scored 11 files (11 windows): {anomalous} anomalous -> {tmp_path / 'day.csv'}, " \
-                                   f"{tmp_path / 'day.png'}"
+    assert (
+        out.splitlines()[-1] == f"scored 11 files (11 windows): {anomalous} anomalous -> {tmp_path / 'day.csv'}, "
+        f"{tmp_path / 'day.png'}"
+    )
 
 
 def test_score_json_threshold_and_windows(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path) -> None:
     [long] = (recordings / "long").glob("*.wav")
-    code, out, err = run(capsys, "score", ae_bundle, long, "--json", "--window", "4", "--hop", "2", "--threshold",
-                         "1e9", "--score", "MAHALA")
+    code, out, err = run(
+        capsys,
+        "score",
+        ae_bundle,
+        long,
+        "--json",
+        "--window",
+        "4",
+        "--hop",
+        "2",
+        "--threshold",
+        "1e9",
+        "--score",
+        "MAHALA",
+    )
     assert code == 0 and "scored 1 files (9 windows): 0 anomalous" in err
     rows = json.loads(out)
     assert [(row["start_s"], row["end_s"]) for row in rows[:2]] == [(0.0, 4.0), (2.0, 6.0)]
@@ -53,8 +68,9 @@ def test_score_json_threshold_and_windows(capsys: pytest.CaptureFixture, ae_bund
     assert all(row["threshold"] == 1e9 and row["decision"] == 0 for row in rows)
 
 
-def test_export_writes_a_graph_onnxruntime_scores_with(capsys: pytest.CaptureFixture, ae_bundle: Path,
-                                                       recordings: Path, tmp_path: Path) -> None:
+def test_export_writes_a_graph_onnxruntime_scores_with(
+    capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path, tmp_path: Path
+) -> None:
     code, out, _ = run(capsys, "export", ae_bundle, "--onnx", tmp_path / "fan.onnx")
     assert code == 0 and out.startswith("exported DCASE2023T2-AE (MSE, MAHALA) ->")
     clip = sorted((recordings / "day").glob("*.wav"))[0]
@@ -88,17 +104,21 @@ def other_version(bundle: Path) -> Path:
     return bundle
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("no wavs", "holds no WAV files"),
-    ("other rate", "is sampled at 22050 Hz but the bundle"),
-    ("stereo", "has 2 channels but the bundle"),
-    ("empty", "the file is empty (0 bytes)"),
-    ("damaged bundle", "weights.npz does not match its checksum"),
-    ("other version", "is a bundle of format version 99; this program reads version 1"),
-    ("bad flag", "unknown argument '--windw'"),
-])
-def test_bad_input_is_one_line_and_writes_nothing(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path,
-                                                  tmp_path: Path, case: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no wavs", "holds no WAV files"),
+        ("other rate", "is sampled at 22050 Hz but the bundle"),
+        ("stereo", "has 2 channels but the bundle"),
+        ("empty", "the file is empty (0 bytes)"),
+        ("damaged bundle", "weights.npz does not match its checksum"),
+        ("other version", "is a bundle of format version 99; this program reads version 1"),
+        ("bad flag", "unknown argument '--windw'"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path, tmp_path: Path, case: str, expected: str
+) -> None:
     bundle, inputs = copy_bundle(ae_bundle, tmp_path), tmp_path / "in"
     shutil.copytree(recordings / "day", inputs)
     extra: list[str] = []

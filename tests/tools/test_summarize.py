@@ -47,8 +47,11 @@ def make_two_machine_run(results: Path, seed: int = 0) -> dict[str, dict[str, Pa
         folder = results / "dev_data" / system
         files[system] = {
             "fan": write_result(folder, "DCASE2024T2fan", {"00": random_section(rng, separation)}),
-            "valve": write_result(folder, "DCASE2024T2valve", {"00": random_section(rng, separation),
-                                                                "01": random_section(rng, separation)}),
+            "valve": write_result(
+                folder,
+                "DCASE2024T2valve",
+                {"00": random_section(rng, separation), "01": random_section(rng, separation)},
+            ),
         }
     files["baseline_MSE"]["fan"].with_name("decision_result_unrelated.csv").write_text("x,1\n")
     return files
@@ -68,8 +71,9 @@ def summary_paths(results: Path, split: str = "dev") -> tuple[Path, Path]:
     return folder / "DCASE2024T2_auc_pauc.csv", folder / "DCASE2024T2_auc_pauc_extract.csv"
 
 
-def test_two_machine_summary_has_the_expected_rows_columns_and_figures(tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture) -> None:
+def test_two_machine_summary_has_the_expected_rows_columns_and_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     results = tmp_path / "results"
     files = make_two_machine_run(results)
     code = summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan", "valve"])
@@ -78,8 +82,9 @@ def test_two_machine_summary_has_the_expected_rows_columns_and_figures(tmp_path:
 
     compact = pd.read_csv(compact_csv, index_col=[0, 1])
     assert list(compact.index.names) == ["System", "metric"]
-    assert list(compact.index) == [(system, metric) for system in ("baseline_MAHALA", "baseline_MSE")
-                                   for metric in METRICS]
+    assert list(compact.index) == [
+        (system, metric) for system in ("baseline_MAHALA", "baseline_MSE") for metric in METRICS
+    ]
     assert list(compact.columns) == ["h-mean", "a-mean", "fan", "valve"]
 
     wide = pd.read_csv(wide_csv, index_col=0)
@@ -111,25 +116,32 @@ def test_two_machine_summary_has_the_expected_rows_columns_and_figures(tmp_path:
         assert figures["fan_dev_00_AUC (source)_ave"] == pytest.approx(frames["fan"].loc["00", "AUC (source)"])
         assert np.isnan(figures["fan_dev_00_AUC (source)_std"])
         assert figures["valve_dev_01_F1 score (target)_ave"] == pytest.approx(
-            frames["valve"].loc["01", "F1 score (target)"])
+            frames["valve"].loc["01", "F1 score (target)"]
+        )
         assert figures["valve_dev_arithmetic mean_pAUC (source)"] == pytest.approx(
-            frames["valve"]["pAUC (source)"].mean(), rel=1e-12)
+            frames["valve"]["pAUC (source)"].mean(), rel=1e-12
+        )
         assert figures["valve_dev_harmonic mean_precision (source)"] == pytest.approx(
-            floored_hmean(frames["valve"]["precision (source)"]), rel=1e-12)
+            floored_hmean(frames["valve"]["precision (source)"]), rel=1e-12
+        )
         machine_means = [frames[m]["recall (target)"].mean() for m in ("fan", "valve")]
         assert figures["ALL_recall (target)_ave"] == pytest.approx(pooled["recall (target)"].mean(), rel=1e-12)
         assert figures["ALL_recall (target)_std"] == pytest.approx(np.std(machine_means, ddof=1), rel=1e-12)
 
     printed = capsys.readouterr().out
     assert "pAUC (source, target)" in printed and "TOTAL score" in printed
-    official = floored_hmean(pd.concat(read_sections(p) for p in files["baseline_MSE"].values())
-                             [["AUC (source)", "AUC (target)", "pAUC"]].to_numpy())
+    official = floored_hmean(
+        pd.concat(read_sections(p) for p in files["baseline_MSE"].values())[
+            ["AUC (source)", "AUC (target)", "pAUC"]
+        ].to_numpy()
+    )
     assert f"baseline_MSE {official:.4f}" in printed
     assert (compact_csv.parent / "DCASE2024T2_auc_pauc_extract.png").stat().st_size > 1000
 
 
-def test_missing_machine_types_are_named_and_the_total_is_marked_partial(tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture) -> None:
+def test_missing_machine_types_are_named_and_the_total_is_marked_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     results = tmp_path / "results"
     make_two_machine_run(results)
     assert summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--no_plots"]) == 0
@@ -152,11 +164,14 @@ def test_missing_result_folders_are_named(tmp_path: Path, capsys: pytest.Capture
 
     rng = np.random.default_rng(3)
     write_result(results / "dev_data" / "baseline_MSE", "DCASE2024T2fan", {"00": random_section(rng, 1.0)})
-    assert summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan",
-                           "--no_plots"]) == 0
+    assert (
+        summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan", "--no_plots"])
+        == 0
+    )
     assert "baseline_MAHALA" in capsys.readouterr().err
     assert list(pd.read_csv(summary_paths(results)[1], index_col=[0, 1]).index.get_level_values(0).unique()) == [
-        "baseline_MSE"]
+        "baseline_MSE"
+    ]
 
 
 def test_systems_names_the_folders_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -164,8 +179,23 @@ def test_systems_names_the_folders_to_compare(tmp_path: Path, capsys: pytest.Cap
     make_two_machine_run(results)
     rng = np.random.default_rng(5)
     write_result(results / "dev_data" / "stgram_KNN", "DCASE2024T2fan", {"00": random_section(rng, 2.0)})
-    assert summarize.main(["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan",
-                           "--systems", "baseline_MSE", "stgram_KNN", "--no_plots"]) == 0
+    assert (
+        summarize.main(
+            [
+                "DCASE2024T2",
+                "-d",
+                "--result_directory",
+                str(results),
+                "--machines",
+                "fan",
+                "--systems",
+                "baseline_MSE",
+                "stgram_KNN",
+                "--no_plots",
+            ]
+        )
+        == 0
+    )
     assert "not found" not in capsys.readouterr().err
     compact = pd.read_csv(summary_paths(results)[1], index_col=[0, 1])
     assert list(compact.index.get_level_values(0).unique()) == ["baseline_MSE", "stgram_KNN"]
@@ -186,7 +216,8 @@ def test_a_folder_with_several_runs_asks_which_one(tmp_path: Path, capsys: pytes
     assert summarize.main([*arguments, "--seed", "7"]) == 0
     compact = pd.read_csv(summary_paths(results)[1], index_col=[0, 1])
     assert compact.loc[("baseline_MSE", "AUC (source)"), "fan"] == pytest.approx(
-        read_sections(other).loc["00", "AUC (source)"])
+        read_sections(other).loc["00", "AUC (source)"]
+    )
 
 
 def test_eval_mode_scores_the_demo_ground_truth_first(tmp_path: Path) -> None:
@@ -206,21 +237,34 @@ def test_eval_mode_scores_the_demo_ground_truth_first(tmp_path: Path) -> None:
         if machine != hand_made.MACHINE:
             for path in folder.glob(f"*{hand_made.DATASET}_*"):
                 path.rename(path.with_name(path.name.replace(hand_made.DATASET, f"DCASE2024T2{machine}")))
-    code = summarize.main(["DCASE2024T2", "-e", "--result_directory", str(results), "--dataset_directory",
-                           str(tmp_path / "data"), "--machines", *machines, "--no_plots"])
+    code = summarize.main(
+        [
+            "DCASE2024T2",
+            "-e",
+            "--result_directory",
+            str(results),
+            "--dataset_directory",
+            str(tmp_path / "data"),
+            "--machines",
+            *machines,
+            "--no_plots",
+        ]
+    )
     assert code == 0
     compact = pd.read_csv(summary_paths(results, "eval")[1], index_col=[0, 1])
     assert list(compact.columns) == ["h-mean", "a-mean", *machines]
     assert compact.loc[("baseline_MSE", "AUC (source)"), "HairDryer"] == pytest.approx(0.9)
     assert compact.loc[("baseline_MSE", "pAUC (source, target)"), "ToyCircuit"] == pytest.approx(14 / 19)
     assert compact.loc[("baseline_MSE", "TOTAL score"), "h-mean"] == pytest.approx(
-        stats.hmean([0.9, 1.0, 14 / 19] * 2), rel=1e-12)
+        stats.hmean([0.9, 1.0, 14 / 19] * 2), rel=1e-12
+    )
     wide = pd.read_csv(summary_paths(results, "eval")[0], index_col=0)
     assert "HairDryer_eval_00_pAUC_ave" in wide.columns
 
 
 def test_eval_scores_without_ground_truth_are_skipped_unless_the_ground_truth_was_named(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     ground_truth = tmp_path / "data" / "dcase2024t2" / "eval_data" / "ground_truth"
     results = tmp_path / "results"
     folder = results / "eval_data" / "baseline_MSE"
@@ -228,8 +272,16 @@ def test_eval_scores_without_ground_truth_are_skipped_unless_the_ground_truth_wa
     hand_made.write_scores(folder)
     for path in list(folder.glob("*.csv")):  # the same scores for Scanner, which has no ground truth
         path.with_name(path.name.replace(hand_made.MACHINE, "Scanner")).write_bytes(path.read_bytes())
-    arguments = ["DCASE2024T2", "-e", "--result_directory", str(results), "--machines", "ToyCircuit", "Scanner",
-                 "--no_plots"]
+    arguments = [
+        "DCASE2024T2",
+        "-e",
+        "--result_directory",
+        str(results),
+        "--machines",
+        "ToyCircuit",
+        "Scanner",
+        "--no_plots",
+    ]
     assert summarize.main([*arguments, "--dataset_directory", str(tmp_path / "data")]) == 0
     warnings = capsys.readouterr().err
     assert "no ground truth of Scanner" in warnings and "no result CSV of Scanner" in warnings
@@ -241,8 +293,13 @@ def test_eval_scores_without_ground_truth_are_skipped_unless_the_ground_truth_wa
 
 def run_script(*arguments: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHON": sys.executable}
-    return subprocess.run(["bash", str(REPO_ROOT / "03_summarize_results.sh"), *arguments], capture_output=True,
-                          text=True, env=environment, timeout=120)
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "03_summarize_results.sh"), *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("arguments", [[], ["DCASE2019T2", "-d"], ["DCASE2024T2"], ["DCASE2024T2", "--dev", "-x"]])
@@ -263,8 +320,9 @@ def write_tiny_dataset(root: Path, machines: dict[str, float]) -> None:
 
     def clip(pitch: float, anomalous: bool) -> np.ndarray:
         wave = 0.2 * np.sin(2 * np.pi * pitch * rng.uniform(0.98, 1.02) * time)
-        wave += 0.02 * rng.standard_normal(time.size) + (0.08 * np.sin(2 * np.pi * 2.7 * pitch * time) if anomalous
-                                                         else 0.0)
+        wave += 0.02 * rng.standard_normal(time.size) + (
+            0.08 * np.sin(2 * np.pi * 2.7 * pitch * time) if anomalous else 0.0
+        )
         return wave.astype(np.float32)
 
     for machine, pitch in machines.items():
@@ -273,14 +331,20 @@ def write_tiny_dataset(root: Path, machines: dict[str, float]) -> None:
         (folder / "test").mkdir()
         for number in range(24):
             domain = "target" if number >= 21 else "source"
-            soundfile.write(folder / "train" / f"section_00_{domain}_train_normal_{number:04d}_a_1.wav",
-                            clip(pitch * (1.1 if domain == "target" else 1.0), False), rate)
+            soundfile.write(
+                folder / "train" / f"section_00_{domain}_train_normal_{number:04d}_a_1.wav",
+                clip(pitch * (1.1 if domain == "target" else 1.0), False),
+                rate,
+            )
         number = 0
         for domain in ("source", "target"):
             for label in ("normal", "anomaly"):
                 for _ in range(5):
-                    soundfile.write(folder / "test" / f"section_00_{domain}_test_{label}_{number:04d}_a_1.wav",
-                                    clip(pitch * (1.1 if domain == "target" else 1.0), label == "anomaly"), rate)
+                    soundfile.write(
+                        folder / "test" / f"section_00_{domain}_test_{label}_{number:04d}_a_1.wav",
+                        clip(pitch * (1.1 if domain == "target" else 1.0), label == "anomaly"),
+                        rate,
+                    )
                     number += 1
 
 
@@ -296,8 +360,9 @@ def restore_torch_settings():
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
 
 
-def test_end_to_end_train_test_and_summarise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             restore_torch_settings) -> None:
+def test_end_to_end_train_test_and_summarise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_torch_settings
+) -> None:
     import matplotlib.image
 
     import train
@@ -306,8 +371,21 @@ def test_end_to_end_train_test_and_summarise(tmp_path: Path, monkeypatch: pytest
     write_tiny_dataset(tmp_path / "data", machines)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # train.py sets it; undone after the test
-    common = ["-d", "-tag", "id(0_)", "--use_ids", "0", "--epochs", "1", "--dataset_directory", "data",
-              "--num_workers", "1", "--use_cuda", "False"]
+    common = [
+        "-d",
+        "-tag",
+        "id(0_)",
+        "--use_ids",
+        "0",
+        "--epochs",
+        "1",
+        "--dataset_directory",
+        "data",
+        "--num_workers",
+        "1",
+        "--use_cuda",
+        "False",
+    ]
     for machine in machines:
         assert train.main(["--dataset", f"DCASE2024T2{machine}", *common]) == 0
         assert train.main(["--dataset", f"DCASE2024T2{machine}", *common, "--test_only", "--score", "MAHALA"]) == 0
@@ -320,8 +398,9 @@ def test_end_to_end_train_test_and_summarise(tmp_path: Path, monkeypatch: pytest
     compact = pd.read_csv(summary_paths(tmp_path / "results")[1], index_col=[0, 1])
     assert list(compact.index.get_level_values(0).unique()) == ["baseline_MAHALA", "baseline_MSE"]
     for system in ("baseline_MAHALA", "baseline_MSE"):
-        sections = pd.concat(read_sections(path) for path in (tmp_path / "results" / "dev_data" / system).glob(
-            "result_*_roc.csv"))
+        sections = pd.concat(
+            read_sections(path) for path in (tmp_path / "results" / "dev_data" / system).glob("result_*_roc.csv")
+        )
         assert len(sections) == 2
         expected = floored_hmean(sections[["AUC (source)", "AUC (target)", "pAUC"]].to_numpy())
         total = compact.loc[system]
@@ -329,8 +408,9 @@ def test_end_to_end_train_test_and_summarise(tmp_path: Path, monkeypatch: pytest
     assert "TOTAL score (partial: 2 of 7 machine types)" in completed.stdout
 
 
-def test_a_seed_sweep_reports_each_system_s_mean_and_std_over_seeds(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture) -> None:
+def test_a_seed_sweep_reports_each_system_s_mean_and_std_over_seeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     results, seeds = tmp_path / "results", (13711, 1, 2)
     official: dict[str, list[float]] = {"baseline_MSE": [], "baseline_MAHALA": []}
     target_auc_hmeans = []
@@ -338,14 +418,31 @@ def test_a_seed_sweep_reports_each_system_s_mean_and_std_over_seeds(tmp_path: Pa
         rng = np.random.default_rng(seed)
         for system, separation in (("baseline_MSE", 0.8), ("baseline_MAHALA", 1.5)):
             folder = results / "dev_data" / system.replace("_", f"_seed{seed}_")
-            paths = [write_result(folder, f"DCASE2024T2{machine}", {"00": random_section(rng, separation)},
-                                  suffix=f"seed{seed}_id(0_)") for machine in ("fan", "valve")]
+            paths = [
+                write_result(
+                    folder,
+                    f"DCASE2024T2{machine}",
+                    {"00": random_section(rng, separation)},
+                    suffix=f"seed{seed}_id(0_)",
+                )
+                for machine in ("fan", "valve")
+            ]
             sections = pd.concat(read_sections(path) for path in paths)
             official[system].append(floored_hmean(sections[["AUC (source)", "AUC (target)", "pAUC"]].to_numpy()))
             if system == "baseline_MSE":
                 target_auc_hmeans.append(floored_hmean(sections["AUC (target)"]))
-    arguments = ["DCASE2024T2", "-d", "--result_directory", str(results), "--machines", "fan", "valve", "--no_plots",
-                 "--seeds", *map(str, seeds)]
+    arguments = [
+        "DCASE2024T2",
+        "-d",
+        "--result_directory",
+        str(results),
+        "--machines",
+        "fan",
+        "valve",
+        "--no_plots",
+        "--seeds",
+        *map(str, seeds),
+    ]
     assert summarize.main(arguments) == 0
 
     summary = results / "dev_data/baseline/summarize/DCASE2024T2"

@@ -99,16 +99,19 @@ def drop_manifest_key(bundle: Path, key: str) -> None:
     (bundle / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize(("damage", "expected"), [
-    (damage_weights, "weights.npz does not match its checksum"),
-    (lambda b: (b / "clips.csv").unlink(), "clips.csv is missing from the bundle"),
-    (lambda b: (b / "manifest.json").write_text("{\"format\": "), "manifest.json is damaged"),
-    (lambda b: (b / "manifest.json").unlink(), "is not a model bundle (no manifest.json)"),
-    (lambda b: rewrite_manifest(b, version=2), "bundle of format version 2; this program reads version 1"),
-    (lambda b: rewrite_manifest(b, format="something-else"), "is not the manifest of a model bundle"),
-    (lambda b: rewrite_manifest(b, model="no-such-model"), "unknown model 'no-such-model'"),
-    (lambda b: drop_manifest_key(b, "sample_rate"), "manifest.json is damaged (no sample_rate)"),
-])
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (damage_weights, "weights.npz does not match its checksum"),
+        (lambda b: (b / "clips.csv").unlink(), "clips.csv is missing from the bundle"),
+        (lambda b: (b / "manifest.json").write_text('{"format": '), "manifest.json is damaged"),
+        (lambda b: (b / "manifest.json").unlink(), "is not a model bundle (no manifest.json)"),
+        (lambda b: rewrite_manifest(b, version=2), "bundle of format version 2; this program reads version 1"),
+        (lambda b: rewrite_manifest(b, format="something-else"), "is not the manifest of a model bundle"),
+        (lambda b: rewrite_manifest(b, model="no-such-model"), "unknown model 'no-such-model'"),
+        (lambda b: drop_manifest_key(b, "sample_rate"), "manifest.json is damaged (no sample_rate)"),
+    ],
+)
 def test_damaged_or_foreign_bundles_are_refused(ae_bundle: Path, tmp_path: Path, damage, expected: str) -> None:
     bundle = copy_bundle(ae_bundle, tmp_path)
     damage(bundle)
@@ -127,8 +130,13 @@ def test_weights_with_nan_are_refused_even_with_a_matching_checksum(ae_bundle: P
     arrays = files.load_arrays(bundle / "weights.npz")
     arrays["cov_source"][0, 0] = np.nan
     files.save_arrays(bundle / "weights.npz", arrays)
-    rewrite_manifest(bundle, files={**json.loads((bundle / "manifest.json").read_text())["files"],
-                                    "weights.npz": sha256(bundle / "weights.npz")})
+    rewrite_manifest(
+        bundle,
+        files={
+            **json.loads((bundle / "manifest.json").read_text())["files"],
+            "weights.npz": sha256(bundle / "weights.npz"),
+        },
+    )
     with pytest.raises(DataError, match="NaN or infinite"):
         load_bundle(bundle)
 

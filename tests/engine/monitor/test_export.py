@@ -33,7 +33,8 @@ def test_onnx_scores_match_pytorch(ae_bundle: Path, recordings: Path, tmp_path: 
 
 
 def test_a_model_without_a_scoring_graph_is_refused(knn_bundle: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="level-stats-kNN has no scoring graph to export; ONNX export works for "
-                                          "DCASE2023T2-AE"):
+    with pytest.raises(
+        ConfigError, match="level-stats-kNN has no scoring graph to export; ONNX export works for DCASE2023T2-AE"
+    ):
         export_onnx(load_bundle(knn_bundle), tmp_path / "knn.onnx")
     assert list(tmp_path.iterdir()) == []

@@ -84,8 +84,9 @@ def test_a_failed_fit_leaves_nothing(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["normal"]
 
 
-def test_level_stats_knn_bundle_scores_as_its_distance_to_the_training_clips(knn_bundle: Path,
-                                                                            recordings: Path) -> None:
+def test_level_stats_knn_bundle_scores_as_its_distance_to_the_training_clips(
+    knn_bundle: Path, recordings: Path
+) -> None:
     """The score of a clip: mean Euclidean distance (scipy) to its 2 nearest training clips in the standardised
     level statistics, divided by the training clips' own mean leave-one-out 2-NN distance (all source clips)."""
     bundle = load_bundle(knn_bundle)

@@ -42,25 +42,47 @@ def write_slowly(source: Path, target: Path, pieces: int = 4, pause: float = 0.3
     size = len(data) // pieces + 1
     with open(target, "wb") as stream:
         for start in range(0, len(data), size):
-            stream.write(data[start:start + size])
+            stream.write(data[start : start + size])
             stream.flush()
             time.sleep(pause)
 
 
 def start_watch(bundle: Path, folder: Path, *extra: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tools.monitor", "watch", str(bundle), str(folder), "--interval", "0.2",
-               "--settle", "1.0", "--use_cuda", "False", *extra]
-    return subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    command = [
+        sys.executable,
+        "-m",
+        "tools.monitor",
+        "watch",
+        str(bundle),
+        str(folder),
+        "--interval",
+        "0.2",
+        "--settle",
+        "1.0",
+        "--use_cuda",
+        "False",
+        *extra,
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
 
 
 def expected_scores(bundle: Path, clips: list[Path]) -> dict[str, float]:
-    return {clip.name: rows[0].score for clip, rows in
-            zip(clips, score_files(load_bundle(bundle), clips, **SETTINGS), strict=True)}
+    return {
+        clip.name: rows[0].score
+        for clip, rows in zip(clips, score_files(load_bundle(bundle), clips, **SETTINGS), strict=True)
+    }
 
 
-def test_watch_scores_new_files_once_across_ctrl_c_and_restart(ae_bundle: Path, recordings: Path,
-                                                               tmp_path: Path) -> None:
+def test_watch_scores_new_files_once_across_ctrl_c_and_restart(
+    ae_bundle: Path, recordings: Path, tmp_path: Path
+) -> None:
     clips = sorted((recordings / "day").glob("*.wav"))[:6]
     folder, results = tmp_path / "incoming", tmp_path / "incoming" / "monitor_scores.csv"
     folder.mkdir()
@@ -91,8 +113,9 @@ def test_watch_scores_new_files_once_across_ctrl_c_and_restart(ae_bundle: Path, 
     assert {row["file"]: float(row["score"]) for row in rows} == pytest.approx(expected, rel=1e-6)
 
 
-def test_a_write_cut_short_is_dropped_and_that_file_scored_again(ae_bundle: Path, recordings: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_write_cut_short_is_dropped_and_that_file_scored_again(
+    ae_bundle: Path, recordings: Path, tmp_path: Path
+) -> None:
     [long] = (recordings / "long").glob("*.wav")
     short = sorted((recordings / "day").glob("*.wav"))[0]
     folder = tmp_path / "incoming"
@@ -101,13 +124,16 @@ def test_a_write_cut_short_is_dropped_and_that_file_scored_again(ae_bundle: Path
         shutil.copyfile(clip, folder / clip.name)
     results = tmp_path / "scores.csv"
     bundle = load_bundle(ae_bundle)
-    rows = [row.csv_values() for rows in score_files(bundle, [folder / short.name, folder / long.name], **SETTINGS)
-            for row in rows]
+    rows = [
+        row.csv_values()
+        for rows in score_files(bundle, [folder / short.name, folder / long.name], **SETTINGS)
+        for row in rows
+    ]
     rows[0][0], rows[1][0] = short.name, long.name
     for row in rows[1:]:
         row[0] = long.name
     text = csv_text([list(CSV_COLUMNS), *rows])
-    results.write_text(text[:text.index(rows[5][6])])  # killed in the middle of the long file's rows
+    results.write_text(text[: text.index(rows[5][6])])  # killed in the middle of the long file's rows
     lines = []
     counts = watch(bundle, folder, results, SETTINGS, interval=0.05, settle=0.0, once=True, report=lines.append)
     assert counts.scored == 1 and "dropped the rows of a write cut short" in "\n".join(lines)
@@ -122,8 +148,16 @@ def test_a_bad_file_is_reported_and_the_watch_goes_on(ae_bundle: Path, recording
     clip = sorted((recordings / "day").glob("*.wav"))[0]
     shutil.copyfile(clip, folder / clip.name)
     lines: list[str] = []
-    counts = watch(load_bundle(ae_bundle), folder, tmp_path / "s.csv", SETTINGS, interval=0.05, settle=0.0,
-                   once=True, report=lines.append)
+    counts = watch(
+        load_bundle(ae_bundle),
+        folder,
+        tmp_path / "s.csv",
+        SETTINGS,
+        interval=0.05,
+        settle=0.0,
+        once=True,
+        report=lines.append,
+    )
     assert counts.scored == 1 and list(counts.skipped) == ["a-stereo.wav"]
     assert any(line.startswith("skipped: ") and "a-stereo.wav has 2 channels" in line for line in lines)
     assert [row["file"] for row in result_rows(tmp_path / "s.csv")] == [clip.name]

@@ -30,9 +30,22 @@ BANDS = 6
 
 
 def tiny_options(**changes: object) -> AnomalyTransformerOptions:
-    values = dict(epochs=2, batch_size=4, learning_rate=1e-3, shuffle=True, seed=0, n_mels=BANDS, at_window=8,
-                  at_train_stride=4, at_d_model=8, at_heads=2, at_layers=2, at_d_ff=8, at_lambda=3.0,
-                  at_temperature=50.0)
+    values = dict(
+        epochs=2,
+        batch_size=4,
+        learning_rate=1e-3,
+        shuffle=True,
+        seed=0,
+        n_mels=BANDS,
+        at_window=8,
+        at_train_stride=4,
+        at_d_model=8,
+        at_heads=2,
+        at_layers=2,
+        at_d_ff=8,
+        at_lambda=3.0,
+        at_temperature=50.0,
+    )
     values.update(changes)
     return AnomalyTransformerOptions(**values)
 
@@ -59,8 +72,17 @@ def test_registry_entry_is_a_per_machine_model_on_log_mel_frames_with_mean_and_m
     assert cls.score_modes == ("MEAN", "MAX")
 
 
-@pytest.mark.parametrize(("flag", "value"), [("at_window", 1), ("at_train_stride", 9), ("at_heads", 9),
-                                             ("at_lambda", -1.0), ("at_temperature", 0.0), ("at_layers", 0)])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("at_window", 1),
+        ("at_train_stride", 9),
+        ("at_heads", 9),
+        ("at_lambda", -1.0),
+        ("at_temperature", 0.0),
+        ("at_layers", 0),
+    ],
+)
 def test_settings_refuse_values_that_cannot_work(flag: str, value: object) -> None:
     config = Namespace(**{**tiny_options().__dict__, flag: value})
     with pytest.raises(ConfigError, match=f"--{flag}"):
@@ -68,8 +90,7 @@ def test_settings_refuse_values_that_cannot_work(flag: str, value: object) -> No
 
 
 def test_learning_rate_halves_every_epoch() -> None:
-    assert [learning_rate_at(epoch, 1e-4) for epoch in (1, 2, 3, 10)] == pytest.approx([1e-4, 5e-5, 2.5e-5,
-                                                                                         1e-4 / 512])
+    assert [learning_rate_at(epoch, 1e-4) for epoch in (1, 2, 3, 10)] == pytest.approx([1e-4, 5e-5, 2.5e-5, 1e-4 / 512])
 
 
 def test_bands_are_standardised_as_scikit_learn_does() -> None:
@@ -93,8 +114,11 @@ def test_windows_cover_each_clip_and_hold_its_own_frames(frames_per_vector: int)
     frames = data.frames.numpy()
     clip_first = [0, 20, 31]
     gathered = windows.gather(np.arange(len(windows))).numpy()
-    expected = [frames[clip_first[clip] + start:clip_first[clip] + start + 8]
-                for clip, starts in enumerate(windows.clip_starts) for start in starts]
+    expected = [
+        frames[clip_first[clip] + start : clip_first[clip] + start + 8]
+        for clip, starts in enumerate(windows.clip_starts)
+        for start in starts
+    ]
     np.testing.assert_array_equal(gathered, np.stack(expected))
 
 
@@ -119,7 +143,7 @@ def test_clip_scores_are_the_mean_and_max_of_the_network_frame_scores() -> None:
             reconstruction, associations = net(windows)
             per_window = frame_scores(windows, reconstruction, associations, 50.0).numpy()
         n_tail = (end - first) - 8
-        expected_frames.append(np.concatenate([per_window[0], per_window[1][8 - n_tail:]]))
+        expected_frames.append(np.concatenate([per_window[0], per_window[1][8 - n_tail :]]))
     np.testing.assert_allclose(scores["MEAN"], [values.mean() for values in expected_frames], rtol=1e-5)
     np.testing.assert_allclose(scores["MAX"], [values.max() for values in expected_frames], rtol=1e-5)
     assert set(model.fit_reference(data)) == {"MEAN", "MAX"}

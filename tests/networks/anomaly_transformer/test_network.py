@@ -52,12 +52,13 @@ def test_attention_layer_gives_the_prior_of_its_sigma_projection_and_the_softmax
     with torch.no_grad():
         out, series, prior, sigma = attention(x)
     xs = x.numpy()
-    weight = {name: (getattr(attention, name).weight.detach().numpy(), getattr(attention, name).bias.detach().numpy())
-              for name in ("query", "key", "value", "sigma", "out")}
+    weight = {
+        name: (getattr(attention, name).weight.detach().numpy(), getattr(attention, name).bias.detach().numpy())
+        for name in ("query", "key", "value", "sigma", "out")
+    }
     sigma_logits = (xs @ weight["sigma"][0].T + weight["sigma"][1]).transpose(0, 2, 1)  # (batch, heads, steps)
     np.testing.assert_allclose(sigma.numpy(), numpy_width(sigma_logits), rtol=1e-10)
-    np.testing.assert_allclose(prior.numpy(), numpy_gaussian_rows(numpy_width(sigma_logits), 7), rtol=1e-9,
-                               atol=1e-14)
+    np.testing.assert_allclose(prior.numpy(), numpy_gaussian_rows(numpy_width(sigma_logits), 7), rtol=1e-9, atol=1e-14)
     q, k, v = ((xs @ weight[name][0].T + weight[name][1]).reshape(2, 7, 3, 4) for name in ("query", "key", "value"))
     logits = np.einsum("blhe,bshe->bhls", q, k) / 2.0  # 1 / sqrt(head dim 4)
     expected = np.exp(logits - logits.max(axis=-1, keepdims=True))

@@ -88,8 +88,13 @@ def test_minimax_stop_gradients_decide_which_parameters_each_phase_moves() -> No
     assert minimise_part["layers.1.attention.query.weight"] == 0.0
     assert minimise_part["layers.1.attention.key.weight"] == 0.0
     # what comes after the last attention weights touches only the reconstruction
-    after = ["layers.1.attention.value.weight", "layers.1.attention.out.weight", "layers.1.feed_in.weight",
-             "norm.weight", "reconstruction.weight"]
+    after = [
+        "layers.1.attention.value.weight",
+        "layers.1.attention.out.weight",
+        "layers.1.feed_in.weight",
+        "norm.weight",
+        "reconstruction.weight",
+    ]
     reconstruction_only = gradients(net, losses.reconstruction)
     for name in after:
         assert maximise_part[name] == minimise_part[name] == 0.0
@@ -124,19 +129,23 @@ def test_one_minimax_step_applies_the_sum_of_both_phases_gradients() -> None:
         torch.testing.assert_close(p.grad, separate[name], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize(("n_frames", "window", "stride", "expected"), [
-    (313, 100, 100, [0, 100, 200, 213]),
-    (300, 100, 100, [0, 100, 200]),
-    (12, 5, 3, [0, 3, 6, 7]),
-    (5, 5, 2, [0]),
-])
-def test_windows_start_every_stride_and_the_last_ends_at_the_last_frame(n_frames: int, window: int, stride: int,
-                                                                         expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("n_frames", "window", "stride", "expected"),
+    [
+        (313, 100, 100, [0, 100, 200, 213]),
+        (300, 100, 100, [0, 100, 200]),
+        (12, 5, 3, [0, 3, 6, 7]),
+        (5, 5, 2, [0]),
+    ],
+)
+def test_windows_start_every_stride_and_the_last_ends_at_the_last_frame(
+    n_frames: int, window: int, stride: int, expected: list[int]
+) -> None:
     starts = window_starts(n_frames, window, stride)
     assert starts.tolist() == expected
     covered = np.zeros(n_frames, dtype=bool)
     for start in starts:
-        covered[start:start + window] = True
+        covered[start : start + window] = True
     assert covered.all()
 
 

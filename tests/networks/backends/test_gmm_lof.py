@@ -16,8 +16,9 @@ from networks.backends.selective import domain_masks, standardise
 def two_domains(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     source = rng.normal(0.0, 1.0, size=(40, 4))
     target = rng.normal(3.0, 2.0, size=(8, 4))
-    queries = np.concatenate([rng.normal(0.0, 1.0, size=(5, 4)), rng.normal(3.0, 2.0, size=(5, 4)),
-                              rng.normal(-6.0, 1.0, size=(3, 4))])
+    queries = np.concatenate(
+        [rng.normal(0.0, 1.0, size=(5, 4)), rng.normal(3.0, 2.0, size=(5, 4)), rng.normal(-6.0, 1.0, size=(3, 4))]
+    )
     return np.concatenate([source, target]), np.r_[np.zeros(40, bool), np.ones(8, bool)], queries
 
 

@@ -36,11 +36,13 @@ def test_knn_scores_match_a_brute_force_numpy_knn(k: int) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
     # each domain's distances divided by its mean leave-one-out k-NN distance among its own references
-    scales = [np.mean([brute_force_knn(r, members, k, skip=i) for i, r in enumerate(members)])
-              for members in (source, target)]
+    scales = [
+        np.mean([brute_force_knn(r, members, k, skip=i) for i, r in enumerate(members)]) for members in (source, target)
+    ]
     got = selective_knn_scores(queries, references, is_target, k)
-    expected = [min(brute_force_knn(q, source, k) / scales[0], brute_force_knn(q, target, k) / scales[1])
-                for q in queries]
+    expected = [
+        min(brute_force_knn(q, source, k) / scales[0], brute_force_knn(q, target, k) / scales[1]) for q in queries
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
     # leave-one-out scores of the references themselves (the training clips' threshold samples)

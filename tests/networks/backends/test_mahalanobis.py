@@ -37,8 +37,9 @@ def test_selective_score_is_the_float32_blocks_by_blocks_mean() -> None:
         x = RNG.normal(size=(30, block * frames)).astype(np.float32)
         recon = (x + RNG.normal(scale=0.3, size=x.shape)).astype(np.float32)
         p_source, p_target = random_precision(block), random_precision(block)
-        expected = min(blocks_by_blocks_mean(recon, x, p_source, block),
-                       blocks_by_blocks_mean(recon, x, p_target, block))
+        expected = min(
+            blocks_by_blocks_mean(recon, x, p_source, block), blocks_by_blocks_mean(recon, x, p_target, block)
+        )
         assert expected.dtype == np.float32
         blocks = block_differences(torch.from_numpy(recon), torch.from_numpy(x), block)
         assert blocks.dtype == torch.float32 and blocks.shape == (30 * frames, block)

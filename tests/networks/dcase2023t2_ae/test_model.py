@@ -20,8 +20,17 @@ def test_layers_and_buffers_have_the_spec_shapes() -> None:
     net = AENet(640, 128)
     linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [
-        (640, 128), (128, 128), (128, 128), (128, 128), (128, 8),
-        (8, 128), (128, 128), (128, 128), (128, 128), (128, 640)]
+        (640, 128),
+        (128, 128),
+        (128, 128),
+        (128, 128),
+        (128, 8),
+        (8, 128),
+        (128, 128),
+        (128, 128),
+        (128, 128),
+        (128, 640),
+    ]
     norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert len(norms) == 9 and all(m.momentum == 0.01 and m.eps == 1e-3 for m in norms)
     state = net.state_dict()
@@ -32,8 +41,16 @@ def test_layers_and_buffers_have_the_spec_shapes() -> None:
 
 def tiny_detector() -> AutoencoderModel:
     torch.manual_seed(0)
-    options = AutoencoderOptions(batch_size=16, learning_rate=1e-3, shuffle=True, validation_split=0.1, seed=0,
-                                 log_interval=100, n_mels=4, frames=2)
+    options = AutoencoderOptions(
+        batch_size=16,
+        learning_rate=1e-3,
+        shuffle=True,
+        validation_split=0.1,
+        seed=0,
+        log_interval=100,
+        n_mels=4,
+        frames=2,
+    )
     return AutoencoderModel(options, {"input_dim": 8, "block_size": 4}, torch.device("cpu"))
 
 
@@ -99,15 +116,18 @@ def test_clip_scores_are_the_float32_per_clip_recipe() -> None:
             recon = detector.net(clip_x)[0]  # the baseline's batch: one clip
             mse = torch.nn.functional.mse_loss(recon, clip_x, reduction="none").mean().item()
             d = recon.view(-1, 4) - clip_x.view(-1, 4)
-            per_domain = [(torch.sum(torch.mean(torch.matmul(torch.matmul(d, p), d.t()), dim=1)) / d.shape[0]).item()
-                          for p in precisions]
+            per_domain = [
+                (torch.sum(torch.mean(torch.matmul(torch.matmul(d, p), d.t()), dim=1)) / d.shape[0]).item()
+                for p in precisions
+            ]
         assert scores["MSE"][clip] == mse
         assert scores["MAHALA"][clip] == min(per_domain)
         difference = (recon - clip_x).numpy()
         assert scores["MSE"][clip] == pytest.approx(np.mean(difference**2, dtype=np.float32), rel=1e-6)
         blocks = difference.reshape(-1, 4)
-        numpy_scores = [np.sum(np.mean(blocks @ p.numpy() @ blocks.T, axis=1)) / np.float32(len(blocks))
-                        for p in precisions]
+        numpy_scores = [
+            np.sum(np.mean(blocks @ p.numpy() @ blocks.T, axis=1)) / np.float32(len(blocks)) for p in precisions
+        ]
         assert scores["MAHALA"][clip] == pytest.approx(float(min(numpy_scores)), rel=1e-5)
 
 
@@ -141,8 +161,9 @@ def test_asking_for_one_mode_gives_its_bits_and_skips_the_other() -> None:
 
 def test_train_epoch_logs_and_calibration() -> None:
     detector = tiny_detector()
-    batches = [Batch(torch.randn(16, 8), torch.arange(16) < 4) for _ in range(3)] + [Batch(torch.randn(1, 8),
-                                                                                         torch.zeros(1, dtype=bool))]
+    batches = [Batch(torch.randn(16, 8), torch.arange(16) < 4) for _ in range(3)] + [
+        Batch(torch.randn(1, 8), torch.zeros(1, dtype=bool))
+    ]
     valid = [Batch(torch.randn(10, 8), torch.zeros(10, dtype=torch.bool))]
     result = detector.train_batches(iter(batches), 4, iter(valid), 1)
     assert set(result.log) == set(AutoencoderModel.log_columns)

@@ -38,8 +38,11 @@ def test_selective_knn_matches_scikit_learn() -> None:
     is_target = np.arange(48) >= 40
     queries = rng.normal(1.0, 2.0, (25, 6))
     for k in (1, 2, 3):
-        np.testing.assert_allclose(selective_knn_scores(queries, references, is_target, k, metric="euclidean"),
-                                   _reference_scores(queries, references, is_target, k), rtol=1e-9)
+        np.testing.assert_allclose(
+            selective_knn_scores(queries, references, is_target, k, metric="euclidean"),
+            _reference_scores(queries, references, is_target, k),
+            rtol=1e-9,
+        )
 
 
 def test_the_spacing_makes_the_sparse_domain_count_as_much() -> None:
@@ -50,8 +53,13 @@ def test_the_spacing_makes_the_sparse_domain_count_as_much() -> None:
     target = rng.normal(10.0, 2.0, (200, 3))
     references = np.vstack([source, target])
     is_target = np.arange(400) >= 200
-    scores = selective_knn_scores(np.vstack([rng.normal(0.0, 0.1, (50, 3)), rng.normal(10.0, 2.0, (50, 3))]),
-                                  references, is_target, 2, metric="euclidean")
+    scores = selective_knn_scores(
+        np.vstack([rng.normal(0.0, 0.1, (50, 3)), rng.normal(10.0, 2.0, (50, 3))]),
+        references,
+        is_target,
+        2,
+        metric="euclidean",
+    )
     assert 0.6 < np.median(scores[:50]) < 1.6 and 0.6 < np.median(scores[50:]) < 1.6
     assert selective_knn_scores(np.array([[5.0, 5.0, 5.0]]), references, is_target, 2, metric="euclidean")[0] > 3.0
 
@@ -60,11 +68,11 @@ def test_leave_one_out_excludes_the_clip_itself() -> None:
     rng = np.random.default_rng(2)
     references = rng.normal(size=(30, 4))
     is_target = np.zeros(30, dtype=bool)
-    loo = selective_knn_scores(references, references, is_target, 1, query_is_reference=np.arange(30),
-                               metric="euclidean")
+    loo = selective_knn_scores(
+        references, references, is_target, 1, query_is_reference=np.arange(30), metric="euclidean"
+    )
     assert np.all(loo > 0.0)
-    assert np.allclose(selective_knn_scores(references, references, is_target, 1, metric="euclidean"), 0.0,
-                       atol=1e-6)
+    assert np.allclose(selective_knn_scores(references, references, is_target, 1, metric="euclidean"), 0.0, atol=1e-6)
 
 
 def vector_set(clips: list[np.ndarray], is_target: np.ndarray, frames: int) -> VectorSet:
@@ -72,8 +80,12 @@ def vector_set(clips: list[np.ndarray], is_target: np.ndarray, frames: int) -> V
     from datasets.clip_features import ClipFeatures
 
     offsets = np.concatenate([[0], np.cumsum([len(clip) for clip in clips])]).astype(np.int64)
-    features = ClipFeatures(offsets=offsets, names=[f"c{i}" for i in range(len(clips))], sample_rate=16000,
-                            log_mel=np.vstack(clips).astype(np.float32))
+    features = ClipFeatures(
+        offsets=offsets,
+        names=[f"c{i}" for i in range(len(clips))],
+        sample_rate=16000,
+        log_mel=np.vstack(clips).astype(np.float32),
+    )
     params = FeatureParams(n_mels=clips[0].shape[1], frames=frames)
     return VectorSet.from_features(features, params, is_target, torch.device("cpu"))
 
@@ -82,8 +94,9 @@ def test_clip_statistics_and_model_scores_against_numpy_and_scikit_learn() -> No
     rng = np.random.default_rng(3)
     train = [rng.normal(0.0, 1.0, (int(rng.integers(5, 12)), 4)).astype(np.float32) for _ in range(30)]
     test = [rng.normal(0.5, 2.0, (7, 4)).astype(np.float32) for _ in range(6)]
-    expected = np.array([[*clip.astype(np.float64).mean(axis=0), *clip.astype(np.float64).std(axis=0)]
-                         for clip in train])
+    expected = np.array(
+        [[*clip.astype(np.float64).mean(axis=0), *clip.astype(np.float64).std(axis=0)] for clip in train]
+    )
     np.testing.assert_allclose(clip_statistics(train), expected, rtol=1e-12)
     is_target = np.arange(30) >= 24
     train_set, test_set = vector_set(train, is_target, 3), vector_set(test, np.zeros(6, bool), 3)
@@ -92,20 +105,37 @@ def test_clip_statistics_and_model_scores_against_numpy_and_scikit_learn() -> No
     model = LevelStatsModel(options, LevelStatsModel.shape_of(options, train_set), torch.device("cpu"))
     calibration = model.fit_reference(train_set)
     scaler = StandardScaler().fit(expected)
-    queries = scaler.transform(np.array([[*clip.astype(np.float64).mean(axis=0), *clip.astype(np.float64).std(axis=0)]
-                                         for clip in test]))
-    np.testing.assert_allclose(model.score(test_set)["KNN"],
-                               _reference_scores(queries, scaler.transform(expected), is_target, 2), rtol=1e-5)
+    queries = scaler.transform(
+        np.array([[*clip.astype(np.float64).mean(axis=0), *clip.astype(np.float64).std(axis=0)] for clip in test])
+    )
+    np.testing.assert_allclose(
+        model.score(test_set)["KNN"], _reference_scores(queries, scaler.transform(expected), is_target, 2), rtol=1e-5
+    )
     assert calibration["KNN"].shape == (30,) and np.all(calibration["KNN"] > 0.0)
 
 
-def test_cli_writes_the_result_files_the_summary_reads(tmp_path: Path, tiny_data_dir: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_writes_the_result_files_the_summary_reads(
+    tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     results = tmp_path / "results"
     monkeypatch.chdir(tmp_path)  # the runner writes models/ and logs/ under the working folder
-    assert level_stats_knn.main(["DCASE2024T2", "-d", "--dataset_directory", str(tiny_data_dir),
-                                 "--result_directory", str(results), "--machines", "fan",
-                                 "--workers", "1"]) == 0
+    assert (
+        level_stats_knn.main(
+            [
+                "DCASE2024T2",
+                "-d",
+                "--dataset_directory",
+                str(tiny_data_dir),
+                "--result_directory",
+                str(results),
+                "--machines",
+                "fan",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     folder = results / "dev_data" / "levelstats_KNN"
     scores = folder / "anomaly_score_DCASE2024T2fan_section_00_test_seed13711.csv"
     assert scores.is_file() and (folder / "decision_result_DCASE2024T2fan_section_00_test_seed13711.csv").is_file()

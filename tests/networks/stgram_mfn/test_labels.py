@@ -15,7 +15,11 @@ def test_class_names_and_section_membership() -> None:
 
 
 def test_class_labels_are_sorted_names_and_each_clips_index() -> None:
-    names, labels = class_labels(["valve", "fan", "fan", "valve"], ["00", "00", "00", "00"],
-                                 ["source", "target", "target", "source"], ["v_1", "", "", "v_2"])
+    names, labels = class_labels(
+        ["valve", "fan", "fan", "valve"],
+        ["00", "00", "00", "00"],
+        ["source", "target", "target", "source"],
+        ["v_1", "", "", "v_2"],
+    )
     assert names == ["fan/00/target", "valve/00/source/v_1", "valve/00/source/v_2"]
     np.testing.assert_array_equal(labels, [1, 0, 0, 2])

@@ -28,10 +28,27 @@ TINY = dict(n_mels=32, n_fft=256, hop_length=128, width=0.125, embedding_dim=16)
 
 
 def tiny_settings(**changes: object) -> StgramOptions:
-    values = dict(epochs=1, batch_size=8, learning_rate=3e-3, shuffle=True, seed=0, crop_seconds=0.25,
-                  network_width=0.125, embedding_dim=16, arcface_margin=0.3, arcface_scale=16.0, knn_k=1,
-                  target_weight=1.0, n_mels=32, n_fft=256, hop_length=128, win_length=None, power=2.0, fmin=0.0,
-                  fmax=None)
+    values = dict(
+        epochs=1,
+        batch_size=8,
+        learning_rate=3e-3,
+        shuffle=True,
+        seed=0,
+        crop_seconds=0.25,
+        network_width=0.125,
+        embedding_dim=16,
+        arcface_margin=0.3,
+        arcface_scale=16.0,
+        knn_k=1,
+        target_weight=1.0,
+        n_mels=32,
+        n_fft=256,
+        hop_length=128,
+        win_length=None,
+        power=2.0,
+        fmin=0.0,
+        fmax=None,
+    )
     values.update(changes)
     return StgramOptions(**values)
 
@@ -39,12 +56,18 @@ def tiny_settings(**changes: object) -> StgramOptions:
 def tiny_detector(n_classes: int, seed: int = 0, **changes: object) -> STgramMFNModel:
     torch.manual_seed(seed)
     settings = tiny_settings(**changes)
-    shape = NetworkShape(n_classes=n_classes, n_mels=settings.n_mels, n_fft=settings.n_fft,
-                         hop_length=settings.hop_length, width=settings.network_width,
-                         embedding_dim=settings.embedding_dim)
+    shape = NetworkShape(
+        n_classes=n_classes,
+        n_mels=settings.n_mels,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        width=settings.network_width,
+        embedding_dim=settings.embedding_dim,
+    )
     classes = [f"m/00/source/c{number}" for number in range(n_classes)]
-    return STgramMFNModel(settings, {"network": shape.as_dict(), "classes": classes, "sample_rate": RATE},
-                          torch.device("cpu"))
+    return STgramMFNModel(
+        settings, {"network": shape.as_dict(), "classes": classes, "sample_rate": RATE}, torch.device("cpu")
+    )
 
 
 # ---------------------------------------------------------------- network
@@ -182,7 +205,7 @@ def test_a_trained_model_separates_a_planted_anomaly_better_than_chance() -> Non
     detector = tiny_detector(3, learning_rate=5e-3)
     for step in range(60):
         batch = rng.choice(48, 16, replace=False)
-        crops = np.stack([train[i, s:s + RATE // 2] for i, s in zip(batch, rng.integers(0, n // 2, 16), strict=True)])
+        crops = np.stack([train[i, s : s + RATE // 2] for i, s in zip(batch, rng.integers(0, n // 2, 16), strict=True)])
         detector.train_step(torch.from_numpy(crops), labels[batch], learning_rate_at(step, 60, 5e-3))
 
     reference, _ = detector.embed(torch.from_numpy(train[0::3]))  # the first machine's training clips
@@ -209,8 +232,7 @@ def test_target_weight_draws_target_clips_as_often_as_it_says() -> None:
     is_target[:50] = True
     weights = np.where(is_target, 5.0, 1.0)
     rng = np.random.default_rng(1)
-    drawn = np.concatenate([np.concatenate(epoch_batches(1000, 32, True, rng, weights))
-                            for _ in range(40)])
+    drawn = np.concatenate([np.concatenate(epoch_batches(1000, 32, True, rng, weights)) for _ in range(40)])
     expected = 50 * 5.0 / (50 * 5.0 + 950)  # share of target draws: 0.208
     share = is_target[drawn].mean()
     assert len(drawn) == 40 * 1000 and abs(share - expected) < 4 * np.sqrt(expected * (1 - expected) / len(drawn))

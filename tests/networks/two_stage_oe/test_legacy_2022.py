@@ -63,15 +63,21 @@ def test_every_section_run_classifies_the_machine_types_sections(legacy_runs: Pa
 
 
 def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_its_section_runs(
-        legacy_runs: Path) -> None:
+    legacy_runs: Path,
+) -> None:
     for machine in MACHINES:
         shared = model_file(legacy_runs, machine, "all", ".pth")
-        infos = [json.loads(model_file(legacy_runs, machine, str(int(section)), ".json").read_text())
-                 for section in SECTIONS]
+        infos = [
+            json.loads(model_file(legacy_runs, machine, str(int(section)), ".json").read_text()) for section in SECTIONS
+        ]
         assert {Path(info["weights"]).name for info in infos} == {shared.name}
         assert {info["weights_sha256"] for info in infos} == {hashlib.sha256(shared.read_bytes()).hexdigest()}
-        logs = [(legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log")
-                .read_text() for section in SECTIONS]
+        logs = [
+            (
+                legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log"
+            ).read_text()
+            for section in SECTIONS
+        ]
         assert "reused for" not in logs[0] and all("is trained: reused for" in log for log in logs[1:])
         # stage 2 is fitted by the first section run and reused by the others: the same arrays in every run
         assert "is fitted: reused from" not in logs[0] and all("is fitted: reused from" in log for log in logs[1:])
