@@ -27,6 +27,7 @@ from safe_io import atomic_write_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PROJECT_ROOT / "baseline.yaml"
+CONFIG_DIR = PROJECT_ROOT / "configs"  # every system's yaml; baseline.yaml stays at the root where users expect it
 
 
 def parse_bool(text: str) -> bool:
@@ -316,10 +317,25 @@ def _suggest(name: str) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def resolve_config_file(path: Path) -> Path:
+    """The yaml file ``--config path`` means: the path itself when it exists, else the file of that name in
+    ``configs/`` (``--config demo.yaml`` works from any folder, and so do the root paths the yamls had before
+    they moved there)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    stored = CONFIG_DIR / path.name
+    if stored.is_file() and path.parent.resolve() in (Path.cwd().resolve(), PROJECT_ROOT):
+        return stored
+    return path
+
+
 def load_yaml_overrides(path: Path) -> dict[str, Any]:
     """Read a ``--flag: value`` yaml file and return ``{dest: value}`` with every value type-checked."""
+    path = resolve_config_file(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        known = ", ".join(sorted(item.name for item in CONFIG_DIR.glob("*.yaml")))
+        raise ConfigError(f"config file {path} does not exist; give a path, or the name of one in configs/: {known}")
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:

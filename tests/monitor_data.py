@@ -49,7 +49,13 @@ def ae_bundle(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def knn_bundle(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "fan_knn"
-    fit_bundle(recordings / "normal", out, "level-stats-kNN", [str(REPO_ROOT / "level_stats_knn.yaml")], flags=TINY_FIT)
+    fit_bundle(
+        recordings / "normal",
+        out,
+        "level-stats-kNN",
+        [str(REPO_ROOT / "configs" / "level_stats_knn.yaml")],
+        flags=TINY_FIT,
+    )
     return out
 
 

@@ -143,3 +143,21 @@ def test_a_broken_baseline_yaml_is_one_line_naming_it(tmp_path: Path, content: s
 def test_a_missing_baseline_yaml_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"config file {tmp_path / 'baseline.yaml'} does not exist"):
         common.parse_config(BASE, base_config=tmp_path / "baseline.yaml")
+
+
+def test_config_names_find_the_yamls_in_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--config demo.yaml`` reads configs/demo.yaml from any folder, and the root path it had before the move
+    still works; a file that exists where it is given wins over the stored one."""
+    stored = yaml.safe_load((common.CONFIG_DIR / "demo.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    for given in ("demo.yaml", str(common.PROJECT_ROOT / "demo.yaml")):
+        config = common.parse_config(["--dataset", "DCASE2024T2fan", "-d", "--config", given])
+        assert config.epochs == stored["--epochs"], given
+    (tmp_path / "demo.yaml").write_text("--epochs: 3\n")
+    assert common.parse_config(["--dataset", "DCASE2024T2fan", "-d", "--config", "demo.yaml"]).epochs == 3
+    with pytest.raises(ConfigError, match=r"no_such\.yaml does not exist.*configs/: .*demo\.yaml"):
+        common.parse_config(["--dataset", "DCASE2024T2fan", "-d", "--config", "no_such.yaml"])
+    with pytest.raises(ConfigError, match="does not exist"):  # another folder's path is never redirected
+        common.parse_config(
+            ["--dataset", "DCASE2024T2fan", "-d", "--config", str(tmp_path / "sub" / "stgram_mfn.yaml")]
+        )

@@ -77,6 +77,7 @@ def copy_repository(work: Path) -> None:
         "safe_io.py",
         "progress.py",
         "baseline.yaml",
+        "configs",
         "datasets",
         "networks",
         "engine",
@@ -92,10 +93,11 @@ def copy_repository(work: Path) -> None:
 
 
 def run_stages_in_copy(work: Path, data_dir: Path, config: str, flags: list[str], n_machines: int) -> None:
-    """Copy the repository and ``config`` into ``work``, link ``data_dir`` as its data and run 01, 02a and 02b of
-    DCASE2024 with ``flags``: each must succeed for all ``n_machines`` machine types."""
+    """Copy the repository into ``work`` (``config``: a yaml of its configs/), link ``data_dir`` as its data and
+    run 01, 02a and 02b of DCASE2024 with ``flags``: each must succeed for all ``n_machines`` machine types."""
     copy_repository(work)
-    for item in (config, "01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
+    assert (work / "configs" / config).is_file(), config
+    for item in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
         shutil.copy2(REPO_ROOT / item, work / item)
     (work / "data").symlink_to(data_dir)
     for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):

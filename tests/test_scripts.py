@@ -53,6 +53,7 @@ def workflow_run(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
         "safe_io.py",
         "progress.py",
         "baseline.yaml",
+        "configs",
         "datasets",
         "networks",
         "engine",

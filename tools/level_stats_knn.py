@@ -24,7 +24,7 @@ from datasets.registry import families, machine_types
 from engine.runner import run
 from errors import exit_code_of
 
-CONFIG = common.PROJECT_ROOT / "level_stats_knn.yaml"
+CONFIG = common.CONFIG_DIR / "level_stats_knn.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:

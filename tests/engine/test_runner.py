@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT, run_train
 TINY = {
     "AEGAN-AD": [
         "--config",
-        str(REPO_ROOT / "aegan_ad_demo.yaml"),
+        str(REPO_ROOT / "configs" / "aegan_ad_demo.yaml"),
         "--epochs",
         "1",
         "--batch_size",
@@ -32,7 +32,7 @@ TINY = {
     ],
     "Anomaly-Transformer": [
         "--config",
-        str(REPO_ROOT / "anomaly_transformer.yaml"),
+        str(REPO_ROOT / "configs" / "anomaly_transformer.yaml"),
         "--epochs",
         "1",
         "--batch_size",
@@ -57,7 +57,7 @@ TINY = {
     "DCASE2023T2-AE": ["--epochs", "1", "--batch_size", "64", "--num_workers", "1"],
     "STgram-MFN": [
         "--config",
-        str(REPO_ROOT / "stgram_mfn.yaml"),
+        str(REPO_ROOT / "configs" / "stgram_mfn.yaml"),
         "--epochs",
         "1",
         "--batch_size",
@@ -73,10 +73,10 @@ TINY = {
         "--knn_k",
         "2",
     ],
-    "level-stats-kNN": ["--config", str(REPO_ROOT / "level_stats_knn.yaml"), "--num_workers", "1"],
+    "level-stats-kNN": ["--config", str(REPO_ROOT / "configs" / "level_stats_knn.yaml"), "--num_workers", "1"],
     "two-stage-OE": [
         "--config",
-        str(REPO_ROOT / "two_stage_oe_demo.yaml"),
+        str(REPO_ROOT / "configs" / "two_stage_oe_demo.yaml"),
         "--epochs",
         "1",
         "--batch_size",

@@ -25,7 +25,7 @@ from tests.conftest import REPO_ROOT, read_rows, run_train
 
 TINY = [
     "--config",
-    str(REPO_ROOT / "stgram_mfn.yaml"),
+    str(REPO_ROOT / "configs" / "stgram_mfn.yaml"),
     "--epochs",
     "1",
     "--batch_size",

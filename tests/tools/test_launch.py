@@ -193,7 +193,7 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
 
 def test_a_family_model_trains_in_one_task_the_others_wait_for(runs: Runs, slurm_cluster: SlurmCluster) -> None:
     env = {**slurm_cluster.env, "PYTHONPATH": str(runs.slurm)}
-    shutil.copy2(REPO_ROOT / "stgram_mfn.yaml", runs.slurm / "stgram_mfn.yaml")
+    shutil.copy2(REPO_ROOT / "configs" / "stgram_mfn.yaml", runs.slurm / "stgram_mfn.yaml")
     result = run_script(
         "01_train_2024t2.sh",
         "-d",

@@ -46,7 +46,7 @@ def legacy_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     work = tmp_path_factory.mktemp("two_stage_oe_2022")
     copy_repository(work)
-    shutil.copy2(REPO_ROOT / "two_stage_oe_demo.yaml", work / "two_stage_oe_demo.yaml")
+    shutil.copy2(REPO_ROOT / "configs" / "two_stage_oe_demo.yaml", work / "two_stage_oe_demo.yaml")
     (work / "data").symlink_to(data)
     for script in ("tools/01_train_legacy.sh", "tools/02a_test_legacy.sh", "tools/02b_test_legacy.sh"):
         result = run_script(script, "DCASE2022T2", "-d", *TINY, cwd=work, env={"PYTHONPATH": str(work)})
