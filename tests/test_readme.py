@@ -1,4 +1,4 @@
-"""The README's option table against common.all_options(): every option is documented with its built-in default."""
+"""The option table of docs/options.md against common.all_options(): every option is documented with its built-in default."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 from common import all_options
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+OPTIONS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "options.md"
 ROW = re.compile(r"^\| (?P<flags>`-[^|]*`) \| (?P<default>[^|]*) \| (?P<meaning>[^|]*) \|$")
 
 
 def documented_options() -> dict[str, tuple[str, str]]:
-    """``{long flag: (default, meaning)}`` of every row of the README's option table."""
+    """``{long flag: (default, meaning)}`` of every row of the option table in docs/options.md."""
     rows = {}
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in OPTIONS_PAGE.read_text(encoding="utf-8").splitlines():
         match = ROW.match(line.strip())
         if match:
             flags = re.findall(r"`(-[^`]+)`", match["flags"])
@@ -34,7 +34,7 @@ def test_every_option_is_in_the_readme_with_its_default_and_help() -> None:
     rows = documented_options()
     for option in all_options():
         long_flag = option.flags[-1]
-        assert long_flag in rows, f"{long_flag} is missing from the README's option table"
+        assert long_flag in rows, f"{long_flag} is missing from the option table in docs/options.md"
         default, meaning = rows[long_flag]
         if option.kind == "flag":
             assert default == "", long_flag
