@@ -1,4 +1,4 @@
-"""The option table of docs/options.md against common.all_options(): every option is documented with its built-in default."""
+"""The option table of docs/options.md against common.all_options(): every option with its built-in default."""
 
 from __future__ import annotations
 
