@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +176,17 @@ def compare(public: Path, name: str, size: int, n_batches: int, table: Table) ->
     )
 
 
+def unit_table(
+    checkout: Path, work: Path, size: int = 32, batches: int = 2, configurations: Sequence[str] = tuple(CONFIGURATIONS)
+) -> Table:
+    """Every comparison of this script, as a table (the checkout's dcase22/ copied into ``work``/public)."""
+    public = copy_checkout(checkout.resolve() / "dcase22", work.resolve() / "public")
+    table = Table(f"AEGAN-AD against jianganbai/AEGAN-AD {PINNED} (copied weights)")
+    for name in configurations:
+        compare(public, name, size, batches, table)
+    return table
+
+
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0], PINNED)
     parser.add_argument("--size", type=int, default=128, help="patch side (the public configuration: 128)")
@@ -184,12 +195,7 @@ def main() -> None:
     options = parser.parse_args()
     set_threads(options.threads)
     check_commit(options.checkout, PINNED)
-    public = copy_checkout(options.checkout.resolve() / "dcase22", options.work.resolve() / "public")
-    table = Table(f"AEGAN-AD against jianganbai/AEGAN-AD {PINNED} (copied weights)")
-    for name in options.configurations:
-        compare(public, name, options.size, options.batches, table)
-    table.show()
-    sys.exit(0)
+    unit_table(options.checkout, options.work, options.size, options.batches, options.configurations).show()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ starting losses).
 
 from __future__ import annotations
 
-import sys
 import types
 from argparse import Namespace
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +207,18 @@ def schedule(public: Path, work: Path, table: Table, epochs: int = 5) -> None:
     table.add(f"learning rate of epochs 1-{len(rates)} (Solver.train)", max_difference(ours, rates))
 
 
+def unit_table(checkout: Path, work: Path, sizes: Sequence[str], dtypes: Sequence[str]) -> Table:
+    """Every comparison of this script, as a table (the patched copy of the checkout in ``work``/public)."""
+    work = work.resolve()
+    public = copy_checkout(checkout.resolve(), work / "public", PATCHES)
+    table = Table(f"Anomaly Transformer against thuml/Anomaly-Transformer {PINNED} (copied weights)")
+    schedule(public, work, table)
+    for size in sizes:
+        for dtype in dtypes:
+            compare(public, work, size, getattr(torch, dtype), table)
+    return table
+
+
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0], PINNED)
     parser.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=sorted(SIZES))
@@ -214,15 +226,7 @@ def main() -> None:
     options: Namespace = parser.parse_args()
     set_threads(options.threads)
     check_commit(options.checkout, PINNED)
-    work = options.work.resolve()
-    public = copy_checkout(options.checkout.resolve(), work / "public", PATCHES)
-    table = Table("Anomaly Transformer against thuml/Anomaly-Transformer b0ee470 (copied weights)")
-    schedule(public, work, table)
-    for size in options.sizes:
-        for dtype in options.dtypes:
-            compare(public, work, size, getattr(torch, dtype), table)
-    table.show()
-    sys.exit(0)
+    unit_table(options.checkout, options.work, options.sizes, options.dtypes).show()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,14 +52,12 @@ def in_order(theirs: torch.nn.Module, ours: torch.nn.Module) -> dict[str, str]:
     return {name: other for (name, _), (other, _) in zip(left, right, strict=True)}
 
 
-def main() -> None:
+def unit_table(checkout: Path) -> Table:
+    """Every comparison of this script, as a table."""
     from networks.stgram_mfn.network import ArcFaceHead, MobileFaceNet, TgramNet
 
-    options = arguments(__doc__.splitlines()[0], PINNED).parse_args()
-    set_threads(options.threads)
-    check_commit(options.checkout, PINNED)
     sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))  # imported, unused by the network
-    with public_modules(options.checkout.resolve()) as load:
+    with public_modules(checkout.resolve()) as load:
         net, loss_module = load("net"), load("loss")
     table = Table(f"STgram-MFN against liuyoude/STgram-MFN {PINNED} (copied weights)")
     torch.manual_seed(0)
@@ -118,7 +117,14 @@ def main() -> None:
         "cross-entropy loss (their ASDLoss)",
         max_difference(their_loss, torch.nn.functional.cross_entropy(our_logits, labels)),
     )
-    table.show()
+    return table
+
+
+def main() -> None:
+    options = arguments(__doc__.splitlines()[0], PINNED).parse_args()
+    set_threads(options.threads)
+    check_commit(options.checkout, PINNED)
+    unit_table(options.checkout).show()
 
 
 if __name__ == "__main__":
