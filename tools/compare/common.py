@@ -175,8 +175,8 @@ def weight_difference(a: torch.nn.Module, b: torch.nn.Module, rename: Callable[[
 class Table:
     """Rows of (what was compared, largest absolute difference, largest absolute value), printed as Markdown."""
 
-    def __init__(self, title: str) -> None:
-        self.title = title
+    def __init__(self, title: str, columns: tuple[str, str] = ("max abs difference", "max abs value")) -> None:
+        self.title, self.columns = title, columns
         self.rows: list[tuple[str, float, float]] = []
 
     def add(self, name: str, difference: tuple[float, float] | float, scale: float | None = None) -> None:
@@ -188,7 +188,7 @@ class Table:
         return max((row[1] for row in self.rows), default=0.0)
 
     def show(self) -> str:
-        lines = [f"\n{self.title}\n", "| compared | max abs difference | max abs value |", "|---|---|---|"]
+        lines = [f"\n{self.title}\n", f"| compared | {self.columns[0]} | {self.columns[1]} |", "|---|---|---|"]
         lines += [f"| {name} | {diff:.3g} | {scale:.3g} |" for name, diff, scale in self.rows]
         text = "\n".join(lines)
         print(text, flush=True)
