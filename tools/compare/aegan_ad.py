@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from tools.compare.common import (
     max_difference,
     public_modules,
     set_threads,
+    synthetic_data,
     weight_difference,
 )
 
@@ -176,12 +178,43 @@ def compare(public: Path, name: str, size: int, n_batches: int, table: Table) ->
     )
 
 
+def compare_front_end(public: Path, clips: Sequence[Path], table: Table) -> None:
+    """The public ``utils.generate_spec`` (librosa mel, ``power_to_db(ref=1)``, scaled by the training extremes)
+    against our features, ``clip_decibels`` and ``scale_to_unit`` on the same clips (treated as training clips)."""
+    from datasets.audio import read_clip
+    from datasets.features import FeatureParams, log_mel_spectrogram
+    from networks.aegan_ad.patches import clip_decibels, scale_to_unit
+
+    with working_folder(public), public_modules(public) as load:
+        utils_module = load("utils")
+    spec_dir = public / "spec_compare"
+    shutil.rmtree(spec_dir, ignore_errors=True)
+    theirs = utils_module.generate_spec(
+        {"dev": [str(c) for c in clips]}, 2048, 128, 512, str(spec_dir), "fan", "train", "dev"
+    )
+    params = FeatureParams(n_mels=128, frames=1, n_fft=2048, hop_length=512)
+    decibels = [clip_decibels(torch.from_numpy(log_mel_spectrogram(*read_clip(c), params))) for c in clips]
+    low, high = float(torch.cat(decibels).min()), float(torch.cat(decibels).max())
+    ours = torch.stack([scale_to_unit(d, low, high).T for d in decibels])
+    table.add(
+        f"front end: decibel log-mel of {len(clips)} clips scaled to [-1, 1] (utils.generate_spec)",
+        max_difference(ours, theirs),
+    )
+
+
 def unit_table(
-    checkout: Path, work: Path, size: int = 32, batches: int = 2, configurations: Sequence[str] = tuple(CONFIGURATIONS)
+    checkout: Path,
+    work: Path,
+    size: int = 32,
+    batches: int = 2,
+    configurations: Sequence[str] = tuple(CONFIGURATIONS),
+    clips: Sequence[Path] = (),
 ) -> Table:
     """Every comparison of this script, as a table (the checkout's dcase22/ copied into ``work``/public)."""
     public = copy_checkout(checkout.resolve() / "dcase22", work.resolve() / "public")
     table = Table(f"AEGAN-AD against jianganbai/AEGAN-AD {PINNED} (copied weights)")
+    if clips:
+        compare_front_end(public, clips, table)
     for name in configurations:
         compare(public, name, size, batches, table)
     return table
@@ -195,7 +228,10 @@ def main() -> None:
     options = parser.parse_args()
     set_threads(options.threads)
     check_commit(options.checkout, PINNED)
-    unit_table(options.checkout, options.work, options.size, options.batches, options.configurations).show()
+    data = synthetic_data(options.work.resolve() / "data", ["fan"], n_train=6, n_target=1, n_test=1)
+    clips = sorted((data / "dcase2024t2" / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))
+    table = unit_table(options.checkout, options.work, options.size, options.batches, options.configurations, clips)
+    table.show()
 
 
 if __name__ == "__main__":

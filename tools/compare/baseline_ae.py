@@ -44,6 +44,7 @@ from tools.compare.common import (
     public_modules,
     run,
     set_threads,
+    synthetic_data,
     weight_difference,
 )
 
@@ -59,16 +60,6 @@ PATCHES = (
 )
 MACHINES = ("fan", "valve")
 FEATURES = dict(n_mels=128, n_frames=5, n_fft=1024, hop_length=512, power=2.0, fmin=0.0, fmax=None)  # baseline.yaml
-
-
-def synthetic_data(root: Path, n_train: int = 40, n_target: int = 4, n_test: int = 10) -> Path:
-    """A DCASE2024T2 dev set of fan and valve clips of 10 s under ``root`` (written once, seed 0)."""
-    if not (root / "dcase2024t2").exists():
-        command = [sys.executable, "-m", "datasets.synthetic", "--root", str(root), "--dataset", "DCASE2024T2"]
-        command += ["--split", "dev", "--machines", *MACHINES, "--n_train_source", str(n_train)]
-        command += ["--n_train_target", str(n_target), "--n_test_per_group", str(n_test), "--seed", "0"]
-        run([*command, "--duration", "10", "--workers", "1"], cwd=REPOSITORY)
-    return root
 
 
 def unit_level(checkout: Path, clips: list[Path]) -> Table:
@@ -165,7 +156,7 @@ def compare_outputs(public: Path, ours: Path) -> tuple[Table, bool]:
 
 
 def end_to_end(checkout: Path, work: Path, python: Path | None, epochs: int, threads: int) -> bool:
-    data = synthetic_data(work / "data")
+    data = synthetic_data(work / "data", MACHINES)
     if python is not None and python.is_dir():
         python = python / "bin" / "python"  # the folder of a virtual environment
     python = python or ensure_venv(work / "venv", ["seaborn", "fasteners"])
@@ -193,7 +184,7 @@ def main() -> None:
     check_commit(options.checkout, PINNED)
     work = options.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    data = synthetic_data(work / "data")
+    data = synthetic_data(work / "data", MACHINES)
     clips = sorted((data / "dcase2024t2" / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))[:4]
     table = unit_level(options.checkout.resolve(), clips)
     table.show()

@@ -201,6 +201,16 @@ def identical_lines(a: Path, b: Path) -> tuple[int, int]:
     return sum(x == y for x, y in zip(left, right, strict=False)), max(len(left), len(right))
 
 
+def synthetic_data(root: Path, machines: Sequence[str], n_train: int = 40, n_target: int = 4, n_test: int = 10) -> Path:
+    """A synthetic DCASE2024T2 dev set of 10 s clips of ``machines`` under ``root`` (written once, data seed 0)."""
+    if not (root / "dcase2024t2").exists():
+        command = [sys.executable, "-m", "datasets.synthetic", "--root", str(root), "--dataset", "DCASE2024T2"]
+        command += ["--split", "dev", "--machines", *machines, "--n_train_source", str(n_train)]
+        command += ["--n_train_target", str(n_target), "--n_test_per_group", str(n_test), "--seed", "0"]
+        run([*command, "--duration", "10", "--workers", "1"], cwd=REPOSITORY)
+    return root
+
+
 def ensure_venv(folder: Path, packages: Sequence[str]) -> Path:
     """A virtual environment at ``folder`` that sees this project's environment (its torch, NumPy, librosa: the
     same builds, hence the same bits) plus ``packages`` installed from PyPI; returns its python."""

@@ -42,16 +42,20 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def noise_clips(folder: Path, count: int = 2, seconds: float = 2.0) -> list[Path]:
+    """16-bit 16 kHz clips of Gaussian noise (seed 0)."""
+    rng = np.random.default_rng(0)
+    clips = [folder / f"section_00_source_train_normal_{number:04d}.wav" for number in range(count)]
+    for clip in clips:
+        wavfile.write(clip, 16000, (rng.standard_normal(int(16000 * seconds)) * 3000).astype(np.int16))
+    return clips
+
+
 def test_the_autoencoder_agrees_with_the_public_baseline_to_the_bit(tmp_path: Path) -> None:
     from tools.compare.baseline_ae import unit_level
 
     folder = checkout("BASELINE_AE_CHECKOUT")
-    rng = np.random.default_rng(0)
-    clips = []
-    for number in range(2):
-        clips.append(tmp_path / f"section_00_source_train_normal_{number:04d}.wav")
-        wavfile.write(clips[-1], 16000, (rng.standard_normal(32000) * 3000).astype(np.int16))
-    table = unit_level(folder, clips)
+    table = unit_level(folder, noise_clips(tmp_path))
     assert [row for row in table.rows if row[1] != 0] == []
 
 
@@ -71,8 +75,9 @@ def test_the_anomaly_transformer_agrees_with_the_public_code(tmp_path: Path) -> 
 def test_aegan_ad_agrees_with_the_public_code_in_every_configuration(tmp_path: Path) -> None:
     from tools.compare.aegan_ad import unit_table
 
-    table = unit_table(checkout("AEGAN_AD_CHECKOUT"), tmp_path, size=32, batches=2)
-    assert len(table.rows) == 18
+    folder = checkout("AEGAN_AD_CHECKOUT")
+    table = unit_table(folder, tmp_path, size=32, batches=2, clips=noise_clips(tmp_path, 3, 4.0))
+    assert len(table.rows) == 19 and table.rows[0][0].startswith("front end")
     assert [name for name, relative in relative_rows(table) if relative > 1e-6] == []
 
 
