@@ -32,7 +32,7 @@ from networks.base import EpochResult, Model
 from progress import progress_bar
 
 SCORING_PATCHES = 256  # patches per forward pass when scoring
-ADAM_BETAS = (0.5, 0.999)
+ADAM_BETA2 = 0.999
 # 02a: latent-space L1 error summed over the patches (the public result of bearing and ToyCar, DCASE2022);
 # 02b: LOF on the critic's embedding (the discriminator score the public results pick most often)
 MAIN_MODES = ("G_z_1_sum", "D_lof")
@@ -96,10 +96,10 @@ class AeganModel(Model):
         self.generator.apply(initialise_weights)
         self.discriminator.apply(initialise_weights)
         self.generator_optimizer = torch.optim.Adam(
-            self.generator.parameters(), lr=options.learning_rate, betas=ADAM_BETAS
+            self.generator.parameters(), lr=options.learning_rate, betas=(options.aegan_beta1, ADAM_BETA2)
         )
         self.critic_optimizer = torch.optim.Adam(
-            self.discriminator.parameters(), lr=options.learning_rate, betas=ADAM_BETAS
+            self.discriminator.parameters(), lr=options.learning_rate, betas=(options.aegan_beta1, ADAM_BETA2)
         )
         self.precision = mixed_precision(device)
         self.reference: dict[str, np.ndarray] = {}
@@ -121,6 +121,7 @@ class AeganModel(Model):
             encoder_width=options.aegan_encoder_width,
             decoder_width=options.aegan_decoder_width,
             encoder_first_norm=options.aegan_encoder_first_norm,
+            generator_norm=options.aegan_generator_norm,
         )
         return {
             "network": network.as_dict(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from networks.aegan_ad.network import NORMALISATIONS
 from networks.base import TrainingOptions, option
 
 
@@ -17,7 +18,17 @@ class AeganOptions(TrainingOptions):
     aegan_latent_dim: int = option(256, "AEGAN-AD: size of the generator's code")
     aegan_encoder_width: int = option(32, "AEGAN-AD: channels of the first encoder and critic convolution")
     aegan_decoder_width: int = option(32, "AEGAN-AD: channels of the decoder's last hidden convolution")
-    aegan_encoder_first_norm: bool = option(True, "AEGAN-AD: LayerNorm after the encoder's first convolution")
+    aegan_encoder_first_norm: bool = option(
+        True,
+        "AEGAN-AD: normalise after the encoder's first convolution (the public code does not for bearing, fan, ToyCar)",
+    )
+    aegan_generator_norm: str = option(
+        "layer",
+        "AEGAN-AD: the generator's normalisation after each hidden convolution: layer (LayerNorm), batch "
+        "(BatchNorm) or instance (InstanceNorm)",
+        choices=NORMALISATIONS,
+    )
+    aegan_beta1: float = option(0.5, "AEGAN-AD: Adam's beta1 of both optimisers (beta2 is 0.999)")
     aegan_matching_weight: float = option(0.1, "AEGAN-AD: weight of the feature matching in the generator loss")
     aegan_match_mean: float = option(1.0, "AEGAN-AD: feature matching weight of the embedding means")
     aegan_match_std: float = option(0.0, "AEGAN-AD: feature matching weight of the embedding standard deviations")
@@ -56,4 +67,5 @@ class AeganOptions(TrainingOptions):
         for name in ("aegan_matching_weight", "aegan_match_mean", "aegan_match_std", "aegan_penalty_weight"):
             value = getattr(self, name)
             require(value >= 0 and math.isfinite(value), f"--{name} must be a finite number >= 0, got {value}")
+        require(0 <= self.aegan_beta1 < 1, f"--aegan_beta1 must be in [0, 1), got {self.aegan_beta1}")
         require(self.aegan_critic_limit > 0, f"--aegan_critic_limit must be positive, got {self.aegan_critic_limit}")

@@ -30,8 +30,12 @@ AGGREGATIONS = {"MEAN": "mean", "MAX": "max"}
 
 
 def learning_rate_at(epoch: int, base: float) -> float:
-    """The public code's schedule: the learning rate halves after every epoch (``epoch`` is 1-based)."""
-    return base * 0.5 ** (epoch - 1)
+    """The public code's schedule (``epoch`` is 1-based): 1, 1, 1/2, 1/4, ... of ``base``.
+
+    Its solver sets ``base * 0.5 ** (e - 1)`` after 1-based epoch e has been trained, for the next one, so the
+    first two epochs train at ``base`` and each later one at half the rate of the one before.
+    """
+    return base * 0.5 ** max(0, epoch - 2)
 
 
 def band_standardiser(frames: np.ndarray) -> tuple[list[float], list[float]]:

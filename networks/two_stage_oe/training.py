@@ -99,7 +99,8 @@ def outlier_exposure_losses(
 
 def waveform_statistics(chunks: list[np.ndarray]) -> tuple[float, float]:
     """Mean and standard deviation of all samples of a machine type's training clips (the recipe normalises
-    every clip of a machine type by these two numbers of its training clips)."""
+    every clip of a machine type by these two numbers, taken from its development training clips only; for a
+    -d run those are ours too, see docs/systems/two_stage_oe.md for -e)."""
     count = sum(len(chunk) for chunk in chunks)
     if count == 0:
         raise ValueError("no samples")

@@ -12,6 +12,7 @@ import torch
 
 from datasets.features import FeatureParams
 from datasets.vector_data import VectorSet
+from errors import ConfigError
 from networks.aegan_ad.model import AeganModel, CriticDivergedError, epoch_batches
 from networks.aegan_ad.options import AeganOptions
 from networks.aegan_ad.patches import clip_decibels, clip_patches
@@ -99,6 +100,20 @@ def test_an_epoch_updates_both_networks_and_logs_every_column() -> None:
     after = [*model.generator.parameters(), *model.discriminator.parameters()]
     changed = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
     assert sum(changed) >= len(changed) - 1  # all but the critic's last bias, which no loss depends on
+
+
+def test_adam_beta1_and_the_generator_normalisation_are_settings() -> None:
+    data = vector_set(6, 0)
+    default = make_model(data)
+    assert default.generator_optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+    changed = make_model(data, aegan_beta1=0.0, aegan_generator_norm="batch")
+    for optimiser in (changed.generator_optimizer, changed.critic_optimizer):
+        assert optimiser.param_groups[0]["betas"] == (0.0, 0.999)
+    assert changed.shape["network"]["generator_norm"] == "batch"
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in changed.generator.modules())
+    changed.train_epoch(data, 1)
+    with pytest.raises(ConfigError, match="--aegan_beta1"):
+        options(aegan_beta1=1.0).validate()
 
 
 def test_a_runaway_critic_stops_training_naming_the_epoch_and_the_setting() -> None:

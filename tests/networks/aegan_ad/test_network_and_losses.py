@@ -52,6 +52,36 @@ def test_initialisation_draws_convolutions_from_n_0_002() -> None:
     assert all(bool((m.weight == 1).all()) and bool((m.bias == 0).all()) for m in norms)
 
 
+@pytest.mark.parametrize(
+    "norm, kind", [("layer", nn.LayerNorm), ("batch", nn.BatchNorm2d), ("instance", nn.InstanceNorm2d)]
+)
+def test_the_generator_normalisation_is_a_setting_and_the_critic_keeps_layer_norm(norm: str, kind: type) -> None:
+    shape = NetworkShape(size=32, encoder_width=4, decoder_width=4, generator_norm=norm)
+    generator, critic = Generator(shape), Discriminator(shape)
+    layer_norm_generator = Generator(NetworkShape(size=32, encoder_width=4, decoder_width=4))
+    kinds = [type(m) for m in generator.modules() if isinstance(m, nn.LayerNorm | nn.BatchNorm2d | nn.InstanceNorm2d)]
+    expected = sum(isinstance(m, nn.LayerNorm) for m in layer_norm_generator.modules())
+    assert kinds == [kind] * expected
+    assert all(type(m) is not kind or kind is nn.LayerNorm for m in critic.modules())
+    generator.train()
+    x = torch.rand(6, 1, 32, 32)
+    after_first = generator.encoder.layers[:2](x).detach().double()  # convolution, then the normalisation
+    convolved = generator.encoder.layers[0](x).detach().double()
+    axes = {"layer": (1, 2, 3), "batch": (0, 2, 3), "instance": (2, 3)}[norm]
+    mean, var = convolved.mean(dim=axes, keepdim=True), convolved.var(dim=axes, keepdim=True, unbiased=False)
+    torch.testing.assert_close(after_first, (convolved - mean) / torch.sqrt(var + 1e-5), rtol=1e-4, atol=1e-4)
+
+
+def test_initialisation_draws_batch_norm_scales_from_n_1_002_as_the_public_weights_init() -> None:
+    torch.manual_seed(0)
+    generator = Generator(NetworkShape(size=64, encoder_width=16, decoder_width=16, generator_norm="batch"))
+    generator.apply(initialise_weights)
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    scales = torch.cat([m.weight.detach() for m in norms])
+    assert float(scales.mean()) == pytest.approx(1.0, abs=0.005) and float(scales.std()) == pytest.approx(0.02, rel=0.1)
+    assert all(bool((m.bias == 0).all()) for m in norms)
+
+
 def finite_difference_gradient(function, x: torch.Tensor, step: float = 1e-6) -> torch.Tensor:
     """Central differences of the scalar ``function`` at every element of ``x`` (float64)."""
     gradient = torch.zeros_like(x)

@@ -1,6 +1,6 @@
 """The Anomaly Transformer as a registered model: its options, the band standardisation against scikit-learn's
 StandardScaler, the windows it cuts from a clip's frames, the clip scores against a direct computation through
-the network, the halving learning rate, training steps, and a save/load round trip."""
+the network, the public solver's learning-rate schedule, training steps, and a save/load round trip."""
 
 from __future__ import annotations
 
@@ -89,8 +89,21 @@ def test_settings_refuse_values_that_cannot_work(flag: str, value: object) -> No
         AnomalyTransformerOptions.from_config(config)
 
 
-def test_learning_rate_halves_every_epoch() -> None:
-    assert [learning_rate_at(epoch, 1e-4) for epoch in (1, 2, 3, 10)] == pytest.approx([1e-4, 5e-5, 2.5e-5, 1e-4 / 512])
+def public_solver_rates(epochs: int, base: float) -> list[float]:
+    """The rate each 0-based epoch trains at in the public solver: the optimiser starts at ``base`` and
+    ``adjust_learning_rate(optimizer, epoch + 1, base)`` sets ``base * 0.5 ** ((epoch - 1) // 1)`` after each."""
+    rate, rates = base, []
+    for epoch in range(epochs):
+        rates.append(rate)
+        following = epoch + 1
+        rate = base * (0.5 ** ((following - 1) // 1))
+    return rates
+
+
+def test_learning_rate_follows_the_public_solver() -> None:
+    expected = public_solver_rates(10, 1e-4)
+    assert [learning_rate_at(epoch, 1e-4) for epoch in range(1, 11)] == expected
+    assert expected[:4] == [1e-4, 1e-4, 5e-5, 2.5e-5]
 
 
 def test_bands_are_standardised_as_scikit_learn_does() -> None:
@@ -158,7 +171,7 @@ def test_training_steps_lower_the_reconstruction_and_log_every_column() -> None:
         last = model.train_epoch(data, epoch).log
     assert list(first) == list(AnomalyTransformerModel.log_columns)
     assert last["reconstruction"] < first["reconstruction"]
-    assert last["learning_rate"] == pytest.approx(3e-3 / 16)
+    assert last["learning_rate"] == pytest.approx(3e-3 / 8)  # epoch 5 of 1, 1, 1/2, 1/4, 1/8
     assert first["loss"] == pytest.approx(first["reconstruction"] - 3.0 * first["discrepancy"], rel=1e-5)
     assert all(not torch.equal(before[name], p) for name, p in model.net.named_parameters())
 
