@@ -25,7 +25,8 @@ from tests.tools.conftest import SlurmCluster
 STAGES = ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh")
 FLAGS = ("--machines", "bearing,fan", "--epochs", "1", "--batch_size", "64", "--num_workers", "1")
 SLURM = ("--launcher", "slurm")
-LOG_DIR = Path("logs/stages/DCASE2024T2_dev")
+LOG_DIR = Path("logs/stages/DCASE2024T2_dev/baseline")
+PARTIAL_LOG_DIR = LOG_DIR.parent / "partial"  # the logs of export folder partial
 
 
 @pytest.mark.parametrize(
@@ -172,12 +173,12 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
             stage.kill()
     assert (
         "02a_test_2024t2.sh: test-first finished for 0 of 2 machine types; FAILED: DCASE2024T2bearing "
-        f"DCASE2024T2fan (CANCELLED without an exit status) (see {LOG_DIR}/)"
+        f"DCASE2024T2fan (CANCELLED without an exit status) (see {PARTIAL_LOG_DIR}/)"
     ) in output.read_text()
-    assert (runs.slurm / LOG_DIR / "slurm/test-first_DCASE2024T2bearing.exit").read_text() == "2\n"
+    assert (runs.slurm / PARTIAL_LOG_DIR / "slurm/test-first_DCASE2024T2bearing.exit").read_text() == "2\n"
     assert (
         "trained model models/saved_model/partial/"
-        in (runs.slurm / LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
+        in (runs.slurm / PARTIAL_LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
     )
     written = runs.slurm / "results/dev_data/partial_MSE"
     local = runs.local / "results/dev_data/baseline_MSE"
