@@ -242,3 +242,13 @@ def test_ctrl_c_stops_the_whole_stage_and_says_how_to_resume(workflow_run: Path)
     for text in (output, log.read_text()):
         assert "interrupted; completed epochs are kept (resume with --restart)" in text and resume in text
     assert not (log_dir / "train_DCASE2024T2valve.log").exists()
+
+
+def test_ci_checks_format_and_lint_before_the_readme_s_test_command_and_lists_the_slowest_tests() -> None:
+    lines = [line for line in (REPO_ROOT / ".ci/run").read_text().splitlines() if not line.startswith("#")]
+    commands = [line.strip() for line in lines if "ruff" in line or "run_tests.sh" in line]
+    assert commands == [
+        '"$PYTHON" -m ruff format --check .',
+        '"$PYTHON" -m ruff check .',
+        "bash run_tests.sh -q --durations=25",
+    ]
