@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datasets.synthetic import sizes
 from datasets.synthetic.catalog import DEV_MACHINES_2024, hides_attributes
 from datasets.synthetic.layouts import has_supplemental, is_stereo
 from datasets.synthetic.plan import (
@@ -65,12 +66,12 @@ def generate_dataset(
     *,
     dataset: str = "DCASE2024T2",
     split: str = "dev",
-    n_train_source: int = 990,
-    n_train_target: int = 10,
-    n_test_per_group: int = 50,
-    duration: float = 10.0,
-    sample_rate: int = 16000,
-    seed: int = 0,
+    n_train_source: int = sizes.N_TRAIN_SOURCE,
+    n_train_target: int = sizes.N_TRAIN_TARGET,
+    n_test_per_group: int = sizes.N_TEST_PER_GROUP,
+    duration: float = sizes.DURATION_S,
+    sample_rate: int = sizes.SAMPLE_RATE,
+    seed: int = sizes.SEED,
     workers: int | None = None,
     overwrite: bool = False,
     n_supplemental: int = 5,

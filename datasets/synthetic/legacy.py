@@ -39,6 +39,7 @@ import numpy as np
 
 from datasets.eval_labels import LabelEntry, parse_label_list
 from datasets.registry import machine_types, resolve_dataset
+from datasets.synthetic import sizes
 from datasets.synthetic.generator import generate_dataset
 from errors import ASDError, ConfigError, DataError
 
@@ -244,12 +245,12 @@ def generate_legacy_dataset(
     split: str = "dev",
     machines: Sequence[str] | None = None,
     *,
-    n_train_source: int = 990,
-    n_train_target: int = 10,
-    n_test_per_group: int = 50,
-    duration: float = 10.0,
-    sample_rate: int = 16000,
-    seed: int = 0,
+    n_train_source: int = sizes.N_TRAIN_SOURCE,
+    n_train_target: int = sizes.N_TRAIN_TARGET,
+    n_test_per_group: int = sizes.N_TEST_PER_GROUP,
+    duration: float = sizes.DURATION_S,
+    sample_rate: int = sizes.SAMPLE_RATE,
+    seed: int = sizes.SEED,
     workers: int | None = None,
     overwrite: bool = False,
 ) -> LegacySummary:
@@ -377,15 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--machines", nargs="+", default=None, help="machine types (default: every one of the year's split)"
     )
-    parser.add_argument("--n_train_source", type=int, default=990, help="source training clips per section")
-    parser.add_argument("--n_train_target", type=int, default=10, help="target training clips per section (2021, 2022)")
-    parser.add_argument(
-        "--n_test_per_group", type=int, default=50, help="test clips per section and (domain, normal/anomaly) group"
-    )
-    parser.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
-    parser.add_argument("--sample_rate", type=int, default=16000, help="sampling rate in Hz")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
+    sizes.add_size_arguments(parser, per="section", target_note=" (2021, 2022)")
     parser.add_argument("--overwrite", action="store_true", help="regenerate machine folders that exist")
     return parser
 
