@@ -14,7 +14,8 @@ import pytest
 from scipy import stats
 
 from evaluation.metrics import section_metrics
-from evaluation.result_files import result_table_rows, write_csv_rows
+from evaluation.result_files import result_table_rows
+from safe_io import write_csv
 from tests.evaluation import test_ground_truth as hand_made
 from tools import summarize
 
@@ -35,7 +36,7 @@ def random_section(rng: np.random.Generator, separation: float) -> dict[str, flo
 
 def write_result(folder: Path, dataset: str, sections: dict[str, dict[str, float]], suffix: str = SUFFIX) -> Path:
     path = folder / f"result_{dataset}_test_{suffix}_roc.csv"
-    write_csv_rows(path, result_table_rows(list(sections), list(sections.values())))
+    write_csv(path, result_table_rows(list(sections), list(sections.values())))
     return path
 
 
