@@ -33,11 +33,11 @@ from engine.monitor.scoring import (
     score_files,
     timeline,
 )
-from engine.monitor.watch import csv_text, watch
+from engine.monitor.watch import watch
 from errors import ConfigError, DataError, did_you_mean, exit_code_of
 from evaluation.plots import plot_score_timeline
 from progress import progress_bar
-from safe_io import atomic_write_text
+from safe_io import write_csv
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,7 +143,7 @@ def run_score(args: argparse.Namespace) -> None:
         progress.update()
     progress.close()
     if args.csv:
-        atomic_write_text(args.csv, csv_text([list(CSV_COLUMNS), *(row.csv_values() for row in rows)]))
+        write_csv(args.csv, [list(CSV_COLUMNS), *(row.csv_values() for row in rows)])
     plot = args.plot or (args.csv.with_suffix(".png") if args.csv else None)
     if plot:
         times, label = timeline(rows)
