@@ -7,5 +7,6 @@
 # over the seeds); --wait first waits for the stage scripts' Slurm job arrays (--launcher slurm --slurm_wait False).
 # More options: bash 03_summarize_results.sh --help (tools/summarize.py).
 source "$(dirname "$0")/tools/python_env.sh"
+require_python requirements.txt || exit 1
 cd "$REPO_ROOT" || exit 1
 SUMMARY_PROG="$(basename "$0")" PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m tools.summarize "$@"

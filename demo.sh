@@ -77,4 +77,4 @@ echo
 echo "demo finished in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s."
 echo "per-section CSVs: results/dev_data/baseline_MSE/ and results/dev_data/baseline_MAHALA/"
 echo "summary tables:   results/dev_data/baseline/summarize/$family/"
-echo "logs per stage:   logs/stages/${family}_dev/   training curves: logs/baseline/*/log.png"
+echo "logs per stage:   logs/stages/${family}_dev/baseline/   training curves: logs/baseline/*/log.png"

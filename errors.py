@@ -4,8 +4,9 @@ Every message names the file or setting at fault and says what to do; `train.py`
 line and exits non-zero instead of showing a traceback.
 """
 
+import difflib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class ASDError(Exception):
@@ -32,3 +33,9 @@ def exit_code_of(action: Callable[[], object], *, on_interrupt: str, error_code:
         print(on_interrupt, file=sys.stderr)
         return 130
     return 0
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean X?)`` with the closest of ``candidates`` to ``word`` (its ``=value`` left off), or ``""``."""
+    close = difflib.get_close_matches(word.split("=", 1)[0], list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""

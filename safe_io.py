@@ -8,10 +8,12 @@ complete file or the new complete file, never a mix, even after kill -9.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import fcntl
 import fnmatch
 import glob
+import io
 import json
 import os
 import shutil
@@ -19,7 +21,8 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -91,6 +94,51 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))
+
+
+def csv_text(rows: Sequence[Sequence[object]]) -> str:
+    """Rows as the csv module writes them, ``\n`` line ends, no header added (floats in full precision)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[object]]) -> None:
+    """Write ``rows`` (``csv_text``) to ``path`` atomically."""
+    atomic_write_text(path, csv_text(rows))
+
+
+@contextlib.contextmanager
+def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A fresh folder ``<parent>/<prefix><random>`` to build a folder in before ``install_folder`` gives it its
+    name; whatever is left of it is removed on the way out, also on an error or Ctrl-C. A ``prefix`` naming
+    the process (``.<what>-<pid>-``) lets ``remove_dead_process_folders`` clear those a killed run left."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def install_folder(staging: Path, destination: Path, *, replace: bool = False, aside_prefix: str = "") -> bool:
+    """Rename the finished folder ``staging`` to ``destination`` in one step: a reader sees no folder or a
+    complete one. An existing ``destination`` is, with ``replace``, renamed aside first (to
+    ``<aside_prefix or .<name>.old-<pid>->``<random> beside it) and deleted after; without ``replace`` it is
+    kept. Returns False when ``destination`` was kept, or appeared meanwhile (another process finished first)."""
+    if replace and destination.exists():
+        prefix = aside_prefix or f".{destination.name}.old-{os.getpid()}-"
+        aside = destination.with_name(f"{prefix}{uuid.uuid4().hex[:8]}")
+        os.rename(destination, aside)
+        os.rename(staging, destination)
+        shutil.rmtree(aside, ignore_errors=True)
+        return True
+    try:
+        os.rename(staging, destination)
+    except OSError:
+        if not destination.is_dir():  # not a folder another process installed first: a real failure
+            raise
+        return False
+    return True
 
 
 def remove_stale_temporaries(path: Path) -> int:

@@ -24,7 +24,6 @@ import errno
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -49,7 +48,7 @@ from datasets.legacy_layout import has_split_test_folders, merge_split_test_fold
 from datasets.registry import machine_types, resolve_dataset
 from datasets.safe_unzip import check_members, extract_members, move_into_place, require_free_space
 from errors import DataError, exit_code_of
-from safe_io import file_lock
+from safe_io import file_lock, staging_folder
 
 SOURCES_YAML = Path(__file__).with_name("download_urls.yaml")
 DEFAULT_BASE_URL = "https://zenodo.org"
@@ -190,12 +189,9 @@ def unpack(archive: Archive) -> None:
             require_free_space(
                 archive.raw_dir, sum(member.file_size for member in members), f"unpacking {archive.name}"
             )
-            temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=archive.raw_dir))
-            try:
+            with staging_folder(archive.raw_dir, prefix) as temporary:
                 extract_members(archive.path, members, zip_file, temporary)
                 move_into_place(temporary, archive.raw_dir)
-            finally:
-                shutil.rmtree(temporary, ignore_errors=True)
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         archive.path.unlink(missing_ok=True)
         raise DataError(

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ from datasets.legacy_layout import (
 )
 from datasets.registry import families, is_legacy, machine_types, resolve_dataset
 from errors import DataError, exit_code_of
+from safe_io import install_folder, staging_folder
 
 LABELS_BASE_URL_ENV = "DCASE_LABELS_BASE_URL"
 DEFAULT_LABELS_BASE_URL = "https://raw.githubusercontent.com/nttcslab/dcase2023_task2_baseline_ae/main/datasets"
@@ -148,24 +147,12 @@ def build_renamed_folder(machine_dir: Path, entries: Sequence[LabelEntry], overw
             f"(e.g. {example}); is it the list of this dataset year?"
         )
     remove_stale_staging(machine_dir, _STAGING_KIND)
-    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(_STAGING_KIND), dir=machine_dir))
-    try:
+    with staging_folder(machine_dir, staging_prefix(_STAGING_KIND)) as staging:
         for entry in matched:
             link_or_copy(test_dir / entry.anonymous, staging / entry.labelled)
-        if renamed.exists():  # overwrite: move the old folder aside so the new one appears in one step
-            old = Path(tempfile.mkdtemp(prefix=staging_prefix(_STAGING_KIND), dir=machine_dir))
-            os.rename(renamed, old / RENAMED_FOLDER)
-            os.rename(staging, renamed)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            try:
-                os.rename(staging, renamed)
-            except OSError:
-                if not renamed.is_dir():  # not a lost race with another process
-                    raise
-                return RenameResult(renamed, "present", sum(1 for _ in renamed.glob("*.wav")))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        # an existing folder (overwrite) is moved aside so that the new one appears in one step
+        if not install_folder(staging, renamed, replace=True, aside_prefix=staging_prefix(_STAGING_KIND)):
+            return RenameResult(renamed, "present", sum(1 for _ in renamed.glob("*.wav")))  # another process won
     return RenameResult(
         renamed,
         "renamed",

@@ -116,12 +116,6 @@ def count_stft_frames(n_samples: int, n_fft: int, hop_length: int) -> int:
     return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
 
 
-def count_vectors(n_frames: int, params: FeatureParams) -> int:
-    """Feature vectors a clip of ``n_frames`` log-mel frames gives (0 when it is too short)."""
-    n_windows = n_frames - params.frames + 1
-    return 0 if n_windows < 1 else len(range(0, n_windows, params.frame_hop_length))
-
-
 def power_spectrogram(
     signal: np.ndarray, n_fft: int, hop_length: int, win_length: int | None, power: float
 ) -> np.ndarray:
@@ -140,15 +134,3 @@ def log_mel_spectrogram(signal: np.ndarray, sample_rate: int, params: FeaturePar
     # sums (a plain ``spectrogram @ filters.T`` rounds about 1 in 30 values differently, by one step)
     mel = np.einsum("ft,mf->mt", spectrogram.T, filters, optimize=True).T
     return (20.0 / params.power) * np.log10(np.maximum(mel, LOG_FLOOR))
-
-
-def frames_to_vectors(log_mel: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """Concatenate ``frames`` consecutive frames: vector t holds frames t..t+frames-1, frame k of the
-    window in columns [k * n_mels, (k + 1) * n_mels); then keep every ``frame_hop_length``-th vector."""
-    n_frames, n_mels = log_mel.shape
-    n_vectors = n_frames - params.frames + 1
-    if n_vectors < 1:
-        return np.empty((0, params.frames * n_mels), dtype=log_mel.dtype)
-    flat = np.ascontiguousarray(log_mel).reshape(-1)
-    windows = np.lib.stride_tricks.sliding_window_view(flat, params.frames * n_mels)[::n_mels]
-    return windows[:: params.frame_hop_length].copy()

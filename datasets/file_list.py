@@ -8,6 +8,7 @@ clips sorted by name. Test in eval mode: every clip sorted by name, labels unkno
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +35,15 @@ class Clip:
         return self.path.name
 
 
-def _missing_folder_error(spec: DatasetSpec, folder: Path) -> DataError:
+def _missing_folder_error(spec: DatasetSpec, dataset_directory: Path, folder: Path) -> DataError:
     year = spec.family[5:9]
+    root = shlex.quote(str(dataset_directory))
     if spec.is_legacy:
         return DataError(
             f"dataset folder {folder} not found. Download it with 'bash tools/data_download_{year}.sh', run "
             f"with --is_auto_download True, or write synthetic demo data with 'python -m datasets.synthetic."
-            f"legacy --year {year} --split {spec.split} --machines {spec.machine}'; check --dataset_directory "
-            "if the data are elsewhere"
+            f"legacy --year {year} --split {spec.split} --machines {spec.machine} --root {root}'; check "
+            "--dataset_directory if the data are elsewhere"
         )
     script = DOWNLOAD_SCRIPTS[spec.split].format(year=year)
     if spec.split == "eval" and folder.name.startswith("test"):
@@ -49,7 +51,8 @@ def _missing_folder_error(spec: DatasetSpec, folder: Path) -> DataError:
     return DataError(
         f"dataset folder {folder} not found. Download it with 'bash {script}', run with "
         f"--is_auto_download True, or write the synthetic demo data with 'python -m datasets.synthetic "
-        f"--split {spec.split} --machines {spec.machine}'; check --dataset_directory if the data are elsewhere"
+        f"--dataset {spec.family} --split {spec.split} --machines {spec.machine} --root {root}'; check "
+        "--dataset_directory if the data are elsewhere"
     )
 
 
@@ -62,7 +65,7 @@ def list_train_clips(spec: DatasetSpec, dataset_directory: Path, use_ids: list[i
     """Normal training clips of the sections in ``use_ids`` (all sections when empty)."""
     folder = spec.machine_dir(dataset_directory) / "train"
     if not folder.is_dir():
-        raise _missing_folder_error(spec, folder)
+        raise _missing_folder_error(spec, dataset_directory, folder)
     sections = [s for s in spec.sections if not use_ids or int(s) in use_ids]
     if not sections:
         raise DataError(
@@ -95,7 +98,7 @@ def find_test_folder(spec: DatasetSpec, dataset_directory: Path) -> tuple[Path, 
         return renamed, True
     folder = machine_dir / "test"
     if not folder.is_dir() and merge_split_test_folders(machine_dir) is None:  # DCASE2021's split folders
-        raise _missing_folder_error(spec, folder)
+        raise _missing_folder_error(spec, dataset_directory, folder)
     return folder, spec.split == "dev"
 
 

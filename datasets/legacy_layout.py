@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from errors import DataError
-from safe_io import remove_dead_process_folders
+from safe_io import install_folder, remove_dead_process_folders, staging_folder
 
 SPLIT_TEST_FOLDERS = ("source_test", "target_test")
 MERGED_TEST_FOLDER = "test"
@@ -73,15 +72,8 @@ def merge_split_test_folders(machine_dir: Path) -> Path | None:
             "download the test data again"
         )
     remove_stale_staging(machine_dir, _STAGING_KIND)
-    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(_STAGING_KIND), dir=machine_dir))
-    try:
+    with staging_folder(machine_dir, staging_prefix(_STAGING_KIND)) as staging:
         for name, path in sources.items():
             link_or_copy(path, staging / name)
-        try:
-            os.rename(staging, merged)
-        except OSError:
-            if not merged.is_dir():  # not a lost race with another process: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        install_folder(staging, merged)  # False: another process merged them first, the same files
     return merged

@@ -6,6 +6,7 @@ The machine types and their section ids live in ``machine_types.yaml``; this mod
 from __future__ import annotations
 
 import argparse
+import difflib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -121,8 +122,25 @@ def resolve_dataset(name: str, split: str) -> DatasetSpec:
         if name in dataset_names(other)
         else ""
     )
+    if hint:
+        raise ConfigError(f"unknown dataset {name!r} for {split} mode{hint}")
+    family = next((family for family in families() if name.startswith(family)), None)
+    if family:  # compare the machine type alone: the family prefix would make every name look close
+        candidates = [family + machine for machine in machine_types(family, split)]
+        machines = difflib.get_close_matches(name[len(family) :], machine_types(family, split), n=3, cutoff=0.6)
+        close = [family + machine for machine in machines]
+    else:
+        candidates = dataset_names(split)
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if close:
+        advice = f"did you mean {' or '.join(close)}?"
+    elif family:
+        advice = f"valid names: {', '.join(candidates)}"
+    else:
+        advice = f"a name is a family ({', '.join(families())}) followed by a machine type"
     raise ConfigError(
-        f"unknown dataset {name!r} for {split} mode{hint}; valid names: " + ", ".join(dataset_names(split))
+        f"unknown dataset {name!r} for {split} mode; {advice} "
+        f"(python -m datasets.registry <family> {split} lists a family's machine types)"
     )
 
 

@@ -14,8 +14,9 @@ from common import save_config
 from engine.paths import RunPaths
 from errors import DataError
 from evaluation.metrics import section_metrics
-from evaluation.result_files import result_table_rows, score_rows, write_csv_rows
+from evaluation.result_files import result_table_rows, score_rows
 from evaluation.thresholds import load_threshold
+from safe_io import write_csv
 
 
 def _require_finite(scores: np.ndarray, names: Sequence[str], section: str, score: str, paths: RunPaths) -> None:
@@ -60,8 +61,8 @@ def evaluate(
         scores = np.asarray(score_section(clip_set), dtype=np.float64)
         _require_finite(scores, clip_set.names, section, config.score, paths)
         decisions = (scores > threshold).astype(int)
-        write_csv_rows(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))
-        write_csv_rows(paths.decision_result_csv(section), score_rows(clip_set.names, decisions))
+        write_csv(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))
+        write_csv(paths.decision_result_csv(section), score_rows(clip_set.names, decisions))
         tqdm.write(f"anomaly scores -> {paths.anomaly_score_csv(section)}")
         if clip_set.labelled:
             section_ids.append(section)
@@ -72,7 +73,7 @@ def evaluate(
         print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
         return None
     rows = result_table_rows(section_ids, figures)
-    write_csv_rows(paths.result_csv, rows)
+    write_csv(paths.result_csv, rows)
     tqdm.write(f"results -> {paths.result_csv}")
     title = f"{paths.base_name} ({config.score})"
     plot_score_distributions(paths.score_plot, plotted, threshold, title)

@@ -27,7 +27,7 @@ import numpy as np
 from errors import DataError
 from evaluation import result_names
 from evaluation.metrics import section_metrics
-from evaluation.result_files import result_table_rows, write_csv_rows
+from evaluation.result_files import result_table_rows
 from evaluation.run_results import (
     ANY_RUN,
     MachineDataset,
@@ -37,6 +37,7 @@ from evaluation.run_results import (
     read_name_value_csv,
     read_scores,
 )
+from safe_io import write_csv
 
 
 def default_ground_truth_dir(dataset_directory: Path, family: str) -> Path:
@@ -209,7 +210,7 @@ def evaluate_machine(
         truth = load_section_truth(ground_truth_dir, machine, section)
         scored.append(score_section(truth, scores_path, decisions_path, section, max_fpr))
     path = result_csv_path(folder, dataset, files.suffix)
-    write_csv_rows(path, result_table_rows([s.section for s in scored], [s.figures for s in scored]))
+    write_csv(path, result_table_rows([s.section for s in scored], [s.figures for s in scored]))
     if plots:
         from evaluation.plots import plot_roc_curves, plot_score_distributions
 

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from evaluation.metrics import harmonic_mean
-from safe_io import atomic_write_text
-
-
-def write_csv_rows(path: Path, rows: Sequence[Sequence[object]]) -> None:
-    """Write rows with the csv module (``\\n`` line ends, no header added), atomically."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
 
 
 def score_rows(names: Sequence[str], values: Sequence[float]) -> list[list[object]]:

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,35 @@ def run_script(
     return subprocess.run(
         ["bash", str(cwd / script), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+STAGE_SCRIPTS = [
+    f"{stage}_{year}t2.sh"
+    for year in ("2026", "2025", "2024", "2023")
+    for stage in ("01_train", "02a_test", "02b_test")
+]
+
+
+def copy_repository(work: Path) -> None:
+    """The code, configs and summary script the stage scripts need, copied into ``work``."""
+    for item in [
+        "train.py",
+        "common.py",
+        "errors.py",
+        "safe_io.py",
+        "progress.py",
+        "baseline.yaml",
+        "configs",
+        "datasets",
+        "networks",
+        "engine",
+        "evaluation",
+        "tools",
+        "03_summarize_results.sh",
+        "requirements.txt",  # the scripts check the interpreter against it (tools/check_environment.py)
+    ]:
+        source = REPO_ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, work / item)

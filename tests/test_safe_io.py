@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -15,7 +16,17 @@ import pytest
 
 import safe_io
 from errors import DataError
-from safe_io import PAUSE_AT_VARIABLE, PAUSE_FLAG_VARIABLE, atomic_write, atomic_write_text, pause_point
+from safe_io import (
+    PAUSE_AT_VARIABLE,
+    PAUSE_FLAG_VARIABLE,
+    atomic_write,
+    atomic_write_text,
+    csv_text,
+    install_folder,
+    pause_point,
+    staging_folder,
+    write_csv,
+)
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -202,3 +213,46 @@ def test_the_holder_keeps_its_owner_file_fresh(tmp_path: Path, monkeypatch: pyte
         os.utime(owner, (long_ago, long_ago))
         time.sleep(0.5)
         assert time.time() - owner.stat().st_mtime < 5
+
+
+def test_write_csv_writes_the_csv_module_s_bytes_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "rows.csv"
+    write_csv(path, [["a.wav", 1 / 3], ["b,c.wav", 2]])
+    assert path.read_bytes() == b'a.wav,0.3333333333333333\n"b,c.wav",2\n'
+    assert csv_text([]) == "" and [p.name for p in path.parent.iterdir()] == ["rows.csv"]
+
+
+def test_install_folder_puts_a_complete_folder_in_place_in_one_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destination = tmp_path / "fan"
+    with staging_folder(tmp_path, ".fan.partial-") as staging:
+        (staging / "new.txt").write_text("new")
+        assert install_folder(staging, destination)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fan"] and (destination / "new.txt").is_file()
+    # without replace an existing folder is kept (another process finished first): False, the staging removed
+    with staging_folder(tmp_path, ".fan.partial-") as staging:
+        (staging / "other.txt").write_text("other")
+        assert not install_folder(staging, destination)
+    assert sorted(p.name for p in destination.iterdir()) == ["new.txt"]
+    # with replace the old folder goes aside under the prefix given, and is deleted once the new one is in place
+    seen_aside: list[str] = []
+    real_rmtree = shutil.rmtree
+
+    def spy(path: Path, *args: object, **kwargs: object) -> None:
+        seen_aside.append(Path(path).name)
+        real_rmtree(path, *args, **kwargs)
+
+    with staging_folder(tmp_path, ".fan.partial-") as staging:
+        (staging / "newer.txt").write_text("newer")
+        monkeypatch.setattr(safe_io.shutil, "rmtree", spy)
+        assert install_folder(staging, destination, replace=True, aside_prefix=".fan.old-1-")
+    assert sorted(p.name for p in destination.iterdir()) == ["newer.txt"]
+    assert seen_aside[0].startswith(".fan.old-1-") and sorted(p.name for p in tmp_path.iterdir()) == ["fan"]
+
+
+def test_a_staging_folder_is_removed_when_the_build_fails(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), staging_folder(tmp_path, ".x-") as staging:
+        (staging / "half.wav").write_bytes(b"RIFF")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []

@@ -3,17 +3,22 @@ DCASE2024 development machine type of the tiny dataset; the DCASE2026 scripts on
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from datasets.registry import machine_types, script_flags
 from datasets.synthetic import generate_dataset
-from tests.conftest import REPO_ROOT, run_script
+from tests.conftest import REPO_ROOT, STAGE_SCRIPTS, copy_repository, run_script
 
 YEARS = ("2026", "2025", "2024", "2023")
-SCRIPTS = [f"{stage}_{year}t2.sh" for year in YEARS for stage in ("01_train", "02a_test", "02b_test")]
+SCRIPTS = STAGE_SCRIPTS
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -44,29 +49,12 @@ def test_scripts_differ_only_in_their_dataset(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def workflow_run(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """01, 02a, 02b and 03 on a copy of the repository's scripts, so outputs land in a temporary folder."""
+    """01, 02a and 02b of 2024 on a copy of the repository (the code and every year's stage scripts), so the
+    outputs land in a temporary folder."""
     work = tmp_path_factory.mktemp("workflow")
-    for item in [
-        "train.py",
-        "common.py",
-        "errors.py",
-        "safe_io.py",
-        "progress.py",
-        "baseline.yaml",
-        "configs",
-        "datasets",
-        "networks",
-        "engine",
-        "evaluation",
-        "tools",
-        *SCRIPTS,
-        "03_summarize_results.sh",
-    ]:
-        source = REPO_ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, work / item)
+    copy_repository(work)
+    for script in STAGE_SCRIPTS:
+        shutil.copy2(REPO_ROOT / script, work / script)
     (work / "data").symlink_to(tiny_data_dir)
     flags = ["--epochs", "1", "--batch_size", "64", "--num_workers", "1"]
     for script in ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh"):
@@ -84,7 +72,7 @@ def test_workflow_writes_every_machine_types_results(workflow_run: Path, score: 
         assert (result_dir / f"anomaly_score_{stem}").is_file()
         assert (result_dir / f"decision_result_{stem}").is_file()
         assert (result_dir / f"result_DCASE2024T2{machine}_test_seed13711_id(0_)_roc.csv").is_file()
-    logs = sorted(p.name for p in (workflow_run / "logs/stages/DCASE2024T2_dev").glob("*.log"))
+    logs = sorted(p.name for p in (workflow_run / "logs/stages/DCASE2024T2_dev/baseline").glob("*.log"))
     assert len(logs) == 21 and "train_DCASE2024T2fan.log" in logs
 
 
@@ -155,3 +143,112 @@ def test_demo_refuses_a_year_it_does_not_know(year: str) -> None:
     result = run_script("demo.sh", "--year", *([year] if year else []))
     assert result.returncode == 1
     assert f"--year '{year}' is not a year the demo knows; choose 2023, 2024, 2025 or 2026" in result.stderr
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["-d", "--help"], ["-e", "--epochs", "3", "-h"]])
+def test_help_prints_one_complete_usage_and_runs_nothing(tmp_path: Path, arguments: list[str]) -> None:
+    copy_repository(tmp_path)
+    shutil.copy2(REPO_ROOT / "01_train_2024t2.sh", tmp_path)
+    result = run_script("01_train_2024t2.sh", *arguments, cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.count("usage") == 1
+    assert all(flag in result.stdout for flag in ("--machines", "--launcher", "--seeds", "train.py --help"))
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "models").exists()
+
+
+def test_a_misspelt_script_flag_is_one_error_suggesting_the_script_s_own(tmp_path: Path) -> None:
+    copy_repository(tmp_path)
+    shutil.copy2(REPO_ROOT / "01_train_2024t2.sh", tmp_path)
+    result = run_script("01_train_2024t2.sh", "-d", "--machine", "fan", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        "01_train_2024t2.sh: error: unknown argument '--machine' (did you mean --machines?) "
+        "(see bash 01_train_2024t2.sh --help)\n"
+    )
+    # a bad train.py value is also reported once, before any machine type runs
+    result = run_script("01_train_2024t2.sh", "-d", "--epochs", "0", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("--epochs must be at least 1") == 1
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("form", [["fan,valvee"], ["fan", "valvee"], ["--machines=fan,valvee"]])
+def test_machines_take_the_comma_and_the_space_form(tmp_path: Path, form: list[str]) -> None:
+    copy_repository(tmp_path)
+    shutil.copy2(REPO_ROOT / "02a_test_2024t2.sh", tmp_path)
+    machines = form if form[0].startswith("--") else ["--machines", *form]
+    result = run_script("02a_test_2024t2.sh", "-d", *machines, "--epochs", "2", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "valvee not a DCASE2024T2 dev machine type" in result.stderr and "--epochs" not in result.stderr
+
+
+def test_without_the_packages_the_scripts_say_in_one_line_how_to_get_them(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    for script in ("01_train_2024t2.sh", "03_summarize_results.sh"):
+        arguments = ["DCASE2024T2", "-d"] if script.startswith("03") else ["-d"]
+        result = run_script(script, *arguments, env={"PYTHON": str(bare / "bin/python")})
+        assert result.returncode == 1 and result.stdout == "" and result.stderr.count("\n") == 1
+        assert "lacks torch, numpy" in result.stderr and "bash demo.sh" in result.stderr
+        assert "pip install -r" in result.stderr and "requirements.txt" in result.stderr
+
+
+def test_each_experiment_keeps_its_own_stage_logs(workflow_run: Path) -> None:
+    log_dir = workflow_run / "logs/stages/DCASE2024T2_dev"
+    result = run_script(
+        "02a_test_2024t2.sh",
+        "-d",
+        "--machines",
+        "fan",
+        "--export_dir",
+        "other",
+        cwd=workflow_run,
+        env={"PYTHONPATH": str(workflow_run)},
+    )
+    assert result.returncode == 1 and "logs in logs/stages/DCASE2024T2_dev/other/" in result.stdout
+    assert "trained model models/saved_model/other/" in (log_dir / "other/test-first_DCASE2024T2fan.log").read_text()
+    assert "AUC" in (log_dir / "baseline/test-first_DCASE2024T2fan.log").read_text()
+
+
+def test_ctrl_c_stops_the_whole_stage_and_says_how_to_resume(workflow_run: Path) -> None:
+    command = ["bash", "01_train_2024t2.sh", "-d", "--machines", "fan,valve", "--epochs", "100000"]
+    command += ["--batch_size", "64", "--num_workers", "1", "--export_dir", "interrupted"]
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(workflow_run)}
+    log_dir = workflow_run / "logs/stages/DCASE2024T2_dev/interrupted"
+    stage = subprocess.Popen(
+        command,
+        cwd=workflow_run,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the Ctrl-C below reaches bash, train.py and tee
+    )
+    try:
+        deadline = time.monotonic() + 120
+        log = log_dir / "train_DCASE2024T2fan.log"
+        while not (log.is_file() and "loss=" in log.read_text()):
+            assert stage.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        os.killpg(stage.pid, signal.SIGINT)
+        output, _ = stage.communicate(timeout=120)
+    finally:
+        if stage.poll() is None:
+            stage.kill()
+    assert stage.returncode == 130
+    resume = (
+        "01_train_2024t2.sh: interrupted during train DCASE2024T2fan (0 run(s) finished before); resume with: bash "
+        f"01_train_2024t2.sh -d {' '.join(command[3:])} --restart"
+    )
+    for text in (output, log.read_text()):
+        assert "interrupted; completed epochs are kept (resume with --restart)" in text and resume in text
+    assert not (log_dir / "train_DCASE2024T2valve.log").exists()
+
+
+def test_ci_checks_format_and_lint_before_the_readme_s_test_command_and_lists_the_slowest_tests() -> None:
+    lines = [line for line in (REPO_ROOT / ".ci/run").read_text().splitlines() if not line.startswith("#")]
+    commands = [line.strip() for line in lines if "ruff" in line or "run_tests.sh" in line]
+    assert commands == [
+        '"$PYTHON" -m ruff format --check .',
+        '"$PYTHON" -m ruff check .',
+        "bash run_tests.sh -q --durations=25",
+    ]

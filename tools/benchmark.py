@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from datasets.vector_data import VectorSet, batch_slices, epoch_order  # noqa: E
 from networks.dcase2023t2_ae.model import AutoencoderModel, VectorSplit  # noqa: E402
 from networks.dcase2023t2_ae.network import AENet  # noqa: E402
 from networks.dcase2023t2_ae.options import AutoencoderOptions  # noqa: E402
+from tools.measured_run import PEAK_MEMORY_WRAPPER, measured_run  # noqa: E402
 
 MACHINE = "fan"
 BATCH_SIZE = 256
@@ -138,19 +138,6 @@ def bare_loop_throughput(n_vectors: int, epochs: int) -> dict[str, float]:
     return {"seconds_per_epoch": per_epoch, "vectors_per_second": n_vectors / per_epoch}
 
 
-# Runs a command and prints its peak resident memory in KiB. The command is started from this small process:
-# a child forked straight from the benchmark would count the benchmark's own memory (copied at fork) as its peak.
-PEAK_MEMORY_WRAPPER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-print(f"PEAK_RSS_KIB={usage.ru_maxrss}", flush=True)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def full_run(data_dir: Path, work_dir: Path, epochs: int) -> dict[str, float]:
     """``train.py`` train + test (MSE) of one machine type in a fresh process: wall time, training time (from
     its summary line) and the peak resident memory of its largest process (extraction workers included)."""
@@ -180,26 +167,6 @@ def full_run(data_dir: Path, work_dir: Path, epochs: int) -> dict[str, float]:
         "training_seconds": float(training.group(1)) if training else float("nan"),
         "peak_rss_mib": peak_mib,
     }
-
-
-def measured_run(
-    command: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    log_path: Path,
-    what: str,
-) -> tuple[float, str, float]:
-    """Run ``command`` (wrapped in PEAK_MEMORY_WRAPPER) with its output in ``log_path``: wall seconds, the output,
-    the peak resident memory in MiB (NaN if the wrapper did not report it). RuntimeError naming ``what`` on failure."""
-    started = time.perf_counter()
-    with log_path.open("w") as log:
-        status = subprocess.run(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    seconds = time.perf_counter() - started
-    output = log_path.read_text()
-    if status != 0:
-        raise RuntimeError(f"{what} failed:\n{output[-2000:]}")
-    peak = re.search(r"PEAK_RSS_KIB=(\d+)", output)
-    return seconds, output, int(peak.group(1)) / 1024 if peak else float("nan")
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from datasets.synthetic import generate_dataset
 from engine.monitor.bundle import load_bundle
 from engine.monitor.fit import fit_bundle
 from engine.monitor.scoring import file_windows, score_files, score_frames
-from tools.benchmark import PEAK_MEMORY_WRAPPER, measured_run
+from tools.measured_run import PEAK_MEMORY_WRAPPER, measured_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MACHINE = "fan"

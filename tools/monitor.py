@@ -13,6 +13,7 @@ Every error is one line naming the file or setting and what to do (exit 2); noth
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -32,11 +33,11 @@ from engine.monitor.scoring import (
     score_files,
     timeline,
 )
-from engine.monitor.watch import csv_text, watch
-from errors import ConfigError, DataError, exit_code_of
+from engine.monitor.watch import watch
+from errors import ConfigError, DataError, did_you_mean, exit_code_of
 from evaluation.plots import plot_score_timeline
 from progress import progress_bar
-from safe_io import atomic_write_text
+from safe_io import write_csv
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +143,7 @@ def run_score(args: argparse.Namespace) -> None:
         progress.update()
     progress.close()
     if args.csv:
-        atomic_write_text(args.csv, csv_text([list(CSV_COLUMNS), *(row.csv_values() for row in rows)]))
+        write_csv(args.csv, [list(CSV_COLUMNS), *(row.csv_values() for row in rows)])
     plot = args.plot or (args.csv.with_suffix(".png") if args.csv else None)
     if plot:
         times, label = timeline(rows)
@@ -184,6 +185,11 @@ def run_watch(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
+    if importlib.util.find_spec("onnx") is None:  # torch.onnx.export needs it, and would say so in a traceback
+        raise ConfigError(
+            f"ONNX export needs the onnx package, which {sys.executable} lacks: install it with "
+            f"'{sys.executable} -m pip install -r requirements.txt' (or pip install onnx)"
+        )
     bundle = load_bundle(args.bundle)
     description = export_onnx(bundle, args.onnx)
     print(
@@ -192,10 +198,20 @@ def run_export(args: argparse.Namespace) -> None:
     )
 
 
+def _options_of(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    """The option strings of one subcommand (for "did you mean")."""
+    subcommands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return [name for name in subcommands.choices[command]._option_string_actions if name.startswith("--")]
+
+
 def run_command(argv: Sequence[str]) -> None:
-    args, extra = build_parser().parse_known_args(list(argv))
+    parser = build_parser()
+    args, extra = parser.parse_known_args(list(argv))
     if extra and args.command != "fit":
-        raise ConfigError(f"unknown argument {extra[0]!r} (see python -m tools.monitor {args.command} --help)")
+        raise ConfigError(
+            f"unknown argument {extra[0]!r}{did_you_mean(extra[0], _options_of(parser, args.command))} "
+            f"(see python -m tools.monitor {args.command} --help)"
+        )
     if args.command == "fit":
         fit_bundle(args.normal_dir, args.out, args.model, args.config, extra, args.domains)
     else:

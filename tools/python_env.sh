@@ -2,8 +2,11 @@
 #   PYTHON=/path/to/python bash script.sh   uses that interpreter and installs nothing.
 #   otherwise ./.venv/bin/python when it exists, else python3.
 # ensure_venv REQUIREMENTS_FILE creates .venv and installs the file's packages once (re-run when it changes).
+# require_python REQUIREMENTS_FILE (the stage scripts): without PYTHON and without .venv, creates .venv as
+# ensure_venv does; then checks that the interpreter has the file's packages, else one line saying how.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON_GIVEN=${PYTHON:+true}
 
 if [ -z "${PYTHON:-}" ]; then
     if [ -x "$REPO_ROOT/.venv/bin/python" ]; then
@@ -18,8 +21,8 @@ ensure_venv() {
     local venv="$REPO_ROOT/.venv"
     if [ ! -x "$venv/bin/python" ]; then
         echo "creating the virtual environment $venv"
-        python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-            || { echo "error: Python 3.10 or newer is needed (python3 is $(python3 --version 2>&1))" >&2; return 1; }
+        python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            || { echo "error: Python 3.11 or newer is needed (python3 is $(python3 --version 2>&1))" >&2; return 1; }
         python3 -m venv "$venv" || { echo "error: could not create $venv (is python3-venv installed?)" >&2; return 1; }
     fi
     PYTHON="$venv/bin/python"
@@ -31,4 +34,11 @@ ensure_venv() {
         rm -f "$venv"/.installed-"$(basename "$requirements")"-*
         touch "$stamp"
     fi
+}
+
+require_python() {
+    if [ -z "$PYTHON_GIVEN" ] && [ ! -x "$REPO_ROOT/.venv/bin/python" ]; then
+        ensure_venv "$1" || return 1
+    fi
+    "$PYTHON" "$REPO_ROOT/tools/check_environment.py" "$REPO_ROOT/$1"
 }

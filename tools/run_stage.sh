@@ -5,24 +5,42 @@
 # Like the public baseline's scripts, one model per section (machine id for DCASE2020): train.py runs with
 # --use_ids <n> -tag id(<n>_) for every section n, so a one-section dataset (2023, 2024) gets one run per
 # machine type tagged id(0_), and a legacy one (2020-2022) one run per section.
-# --machines M1,M2 (taken out of the train.py flags) runs only those machine types.
+# --machines M1,M2 or --machines M1 M2 (taken out of the train.py flags) runs only those machine types.
 # --launcher local|slurm: run them here one after the other (the default), or submit them as one Slurm job array
 # (tools/launch.py, engine/launch/: one task per run, each running the same train.py command).
 # --seeds S1 S2 ...: run every machine type once per seed, seed S into the export folder <export_dir>_seedS.
+# Logs: logs/stages/<DATASET>_<dev|eval>/<export_dir>/<stage>_<dataset>.log, one folder per experiment.
+# Ctrl-C stops the whole stage (not only the current machine type) and says how to resume.
 set -uo pipefail
 stage=$1 family=$2 script=$3
 shift 3
 mode=${1:-}
 
+usage_text() {
+    echo -e "usage\t: bash $script ['-d' | '--dev' | '-e' | '--eval'] [--machines M1,M2 | --machines M1 M2 ...]"
+    echo -e "\t\t[--launcher local|slurm] [--seeds S1 S2 ...] [train.py flags, e.g. --epochs 10 --config demo.yaml]"
+    echo -e "\t\t-d, --dev\t: use the development dataset"
+    echo -e "\t\t-e, --eval\t: use the additional training dataset and the evaluation dataset"
+    echo -e "\t\t--machines\t: only these machine types (default: every one of the dataset)"
+    echo -e "\t\t--launcher\t: local (one after the other, the default) or slurm (one Slurm job array)"
+    echo -e "\t\t--seeds\t\t: once per seed, seed S into <export_dir>_seedS"
+    echo -e "\t\tthe train.py flags: python train.py --help, or docs/options.md"
+    echo -e "example\t: bash $script -d"
+}
+
 usage() {
     echo "$script: argument error" >&2
-    echo -e "usage\t: bash $script ['-d' | '--dev' | '-e' | '--eval'] [train.py flags, e.g. --epochs 10]" >&2
+    usage_text >&2
     echo -e "\tinvalid choice '$mode'" >&2
-    echo -e "\t\t-d, --dev\t: use the development dataset" >&2
-    echo -e "\t\t-e, --eval\t: use the additional training dataset and the evaluation dataset" >&2
-    echo -e "example\t: bash $script -d" >&2
     exit 1
 }
+
+for argument in "$@"; do
+    if [ "$argument" = "-h" ] || [ "$argument" = "--help" ]; then
+        usage_text
+        exit 0
+    fi
+done
 
 case "$mode" in
     -d|--dev) split=dev ;;
@@ -30,6 +48,7 @@ case "$mode" in
     *) usage ;;
 esac
 shift
+user_flags=("$@")
 
 train_flags=()
 only_machines=""
@@ -38,7 +57,7 @@ seeds=()
 seeds_given=false
 while [ $# -gt 0 ]; do
     case "$1" in
-        --machines) only_machines=${2:-}; shift; shift || true ;;
+        --machines) shift; while [ $# -gt 0 ] && [[ "$1" != -* ]]; do only_machines+=" $1"; shift; done ;;
         --machines=*) only_machines=${1#--machines=}; shift ;;
         --launcher) launcher=${2:-}; shift; shift || true ;;
         --launcher=*) launcher=${1#--launcher=}; shift ;;
@@ -56,7 +75,13 @@ if $seeds_given && [ ${#seeds[@]} -eq 0 ]; then
 fi
 set -- ${train_flags[@]+"${train_flags[@]}"}
 
+if [ "$only_machines" = "" ] && [[ " ${user_flags[*]} " == *" --machines "* ]]; then
+    echo "$script: --machines needs one or more machine types, e.g. --machines fan,valve" >&2
+    exit 1
+fi
+
 source "$(dirname "${BASH_SOURCE[0]}")/python_env.sh"
+require_python requirements.txt || exit 1
 cd "$REPO_ROOT" || exit 1
 machine_filter=()
 if [ -n "$only_machines" ]; then
@@ -81,7 +106,10 @@ case "$stage" in
     *) echo "run_stage.sh: unknown stage '$stage'" >&2; exit 2 ;;
 esac
 
-log_dir="logs/stages/${family}_${split}"
+# every flag is checked once here (not once per machine type); prints the experiment's export folder
+export_dir=$(PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m tools.launch check-flags \
+    --script "$script" -- "$mode" "${stage_flags[@]}" ${family_flags[@]+"${family_flags[@]}"} "$@") || exit 1
+log_dir="logs/stages/${family}_${split}/${export_dir}"
 mkdir -p "$log_dir"
 echo "$(date '+%F %T') $script $mode $*: $stage of $family $split data; logs in $log_dir/"
 declare -A n_sections=()
@@ -108,6 +136,12 @@ if [ "$launcher" = slurm ]; then
 fi
 failed=()
 n_done=0
+interrupted=false
+trap 'interrupted=true' INT
+resume_command="bash $script $mode ${user_flags[*]}"
+if [ "$stage" = train ] && [[ " ${user_flags[*]} " != *" --restart "* ]]; then
+    resume_command="$resume_command --restart"
+fi
 for seed in "${seed_passes[@]}"; do
     seed_flags=()
     if [ -n "$seed" ]; then
@@ -135,7 +169,14 @@ for seed in "${seed_passes[@]}"; do
             continue
         fi
         echo "== $stage $name (log: $log)"
-        if "${command[@]}" < /dev/null 2>&1 | tee "$log"; then
+        # tee -i: Ctrl-C reaches train.py, which ends with its own line; tee keeps copying it to the log
+        "${command[@]}" < /dev/null 2>&1 | tee -i "$log"
+        status=${PIPESTATUS[0]}
+        if $interrupted || [ "$status" -eq 130 ]; then
+            echo "$script: interrupted during $stage $name ($n_done run(s) finished before); resume with:" \
+                "$resume_command" | tee -a "$log" >&2
+            exit 130
+        elif [ "$status" -eq 0 ]; then
             n_done=$((n_done + 1))
         else
             failed+=("$name")

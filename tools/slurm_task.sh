@@ -2,7 +2,7 @@
 # One task of a stage's Slurm job array (engine/launch): runs line SLURM_ARRAY_TASK_ID (from 0) of the task file
 # written by tools/run_stage.sh, the same train.py command the local launcher runs, its output to the run's log,
 # then writes the command's exit status to <log folder>/slurm/<log stem>.exit by an atomic rename.
-#   sbatch --array=0-6 ... tools/slurm_task.sh logs/stages/<DATASET>_<split>/slurm/<stage>.XXXXXX.tasks
+#   sbatch --array=0-6 ... tools/slurm_task.sh logs/stages/<DATASET>_<split>/<export_dir>/slurm/<stage>.XXXXXX.tasks
 set -uo pipefail
 tasks_file=$1
 index=${SLURM_ARRAY_TASK_ID:?this script runs as a task of a Slurm job array}

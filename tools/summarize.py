@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from datasets.registry import DatasetSpec, families, machine_types, resolve_dataset, stage_script
-from errors import ASDError, ConfigError, DataError
+from errors import ASDError, ConfigError, DataError, did_you_mean
 from evaluation.ground_truth import default_ground_truth_dir, evaluate_system
 from evaluation.merged_roc import write_merged_rocs
 from evaluation.official_score import TOTAL_SCORE
@@ -102,7 +102,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="MACHINE",
-        help="machine types to summarise (default: every one of the dataset's split)",
+        help="machine types to summarise, separated by spaces or commas as in the stage scripts "
+        "(default: every one of the dataset's split)",
     )
     parser.add_argument("--seed", type=int, default=None, help="pick this seed's run when a folder holds several")
     parser.add_argument(
@@ -147,6 +148,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def _check_machines(family: str, split: str, machines: Sequence[str] | None) -> list[DatasetSpec]:
     known = machine_types(family, split)
+    machines = [name for item in machines or () for name in item.split(",") if name]  # "fan,valve" or "fan valve"
     unknown = [machine for machine in machines or () if machine not in known]
     if unknown:
         raise ConfigError(
@@ -229,7 +231,13 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
     print(f"merged ROC CSVs ({len(merged)}) -> {paths.folder}/<system>/")
     print(f"compact summary -> {paths.compact_csv}")
     print(format_compact_table(compact))
-    print(f"official score (TOTAL score h-mean) of {args.family} {split} data: {official_scores(systems)}")
+    every = machine_types(args.family, split)
+    partial = (
+        f" (PARTIAL: {len(machine_names)} of {len(every)} machine types, {', '.join(machine_names)})"
+        if len(machine_names) < len(every)
+        else ""
+    )
+    print(f"official score (TOTAL score h-mean) of {args.family} {split} data{partial}: {official_scores(systems)}")
     return compact
 
 
@@ -237,10 +245,13 @@ def _system_names(args: argparse.Namespace) -> list[str]:
     return args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
 
 
-def _export_dirs(args: argparse.Namespace) -> list[str]:
-    """The export folders of the systems summarised (each seed's, for a seed sweep)."""
-    exports = [name.rpartition("_")[0] or name for name in _system_names(args)]
-    return [seed_export_dir(export, seed) for export in exports for seed in args.seeds] if args.seeds else exports
+def _export_dirs(args: argparse.Namespace) -> dict[str, list[str]]:
+    """``{export folder of a stage script run: the export folders it wrote}`` of the systems summarised: itself,
+    or each seed's for a seed sweep (the stage scripts log a sweep in the folder of the export_dir given)."""
+    exports = dict.fromkeys(name.rpartition("_")[0] or name for name in _system_names(args))
+    return {
+        export: [seed_export_dir(export, seed) for seed in args.seeds] if args.seeds else [export] for export in exports
+    }
 
 
 def summarise_seeds(args: argparse.Namespace) -> pd.DataFrame:
@@ -281,14 +292,23 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        options = [name for name in parser._option_string_actions if name.startswith("--")]
+        parser.error(f"unknown argument {unknown[0]!r}{did_you_mean(unknown[0], options)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    args = build_parser(prog).parse_args(argv)
+    args = _parse(build_parser(prog), argv)
     try:
         if args.wait:
             from engine.launch.stage import wait_for_stages
 
             split = "eval" if args.eval else "dev"
-            if not wait_for_stages(Path("logs/stages") / f"{args.family}_{split}", _export_dirs(args)):
+            stage_logs = Path("logs/stages") / f"{args.family}_{split}"  # tools/run_stage.sh's, one per experiment
+            if not all([wait_for_stages(stage_logs / base, exports) for base, exports in _export_dirs(args).items()]):
                 _warn("some Slurm tasks failed (their end lines above): the summary covers what finished")
         summarise_seeds(args) if args.seeds else summarise(args)
     except ASDError as error:

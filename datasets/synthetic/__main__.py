@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from datasets.synthetic import sizes
 from datasets.synthetic.catalog import (
     DEV_MACHINES_2023,
     DEV_MACHINES_2024,
@@ -57,24 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="machine types (any name works; default: the dataset's types for the split)",
     )
-    parser.add_argument("--n_train_source", type=int, default=990, help="source training clips per type")
-    parser.add_argument("--n_train_target", type=int, default=10, help="target training clips per type")
-    parser.add_argument(
-        "--n_test_per_group",
-        type=int,
-        default=50,
-        help="test clips per (domain, normal/anomaly) group, 4 groups per type",
-    )
+    sizes.add_size_arguments(parser, per="type")
     parser.add_argument(
         "--n_supplemental",
         type=int,
         default=5,
         help="DCASE2025 eval: supplemental clips of the machine alone, and as many of the noise alone",
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
-    parser.add_argument("--sample_rate", type=int, default=16000, help="sampling rate in Hz")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
     parser.add_argument(
         "--overwrite", action="store_true", help="regenerate machine folders that already exist (default: keep them)"
     )

@@ -7,7 +7,6 @@ complete. A tree this generator wrote carries ``.synthetic.json`` with the setti
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing
 import os
@@ -19,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datasets.synthetic import sizes
 from datasets.synthetic.catalog import DEV_MACHINES_2024, hides_attributes
 from datasets.synthetic.layouts import has_supplemental, is_stereo
 from datasets.synthetic.plan import (
@@ -32,7 +32,7 @@ from datasets.synthetic.plan import (
 from datasets.synthetic.worker import ClipJob, write_clip
 from errors import ConfigError, DataError
 from progress import progress_bar
-from safe_io import remove_dead_process_folders
+from safe_io import install_folder, remove_dead_process_folders, write_csv
 
 GENERATOR_VERSION = 3
 MARKER = ".synthetic.json"
@@ -65,12 +65,12 @@ def generate_dataset(
     *,
     dataset: str = "DCASE2024T2",
     split: str = "dev",
-    n_train_source: int = 990,
-    n_train_target: int = 10,
-    n_test_per_group: int = 50,
-    duration: float = 10.0,
-    sample_rate: int = 16000,
-    seed: int = 0,
+    n_train_source: int = sizes.N_TRAIN_SOURCE,
+    n_train_target: int = sizes.N_TRAIN_TARGET,
+    n_test_per_group: int = sizes.N_TEST_PER_GROUP,
+    duration: float = sizes.DURATION_S,
+    sample_rate: int = sizes.SAMPLE_RATE,
+    seed: int = sizes.SEED,
     workers: int | None = None,
     overwrite: bool = False,
     n_supplemental: int = 5,
@@ -260,38 +260,26 @@ def _remove_stale_staging(raw_dir: Path, machine: str) -> None:
 # ----------------------------------------------------------------------------------------------------
 # CSVs and the final rename
 # ----------------------------------------------------------------------------------------------------
-def _write_csv(path: Path, rows: list[list[str]]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("w", newline="", encoding="utf-8") as stream:
-        csv.writer(stream, lineterminator="\n").writerows(rows)
-    os.replace(temporary, path)
-
-
 def _write_ground_truth(data_dir: Path, machine: str, plans: list[ClipPlan]) -> None:
     for kind, rows in ground_truth_rows(plans).items():
         folder = data_dir / "ground_truth" / kind
         folder.mkdir(parents=True, exist_ok=True)
-        _write_csv(folder / f"ground_truth_{machine}_section_00_test.csv", rows)
+        write_csv(folder / f"ground_truth_{machine}_section_00_test.csv", rows)
 
 
 def _finalise(
     raw_dir: Path, data_dir: Path, machine: str, staging: Path, plans: list[ClipPlan], settings: dict
 ) -> Path:
     hidden = hides_attributes(settings["dataset"], machine)
-    _write_csv(staging / "attributes_00.csv", attributes_rows(plans, machine, hidden))
+    write_csv(staging / "attributes_00.csv", attributes_rows(plans, machine, hidden))
     if hidden:
-        _write_csv(staging / "attributes_00_train_correspondence.csv", correspondence_rows(plans, "train"))
+        write_csv(staging / "attributes_00_train_correspondence.csv", correspondence_rows(plans, "train"))
         if settings["split"] == "dev":  # evaluation test names are secret: their mapping is ground truth
-            _write_csv(staging / "attributes_00_test_correspondence.csv", correspondence_rows(plans, "test"))
+            write_csv(staging / "attributes_00_test_correspondence.csv", correspondence_rows(plans, "test"))
     (staging / MARKER).write_text(json.dumps({**settings, "machine": machine}, indent=1), encoding="utf-8")
     if settings["split"] == "eval":
         _write_ground_truth(data_dir, machine, plans)
     destination = raw_dir / machine
-    if destination.exists():  # only reached with overwrite: move the old tree aside, then drop it
-        old = raw_dir / f".{machine}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        os.rename(destination, old)
-        os.rename(staging, destination)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, destination)
+    # an existing tree is only reached with overwrite: it is moved aside, then dropped
+    install_folder(staging, destination, replace=True, aside_prefix=f".{machine}.old-{os.getpid()}-")
     return destination

@@ -22,8 +22,6 @@ organisers' published format, for ``python -m datasets.eval_labels DCASE2021T2 -
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import re
@@ -39,8 +37,10 @@ import numpy as np
 
 from datasets.eval_labels import LabelEntry, parse_label_list
 from datasets.registry import machine_types, resolve_dataset
+from datasets.synthetic import sizes
 from datasets.synthetic.generator import generate_dataset
 from errors import ASDError, ConfigError, DataError
+from safe_io import atomic_write_text, csv_text, install_folder, staging_folder
 
 YEARS = (2020, 2021, 2022)
 MARKER = ".synthetic_legacy.json"
@@ -150,16 +150,15 @@ def section_seed(seed: int, year: int, split: str, index: int) -> int:
 
 def label_list_text(entries: dict[str, list[LabelEntry]], year: int) -> str:
     """The organisers' list format: a machine type line, then ``anonymous,labelled[,0|1]`` (2020 adds it)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    rows: list[list[str]] = []
     for machine, clips in entries.items():
-        writer.writerow([machine])
+        rows.append([machine])
         for entry in clips:
             row = [entry.anonymous, entry.labelled]
             if year == 2020:
                 row.append("1" if entry.labelled.startswith("anomaly_") else "0")
-            writer.writerow(row)
-    return buffer.getvalue()
+            rows.append(row)
+    return csv_text(rows)
 
 
 def label_list_path(root: Path, year: int) -> Path:
@@ -213,17 +212,6 @@ def _existing_is_kept(folder: Path, wanted: dict) -> bool:
     return True
 
 
-def _install(staging: Path, destination: Path) -> None:
-    """Rename the finished ``staging`` folder to ``destination``, replacing an old one in one step."""
-    if destination.exists():
-        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        os.rename(destination, old)
-        os.rename(staging, destination)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, destination)
-
-
 def _update_label_list(
     path: Path, year: int, machines: Sequence[str], new_entries: dict[str, list[LabelEntry]]
 ) -> None:
@@ -232,10 +220,7 @@ def _update_label_list(
     entries.update(new_entries)
     ordered = {machine: entries[machine] for machine in machines if machine in entries}
     ordered.update({machine: clips for machine, clips in entries.items() if machine not in ordered})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(label_list_text(ordered, year), encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, label_list_text(ordered, year))
 
 
 def generate_legacy_dataset(
@@ -244,12 +229,12 @@ def generate_legacy_dataset(
     split: str = "dev",
     machines: Sequence[str] | None = None,
     *,
-    n_train_source: int = 990,
-    n_train_target: int = 10,
-    n_test_per_group: int = 50,
-    duration: float = 10.0,
-    sample_rate: int = 16000,
-    seed: int = 0,
+    n_train_source: int = sizes.N_TRAIN_SOURCE,
+    n_train_target: int = sizes.N_TRAIN_TARGET,
+    n_test_per_group: int = sizes.N_TEST_PER_GROUP,
+    duration: float = sizes.DURATION_S,
+    sample_rate: int = sizes.SAMPLE_RATE,
+    seed: int = sizes.SEED,
     workers: int | None = None,
     overwrite: bool = False,
 ) -> LegacySummary:
@@ -328,16 +313,13 @@ def generate_legacy_dataset(
                     rng = np.random.default_rng([seed, year, index, zlib.crc32(machine.encode())])
                     placements[machine] += place_section(year, section, clips, split, rng)
             for machine in pending:
-                staging = Path(tempfile.mkdtemp(prefix=f".{machine}.legacy-partial-", dir=raw_dir))
-                try:
+                with staging_folder(raw_dir, f".{machine}.legacy-partial-") as staging:
                     for placement in placements[machine]:
                         (staging / placement.folder).mkdir(exist_ok=True)
                         os.rename(placement.clip.path, staging / placement.folder / placement.name)
                     wanted = _settings(year, split, machine, sections[machine], options)
                     (staging / MARKER).write_text(json.dumps(wanted, indent=1), encoding="utf-8")
-                    _install(staging, raw_dir / machine)
-                finally:
-                    shutil.rmtree(staging, ignore_errors=True)
+                    install_folder(staging, raw_dir / machine, replace=True)
                 written.append(raw_dir / machine)
                 n_clips += len(placements[machine])
                 if split == "eval":
@@ -377,15 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--machines", nargs="+", default=None, help="machine types (default: every one of the year's split)"
     )
-    parser.add_argument("--n_train_source", type=int, default=990, help="source training clips per section")
-    parser.add_argument("--n_train_target", type=int, default=10, help="target training clips per section (2021, 2022)")
-    parser.add_argument(
-        "--n_test_per_group", type=int, default=50, help="test clips per section and (domain, normal/anomaly) group"
-    )
-    parser.add_argument("--duration", type=float, default=10.0, help="clip length in seconds")
-    parser.add_argument("--sample_rate", type=int, default=16000, help="sampling rate in Hz")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all CPUs)")
+    sizes.add_size_arguments(parser, per="section", target_note=" (2021, 2022)")
     parser.add_argument("--overwrite", action="store_true", help="regenerate machine folders that exist")
     return parser
 

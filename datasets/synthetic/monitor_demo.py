@@ -24,6 +24,7 @@ import soundfile
 
 from datasets.labels import clip_domain, name_label
 from errors import DataError, exit_code_of
+from safe_io import write_csv
 
 NAME_FORMAT = "%Y-%m-%dT%H-%M-%S"
 DAY_START = datetime.datetime(2026, 11, 30)
@@ -77,16 +78,16 @@ def write_monitor_demo(
         for index, clip in enumerate(clips):
             shutil.copyfile(clip, out / folder / recorder_name(start, index, step_s))
     truth = [
-        f"{recorder_name(DAY_START, index, step_s)},{'normal' if clip in normals else 'anomaly'}\n"
+        [recorder_name(DAY_START, index, step_s), "normal" if clip in normals else "anomaly"]
         for index, clip in enumerate(day)
     ]
-    (out / "day_truth.csv").write_text("file,label\n" + "".join(truth))
+    write_csv(out / "day_truth.csv", [["file", "label"], *truth])
     targets = [
         recorder_name(normal_start, index, step_s)
         for index, clip in enumerate(train)
         if clip_domain(clip.name) == "target"
     ]
-    (out / "domains.csv").write_text("file,domain\n" + "".join(f"{name},target\n" for name in targets))
+    write_csv(out / "domains.csv", [["file", "domain"], *([name, "target"] for name in targets)])
     long_name = recorder_name(DAY_START + datetime.timedelta(days=1), 0, 0)
     write_long_recording(out / "long" / long_name, normals[: long_clips[0]] + anomalies[-long_clips[1] :])
     return {"normal": len(train), "target": len(targets), "day": len(normals) + n_anomalies, "long": sum(long_clips)}

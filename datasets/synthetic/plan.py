@@ -46,11 +46,6 @@ class ClipPlan:
     def relative_path(self) -> str:
         return f"{self.folder}/{self.written_name}"
 
-    @property
-    def shown_name(self) -> str:
-        """The labelled name a user of the dataset gets to see (the hidden one where attributes are hidden)."""
-        return self.hidden_name or self.labelled_name
-
     def render_seed(self) -> np.random.SeedSequence:
         return np.random.SeedSequence([*self.entropy, 1])
 

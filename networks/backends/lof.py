@@ -1,5 +1,5 @@
-"""Local-outlier-factor back-end: scikit-learn's LocalOutlierFactor in novelty mode on cosine distances, per
-domain, selective (networks/backends/selective.py)."""
+"""Local-outlier-factor back-end: scikit-learn's LocalOutlierFactor in novelty mode on cosine distances;
+networks/backends/selective.py applies it per domain."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.neighbors import LocalOutlierFactor
-
-from networks.backends.selective import selective_scores
 
 
 def fit_lof(references: np.ndarray, n_neighbors: int, metric: str = "cosine") -> Callable[[np.ndarray], np.ndarray]:
@@ -18,10 +16,3 @@ def fit_lof(references: np.ndarray, n_neighbors: int, metric: str = "cosine") ->
     model = LocalOutlierFactor(n_neighbors=neighbours, metric=metric, novelty=True)
     model.fit(np.asarray(references, dtype=np.float64))
     return lambda queries: -model.score_samples(np.asarray(queries, dtype=np.float64))
-
-
-def selective_lof_scores(
-    queries: np.ndarray, references: np.ndarray, reference_is_target: np.ndarray, n_neighbors: int = 4
-) -> np.ndarray:
-    """Per-domain local outlier factors, standardised on each domain's training clips; the smaller."""
-    return selective_scores(lambda rows: fit_lof(rows, n_neighbors), queries, references, reference_is_target)

@@ -1,4 +1,4 @@
-"""The autoencoder's options: all of them are the baseline's own flags (common.OPTIONS declares them)."""
+"""The autoencoder's options: all of them are the baseline's own flags (common.CORE_OPTIONS declares them)."""
 
 from __future__ import annotations
 

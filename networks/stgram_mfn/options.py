@@ -1,5 +1,5 @@
 """STgram-MFN's options. Its own flags are declared here (``option``); the fields without a default are the
-shared training and feature flags of common.OPTIONS. ``stgram_mfn.yaml`` sets this model's schedule."""
+shared training and feature flags of common.CORE_OPTIONS. ``stgram_mfn.yaml`` sets this model's schedule."""
 
 from __future__ import annotations
 

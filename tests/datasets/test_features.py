@@ -13,8 +13,6 @@ from datasets.features import (
     FeatureParams,
     analysis_window,
     count_stft_frames,
-    count_vectors,
-    frames_to_vectors,
     log_mel_spectrogram,
     mel_filterbank,
     power_spectrogram,
@@ -96,25 +94,6 @@ def test_mel_filterbank_matches_librosa() -> None:
         )
 
 
-def test_ten_second_clip_gives_313_frames_and_309_vectors_of_640() -> None:
-    params = FeatureParams()
-    log_mel = log_mel_spectrogram(machine_like_signal(10.0), 16000, params)
-    vectors = frames_to_vectors(log_mel, params)
+def test_ten_second_clip_gives_313_frames() -> None:
+    log_mel = log_mel_spectrogram(machine_like_signal(10.0), 16000, FeatureParams())
     assert log_mel.shape == (313, 128) == (count_stft_frames(160000, 1024, 512), 128)
-    assert vectors.shape == (309, 640) and count_vectors(313, params) == 309
-
-
-@pytest.mark.parametrize("frame_hop_length", [1, 3])
-def test_vectors_concatenate_consecutive_frames(frame_hop_length: int) -> None:
-    params = FeatureParams(n_mels=4, frames=3, frame_hop_length=frame_hop_length)
-    log_mel = np.arange(10 * 4, dtype=np.float32).reshape(10, 4)
-    vectors = frames_to_vectors(log_mel, params)
-    expected = np.stack([np.concatenate([log_mel[t + k] for k in range(3)]) for t in range(0, 8, frame_hop_length)])
-    np.testing.assert_array_equal(vectors, expected)
-    assert len(vectors) == count_vectors(10, params)
-
-
-def test_too_few_frames_give_no_vectors() -> None:
-    params = FeatureParams(n_mels=4, frames=5)
-    assert frames_to_vectors(np.zeros((4, 4), np.float32), params).shape == (0, 20)
-    assert count_vectors(4, params) == 0

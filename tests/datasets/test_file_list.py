@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,43 @@ def test_empty_section_and_anomalies_in_train_are_errors(tmp_path: Path) -> None
 
 
 def test_unknown_dataset_lists_valid_names_and_hints_at_the_mode() -> None:
-    with pytest.raises(ConfigError, match=r"valid names: .*DCASE2024T2fan"):
-        resolve_dataset("DCASE2024T2fann", "dev")
+    with pytest.raises(ConfigError, match=r"valid names: DCASE2024T2bearing, DCASE2024T2fan, .*DCASE2024T2valve \("):
+        resolve_dataset("DCASE2024T2xyzzy", "dev")
     with pytest.raises(ConfigError, match="is an eval dataset: use -e"):
         resolve_dataset("DCASE2024T2AirCompressor", "dev")
+
+
+def test_a_misspelt_dataset_gets_the_closest_names_not_all_of_them() -> None:
+    with pytest.raises(ConfigError) as error:
+        resolve_dataset("DCASE2024T2fna", "dev")
+    message = str(error.value)
+    assert "did you mean DCASE2024T2fan" in message
+    assert "DCASE2020T2ToyConveyor" not in message and message.count("DCASE") <= 5
+
+
+@pytest.mark.parametrize("dataset", ["DCASE2024T2fan", "DCASE2026T2ToyCar"])
+def test_the_suggested_synthetic_command_writes_the_missing_folder(tmp_path: Path, dataset: str) -> None:
+    from datasets.synthetic.__main__ import main as synthetic_main
+
+    spec = resolve_dataset(dataset, "dev")
+    root = tmp_path / "my data"
+    with pytest.raises(DataError) as error:
+        list_train_clips(spec, root, use_ids=[])
+    command = shlex.split(str(error.value).split("'python -m datasets.synthetic ")[1].split("'; ")[0])
+    # the command as suggested, made tiny
+    synthetic_main(
+        [
+            *command,
+            "--n_train_source",
+            "2",
+            "--n_train_target",
+            "1",
+            "--n_test_per_group",
+            "1",
+            "--duration",
+            "0.5",
+            "--workers",
+            "1",
+        ]
+    )
+    assert len(list_train_clips(spec, root, use_ids=[])) == 3

@@ -9,7 +9,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from datasets.clip_features import ClipFeatures
-from datasets.features import FeatureParams, frames_to_vectors
+from datasets.features import FeatureParams
 from datasets.vector_data import (
     VectorSet,
     batch_slices,
@@ -28,15 +28,30 @@ def random_features(frame_counts: list[int], n_mels: int, seed: int = 0) -> Clip
     )
 
 
-@pytest.mark.parametrize("frame_hop_length", [1, 2])
+def concatenated_frames(log_mel: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """The public baseline's vectors of one clip: vector t is frames t..t+frames-1 side by side, every
+    frame_hop_length-th t; none when the clip is shorter than ``frames``."""
+    starts = range(0, len(log_mel) - params.frames + 1, params.frame_hop_length)
+    rows = [np.concatenate(log_mel[t : t + params.frames]) for t in starts]
+    return np.stack(rows) if rows else np.empty((0, params.frames * log_mel.shape[1]), log_mel.dtype)
+
+
+def test_a_ten_second_clip_gives_309_vectors_of_640() -> None:
+    data = VectorSet.from_features(
+        random_features([313], n_mels=128), FeatureParams(), np.array([False]), torch.device("cpu")
+    )
+    assert data.n_vectors == 309 and data.gather(torch.arange(2)).shape == (2, 640)
+
+
+@pytest.mark.parametrize("frame_hop_length", [1, 2, 3])
 def test_gathered_vectors_equal_per_clip_vectors(frame_hop_length: int) -> None:
     params = FeatureParams(n_mels=6, frames=5, frame_hop_length=frame_hop_length)
     features = random_features([9, 5, 12], n_mels=6)  # clips of different lengths
     data = VectorSet.from_features(features, params, np.array([False, True, False]), torch.device("cpu"))
-    expected = np.concatenate([frames_to_vectors(features.clip_frames(i), params) for i in range(3)])
+    expected = np.concatenate([concatenated_frames(features.clip_frames(i), params) for i in range(3)])
     gathered = data.gather(torch.arange(data.n_vectors)).numpy()
     np.testing.assert_array_equal(gathered, expected)
-    counts = [len(frames_to_vectors(features.clip_frames(i), params)) for i in range(3)]
+    counts = [len(concatenated_frames(features.clip_frames(i), params)) for i in range(3)]
     np.testing.assert_array_equal(data.clip_bounds(), np.concatenate([[0], np.cumsum(counts)]))
     np.testing.assert_array_equal(data.vector_is_target, np.repeat([False, True, False], counts))
 

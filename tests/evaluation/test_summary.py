@@ -10,8 +10,9 @@ import pytest
 from datasets.registry import resolve_dataset
 from evaluation import summary
 from evaluation.metrics import TWO_DOMAIN_COLUMNS
-from evaluation.result_files import result_table_rows, write_csv_rows
+from evaluation.result_files import result_table_rows
 from evaluation.result_names import tag_section_ids
+from safe_io import write_csv
 
 
 def test_tags_and_per_section_run_sets() -> None:
@@ -31,11 +32,11 @@ def test_tags_and_per_section_run_sets() -> None:
 def test_collect_system_reads_the_result_csvs_by_the_machine_types_given(tmp_path: Path) -> None:
     folder = tmp_path / "baseline_MSE"
     sections = {"00": section_figures(1.0), "01": section_figures(2.0)}
-    write_csv_rows(
+    write_csv(
         folder / "result_DCASE2024T2valve_test_seed1_roc.csv",
         result_table_rows(list(sections), list(sections.values())),
     )
-    write_csv_rows(
+    write_csv(
         folder / "result_DCASE2024T2valve_test_seed1_Eval_roc.csv",  # an eval run: not read in dev mode
         result_table_rows(["00"], [section_figures(9.0)]),
     )

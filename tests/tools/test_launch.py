@@ -25,7 +25,8 @@ from tests.tools.conftest import SlurmCluster
 STAGES = ("01_train_2024t2.sh", "02a_test_2024t2.sh", "02b_test_2024t2.sh")
 FLAGS = ("--machines", "bearing,fan", "--epochs", "1", "--batch_size", "64", "--num_workers", "1")
 SLURM = ("--launcher", "slurm")
-LOG_DIR = Path("logs/stages/DCASE2024T2_dev")
+LOG_DIR = Path("logs/stages/DCASE2024T2_dev/baseline")
+PARTIAL_LOG_DIR = LOG_DIR.parent / "partial"  # the logs of export folder partial
 
 
 @pytest.mark.parametrize(
@@ -83,12 +84,15 @@ def runs(slurm_cluster: SlurmCluster, tmp_path_factory: pytest.TempPathFactory) 
     )
     local, slurm = checkout(root / "local", root / "data"), checkout(root / "slurm", root / "data")
     env = {**slurm_cluster.env, "PYTHONPATH": str(slurm)}
-    # submitted one after the other without waiting: the test arrays wait for the training array (afterok)
-    submitted = [
-        run_script(script, "-d", *FLAGS, *SLURM, "--slurm_wait", "False", cwd=slurm, env=env) for script in STAGES
-    ]
-    for submission in submitted:
+    # submitted one after the other without waiting: the test arrays wait for the training array (afterok). The
+    # training array is held until all three are submitted, so that it cannot finish first on a fast machine.
+    submitted = []
+    for script in STAGES:
+        hold = ["--slurm_options=--hold"] if script == STAGES[0] else []
+        submission = run_script(script, "-d", *FLAGS, *SLURM, *hold, "--slurm_wait", "False", cwd=slurm, env=env)
         assert submission.returncode == 0, submission.stdout + submission.stderr
+        submitted.append(submission)
+    subprocess.run(["scontrol", "release", *job_ids(submitted[0])], env={**os.environ, **env}, check=True)
     for script in STAGES:  # meanwhile, the same stages here
         result = run_script(script, "-d", *FLAGS, cwd=local, env={"PYTHONPATH": str(local)})
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -172,12 +176,12 @@ def test_a_failed_task_is_reported_failed_and_a_cancelled_one_leaves_no_half_wri
             stage.kill()
     assert (
         "02a_test_2024t2.sh: test-first finished for 0 of 2 machine types; FAILED: DCASE2024T2bearing "
-        f"DCASE2024T2fan (CANCELLED without an exit status) (see {LOG_DIR}/)"
+        f"DCASE2024T2fan (CANCELLED without an exit status) (see {PARTIAL_LOG_DIR}/)"
     ) in output.read_text()
-    assert (runs.slurm / LOG_DIR / "slurm/test-first_DCASE2024T2bearing.exit").read_text() == "2\n"
+    assert (runs.slurm / PARTIAL_LOG_DIR / "slurm/test-first_DCASE2024T2bearing.exit").read_text() == "2\n"
     assert (
         "trained model models/saved_model/partial/"
-        in (runs.slurm / LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
+        in (runs.slurm / PARTIAL_LOG_DIR / "test-first_DCASE2024T2bearing.log").read_text()
     )
     written = runs.slurm / "results/dev_data/partial_MSE"
     local = runs.local / "results/dev_data/baseline_MSE"
@@ -214,5 +218,6 @@ def test_a_family_model_trains_in_one_task_the_others_wait_for(runs: Runs, slurm
     assert "--array=0 " in sbatch_lines[0] and "--dependency" not in sbatch_lines[0]
     assert "--array=1 " in sbatch_lines[1] and f"--dependency=afterok:{family_job} " in sbatch_lines[1]
     assert (
-        f"DCASE2024T2bearing (log: {LOG_DIR}/train_DCASE2024T2bearing.log, Slurm task {family_job}_0)" in result.stdout
+        f"DCASE2024T2bearing (log: {LOG_DIR.parent}/stgram/train_DCASE2024T2bearing.log, Slurm task {family_job}_0)"
+        in result.stdout
     )

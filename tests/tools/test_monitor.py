@@ -171,3 +171,28 @@ def test_score_stereo_bundle_reads_its_channel(capsys: pytest.CaptureFixture, tm
     mono = write_wav(tmp_path / "mono.wav", 1.0, seed=int(rng.integers(100)))
     code, _, err = run(capsys, "score", tmp_path / "b", mono)
     assert code == 2 and "is mono but the bundle" in err
+
+
+def test_a_misspelt_option_gets_the_closest_one(capsys: pytest.CaptureFixture, ae_bundle: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "score", ae_bundle, tmp_path, "--treshold", "p90")
+    assert code == 2 and err.count("\n") == 1
+    assert "unknown argument '--treshold' (did you mean --threshold?)" in err
+
+
+def test_export_without_onnx_says_how_to_install_it(
+    capsys: pytest.CaptureFixture, ae_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = monitor.importlib.util.find_spec
+    monkeypatch.setattr(
+        monitor.importlib.util, "find_spec", lambda name, *rest: None if name == "onnx" else real_find_spec(name, *rest)
+    )
+    code, out, err = run(capsys, "export", ae_bundle, "--onnx", tmp_path / "fan.onnx")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "ONNX export needs the onnx package" in err and "pip install -r requirements.txt" in err
+    assert not (tmp_path / "fan.onnx").exists()
+
+
+def test_the_documented_set_up_installs_what_export_needs() -> None:
+    # demo.sh and run_tests.sh install requirements.txt (tools/python_env.sh); export must work after that
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
+    assert any(line.split(">=")[0].strip() == "onnx" for line in requirements)

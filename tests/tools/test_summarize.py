@@ -14,7 +14,8 @@ import pytest
 from scipy import stats
 
 from evaluation.metrics import section_metrics
-from evaluation.result_files import result_table_rows, write_csv_rows
+from evaluation.result_files import result_table_rows
+from safe_io import write_csv
 from tests.evaluation import test_ground_truth as hand_made
 from tools import summarize
 
@@ -35,7 +36,7 @@ def random_section(rng: np.random.Generator, separation: float) -> dict[str, flo
 
 def write_result(folder: Path, dataset: str, sections: dict[str, dict[str, float]], suffix: str = SUFFIX) -> Path:
     path = folder / f"result_{dataset}_test_{suffix}_roc.csv"
-    write_csv_rows(path, result_table_rows(list(sections), list(sections.values())))
+    write_csv(path, result_table_rows(list(sections), list(sections.values())))
     return path
 
 
@@ -460,3 +461,22 @@ def test_a_seed_sweep_reports_each_system_s_mean_and_std_over_seeds(
         assert (results / f"dev_data/baseline_seed{seed}/summarize/DCASE2024T2/DCASE2024T2_auc_pauc.csv").is_file()
     mse = official["baseline_MSE"]
     assert f"baseline_MSE {np.mean(mse):.4f} ± {np.std(mse, ddof=1):.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("machines", [["fan,valve"], ["fan", "valve"], ["valve,", "fan"]])
+def test_machines_in_either_form_and_a_partial_summary_says_so_in_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, machines: list[str]
+) -> None:
+    results = tmp_path / "results"
+    make_two_machine_run(results)
+    arguments = ["DCASE2024T2", "-d", "--result_directory", str(results), "--no_plots", "--machines", *machines]
+    assert summarize.main(arguments) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("official score"))
+    assert "of DCASE2024T2 dev data (PARTIAL: 2 of 7 machine types, " in line
+
+
+def test_a_misspelt_option_gets_the_closest_one(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        summarize.main(["DCASE2024T2", "-d", "--export_dirr", "other"])
+    assert stopped.value.code == 1
+    assert "unknown argument '--export_dirr' (did you mean --export_dir?)" in capsys.readouterr().err

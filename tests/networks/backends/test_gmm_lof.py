@@ -8,9 +8,9 @@ import pytest
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import LocalOutlierFactor
 
-from networks.backends.gmm import selective_gmm_scores
-from networks.backends.lof import selective_lof_scores
-from networks.backends.selective import domain_masks, standardise
+from networks.backends.gmm import fit_gmm
+from networks.backends.lof import fit_lof
+from networks.backends.selective import domain_masks, selective_scores, standardise
 
 
 def two_domains(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,7 +37,7 @@ def test_gmm_scores_are_sklearn_negative_log_likelihoods_standardised_per_domain
         model = GaussianMixture(2, covariance_type="diag", reg_covar=1e-6, random_state=3).fit(members)
         return -model.score_samples(rows)
 
-    got = selective_gmm_scores(queries, references, is_target, n_components=2, seed=3)
+    got = selective_scores(lambda rows: fit_gmm(rows, 2, seed=3), queries, references, is_target)
     np.testing.assert_allclose(got, expected_selective(nll, references, is_target, queries), rtol=1e-10)
     assert got[-3:].min() > got[:10].max()  # the far-away queries are the anomalies
 
@@ -49,7 +49,7 @@ def test_lof_scores_are_sklearn_outlier_factors_standardised_per_domain() -> Non
         model = LocalOutlierFactor(n_neighbors=4, metric="cosine", novelty=True).fit(members)
         return -model.score_samples(rows)
 
-    got = selective_lof_scores(queries, references, is_target, n_neighbors=4)
+    got = selective_scores(lambda rows: fit_lof(rows, 4), queries, references, is_target)
     np.testing.assert_allclose(got, expected_selective(factor, references, is_target, queries), rtol=1e-10)
 
 

@@ -74,7 +74,9 @@ def test_the_feature_extractor_is_trained_once_per_machine_type_and_shared_by_it
         assert {info["weights_sha256"] for info in infos} == {hashlib.sha256(shared.read_bytes()).hexdigest()}
         logs = [
             (
-                legacy_runs / "logs/stages/DCASE2022T2_dev" / f"train_DCASE2022T2{machine}_id({int(section)}_).log"
+                legacy_runs
+                / "logs/stages/DCASE2022T2_dev/twostage_oe_demo"
+                / f"train_DCASE2022T2{machine}_id({int(section)}_).log"
             ).read_text()
             for section in SECTIONS
         ]
