@@ -65,14 +65,23 @@ def select_device(config: Namespace) -> torch.device:
     return torch.device("cpu")
 
 
+SCORE_ALIASES = ("first", "second")  # what 02a and 02b ask for: the model's first and second score modes
+
+
 def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
     """``first``/``second`` (what 02a/02b ask for) -> the model's own mode name; others must be valid."""
-    aliases = {"first": 0, "second": 1}
-    if score in aliases and aliases[score] < len(modes):
-        return modes[aliases[score]]
+    aliases = dict(zip(SCORE_ALIASES, modes, strict=False))  # only the aliases the model has a mode for
+    if score in aliases:
+        return aliases[score]
     if score not in modes:
+        offered = " / ".join(aliases)
+        if score in SCORE_ALIASES:  # a one-mode model asked for its second mode (02b_test)
+            raise ConfigError(
+                f"--score {score}: {model} has one score mode, {modes[0]} (--score first, what 02a_test runs); "
+                "it has no second score to test"
+            )
         raise ConfigError(
-            f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, or first / second"
+            f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, or {offered}"
         )
     return score
 
@@ -107,7 +116,6 @@ def train_machine(
         common.save_config(paths.args_json, config)
     else:
         trained_on, sample_rate = inputs.training_data(model_class, spec, config, device)
-        common.save_config(paths.args_json, config)
         model = model_class(options, model_class.shape_of(options, trained_on), device)
         run = train(model, trained_on, config, paths, fingerprint)
         weights_info = None

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import common
 from datasets.registry import DatasetSpec
 from datasets.waveforms import family_listing_digest, list_family_training_clips
 from engine import inputs
@@ -131,7 +130,6 @@ def ensure_shared_model(
             )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
         data, sample_rate = inputs.training_data(model_class, spec, config, device)
-        common.save_config(paths.args_json, config)
         model = model_class(options, model_class.shape_of(options, data), device)
         run = train(model, data, config, paths, fingerprint)
         save_trained(
