@@ -31,7 +31,7 @@ from engine.saved_model import (
     save_reference,
 )
 from engine.test_loop import evaluate
-from engine.train_loop import TrainingRun, save_trained, train
+from engine.train_loop import TrainingRun, build_and_train, save_trained
 from errors import ConfigError, DataError
 from evaluation.thresholds import save_score_distribution
 from networks import registry
@@ -63,6 +63,12 @@ def select_device(config: Namespace) -> torch.device:
     if config.use_cuda:
         print("CUDA is not available: running on the CPU")
     return torch.device("cpu")
+
+
+def start(config: Namespace) -> torch.device:
+    """The first step of every run that trains or scores, before any data is read: seed, then pick the device."""
+    seed_everything(config.seed)
+    return select_device(config)
 
 
 SCORE_ALIASES = ("first", "second")  # what 02a and 02b ask for: the model's first and second score modes
@@ -116,8 +122,7 @@ def train_machine(
         common.save_config(paths.args_json, config)
     else:
         trained_on, sample_rate = inputs.training_data(model_class, spec, config, device)
-        model = model_class(options, model_class.shape_of(options, trained_on), device)
-        run = train(model, trained_on, config, paths, fingerprint)
+        model, run = build_and_train(model_class, options, trained_on, config, paths, fingerprint, device)
         weights_info = None
     calibration = dict(run.calibration)
 
@@ -224,8 +229,7 @@ def run(config: Namespace) -> None:
     model_class = registry.get(config.model)
     config.score = resolve_score_mode(config.score, config.model, model_class.score_modes)
     options = model_class.options_class.from_config(config)
-    seed_everything(config.seed)
-    device = select_device(config)
+    device = start(config)
     if config.is_auto_download:
         from datasets.download import ensure_machine_data
 

@@ -39,7 +39,7 @@ from engine.saved_model import (
     not_found,
     save_reference,
 )
-from engine.train_loop import save_trained, train
+from engine.train_loop import build_and_train, save_trained
 from errors import DataError
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
@@ -130,8 +130,7 @@ def ensure_shared_model(
             )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
         data, sample_rate = inputs.training_data(model_class, spec, config, device)
-        model = model_class(options, model_class.shape_of(options, data), device)
-        run = train(model, data, config, paths, fingerprint)
+        model, run = build_and_train(model_class, options, data, config, paths, fingerprint, device)
         save_trained(
             model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs, "sample_rate": sample_rate}
         )

@@ -21,7 +21,7 @@ from engine.checkpoint import load_resume_checkpoint, save_torch
 from engine.paths import RunPaths
 from engine.saved_model import save_weights
 from errors import ASDError, DataError
-from networks.base import Model
+from networks.base import Model, ModelOptions
 from progress import progress_bar
 from safe_io import atomic_write_text, remove_stale_temporaries
 
@@ -136,6 +136,21 @@ def train(
     run.seconds = time.perf_counter() - started
     run.epochs_run = config.epochs - first_epoch + 1
     return run
+
+
+def build_and_train(
+    model_class: type[Model],
+    options: ModelOptions,
+    data: Any,
+    config: Namespace,
+    paths: RunPaths,
+    fingerprint: dict[str, Any],
+    device: torch.device,
+) -> tuple[Model, TrainingRun]:
+    """The one training sequence of a DCASE run, a family's shared weights and a monitor bundle: the network shaped
+    by its training data, then trained (resumed with --restart). The caller seeded the run (engine.runner.start)."""
+    model = model_class(options, model_class.shape_of(options, data), device)
+    return model, train(model, data, config, paths, fingerprint)
 
 
 def save_trained(model: Model, run: TrainingRun, paths: RunPaths, info: dict[str, Any]) -> dict[str, Any]:
