@@ -4,8 +4,8 @@
 # DEMO_DATA_DIR=folder bash demo.sh writes and reads the demo data elsewhere (default: ./data).
 # bash demo.sh --year 2026 does the same in another year's layout (2023, 2024, 2025, or 2026: stereo clips,
 # which the 2026 scripts read with --mono False).
-# bash demo.sh --with CONFIG.yaml also trains and tests the system that yaml configures (a name in configs/, e.g.
-# stgram_mfn.yaml or aegan_ad_demo.yaml; repeat --with for several) and adds its two scores to the comparison.
+# bash demo.sh --with CONFIG.yaml also trains and tests the system that yaml configures (a name in configs/; repeat
+# --with for several) and adds its scores to the comparison (tools/system_info: its result folders).
 set -euo pipefail
 cd "$(dirname "$0")"
 started=$SECONDS

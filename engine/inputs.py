@@ -104,7 +104,7 @@ def reference_data(
     model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device, trained_on: Any = None
 ) -> Any:
     """One machine type's training clips for ``fit_reference``: the training vectors themselves when the model
-    was just trained on them (so that the autoencoder's baseline-exact draws continue), else read anew."""
+    was just trained on them (so that a model's random draws continue where training left them, as the public baseline's do), else read anew."""
     if model_class.inputs == "vectors" and trained_on is not None:
         return trained_on
     if model_class.inputs == "vectors":

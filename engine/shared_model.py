@@ -1,10 +1,10 @@
 """Weights one training serves to several runs of the per-machine (or per-section) scripts.
 
 Two kinds of model share their weights:
-- a family model (``scope = "family"``: STgram-MFN): ``train.py --dataset DCASE2024T2fan --train_only`` trains it on
+- a family model (``scope = Scope.FAMILY``): ``train.py --dataset DCASE2024T2fan --train_only`` trains it on
   the training clips of ALL machine types of the family (``<model>_DCASE2024T2<_tag><_Eval>_seed<seed>.pth``), and
   the other machine types reuse it;
-- a model that sees every section of its machine type (``sees_all_sections``: the two-stage OE system) in the
+- a model that sees every section of its machine type (``sees_all_sections``: a section classifier) in the
   legacy per-section runs of a multi-section dataset (DCASE2020-2022): the section runs would each train the same
   network on the same clips, so the first trains it (tag ``id(all_)``) and the others reuse it.
 The weights are trained unless current ones exist (same settings, epochs and data), under a lock, so that

@@ -90,7 +90,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=None,
         metavar="FOLDER",
         help="result folders to compare, by name, instead of every --export_dir x --scores pair "
-        "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)",
+        "(<export_dir>_<score mode> of each system, e.g. baseline_MSE baseline_MAHALA)",
     )
     parser.add_argument(
         "--summary_dir",
@@ -239,7 +239,7 @@ def _system_names(args: argparse.Namespace) -> list[str]:
 
 
 def _scores(args: argparse.Namespace, export: str) -> list[str]:
-    """The score folders of ``export``: --scores, else the autoencoder's when one of its folders exists, else
+    """The score folders of ``export``: --scores, else DEFAULT_SCORES (baseline.yaml's system) when one of its folders exists, else
     every registered system's score mode whose folder exists (a system's own modes, whatever it is named)."""
     if args.scores is not None:
         return list(args.scores)

@@ -136,7 +136,7 @@ def fit_bundle(
     flags: Sequence[str] = (),
     domains: Path | None = None,
 ) -> dict[str, Any]:
-    """Train ``model_name`` (default: the configuration's, DCASE2023T2-AE in baseline.yaml) on every WAV under
+    """Train ``model_name`` (default: the configuration's, baseline.yaml's) on every WAV under
     ``folder`` and write the bundle ``out``; returns its manifest."""
     started = time.perf_counter()
     folder, out = Path(folder), Path(out)
