@@ -1,7 +1,8 @@
 """Configuration: defaults from ``baseline.yaml``, overridden by yaml overlays, overridden by flags.
 
 Every option is declared once with its type: the shared ones in ``CORE_OPTIONS`` below, each model's own
-in its options dataclass (networks/<model>/options.py); ``all_options()`` is the table of both. A yaml key
+in its options dataclass (networks/<model>/options.py); ``all_options()`` is the table of both, and a run
+parses (and its ``--help`` shows) the core options and its own model's only (``model_options``). A yaml key
 that is not an option, a yaml value of the wrong type, an unknown flag or a flag value that does not parse is
 a ``ConfigError`` that names the key and, for typos, the closest valid name. Nothing is executed from the
 files.

@@ -121,13 +121,17 @@ def train_machine(
         run, trained_on, sample_rate = TrainingRun(), None, int(weights_info["sample_rate"])
         common.save_config(paths.args_json, config)
     else:
-        trained_on, sample_rate = inputs.training_data(model_class, spec, config, device)
+        trained_on, sample_rate = inputs.training_data(
+            model_class, spec, inputs.DataSettings.from_config(config), device
+        )
         model, run = build_and_train(model_class, options, trained_on, config, paths, fingerprint, device)
         weights_info = None
     calibration = dict(run.calibration)
 
     def fit_reference() -> dict[str, np.ndarray]:
-        return model.fit_reference(inputs.reference_data(model_class, spec, config, device, trained_on))
+        return model.fit_reference(
+            inputs.reference_data(model_class, spec, inputs.DataSettings.from_config(config), device, trained_on)
+        )
 
     if weights_info is not None and model_class.sees_all_sections:
         calibration.update(shared_model.shared_reference(model, fit_reference, options, shared, weights_info))
@@ -208,7 +212,7 @@ def test_machine(
     trained_rate: int,
 ) -> None:
     def load_section(section: str) -> inputs.TestSection:
-        test_set = inputs.test_section(model_class, spec, config, section, device)
+        test_set = inputs.test_section(model_class, spec, inputs.DataSettings.from_config(config), section, device)
         if trained_rate and test_set.sample_rate != trained_rate:
             raise DataError(
                 f"the test clips of {config.dataset} section {section} are sampled at "

@@ -129,7 +129,7 @@ def ensure_shared_model(
                 f"{kind} {paths.model_weights} was trained with other settings, epochs or data: training it again"
             )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
-        data, sample_rate = inputs.training_data(model_class, spec, config, device)
+        data, sample_rate = inputs.training_data(model_class, spec, inputs.DataSettings.from_config(config), device)
         model, run = build_and_train(model_class, options, data, config, paths, fingerprint, device)
         save_trained(
             model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs, "sample_rate": sample_rate}

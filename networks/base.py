@@ -42,7 +42,8 @@ def option(default: Any, help: str, *, fingerprint: str = "weights", choices: tu
 @dataclass(frozen=True)
 class ModelOptions:
     """Base of a model's options. Each field is a ``--<name>`` flag and yaml key, with its default and help;
-    the global option table, argparse, args.json, the trained-model fingerprint and the README's option table
+    the option table (common.all_options), a run's parser and --help (common.model_options), args.json, the
+    trained-model fingerprint and docs/options.md (python -m tools.options_doc)
     are all built from these declarations."""
 
     @classmethod
@@ -63,7 +64,7 @@ class ModelOptions:
 
 @dataclass(frozen=True)
 class TrainingOptions(ModelOptions):
-    """The shared flags (common.OPTIONS) of a network trained for some epochs on log-mel input; a model's options
+    """The shared flags (common.CORE_OPTIONS, declared there once) of a network trained for some epochs on log-mel input; a model's options
     derive from it and add their own flags (``option``) and any other shared flag they read."""
 
     epochs: int
