@@ -43,8 +43,8 @@ def option(default: Any, help: str, *, fingerprint: str = "weights", choices: tu
 class ModelOptions:
     """Base of a model's options. Each field is a ``--<name>`` flag and yaml key, with its default and help;
     the option table (common.all_options), a run's parser and --help (common.model_options), args.json, the
-    trained-model fingerprint and docs/options.md (python -m tools.options_doc)
-    are all built from these declarations."""
+    trained-model fingerprint and docs/options.md (python -m tools.options_doc) are all built from these
+    declarations."""
 
     @classmethod
     def from_config(cls, config: Any) -> ModelOptions:
@@ -64,8 +64,9 @@ class ModelOptions:
 
 @dataclass(frozen=True)
 class TrainingOptions(ModelOptions):
-    """The shared flags (common.CORE_OPTIONS, declared there once) of a network trained for some epochs on log-mel input; a model's options
-    derive from it and add their own flags (``option``) and any other shared flag they read."""
+    """The shared flags (common.CORE_OPTIONS, declared there once) of a network trained for some epochs on log-mel
+    input; a model's options derive from it and add their own flags (``option``) and any other shared flag they
+    read."""
 
     epochs: int
     batch_size: int

@@ -239,8 +239,8 @@ def _system_names(args: argparse.Namespace) -> list[str]:
 
 
 def _scores(args: argparse.Namespace, export: str) -> list[str]:
-    """The score folders of ``export``: --scores, else DEFAULT_SCORES (baseline.yaml's system) when one of its folders exists, else
-    every registered system's score mode whose folder exists (a system's own modes, whatever it is named)."""
+    """The score folders of ``export``: --scores, else DEFAULT_SCORES (baseline.yaml's system) when one of those
+    folders exists, else every registered system's score mode whose folder exists (whatever the system is named)."""
     if args.scores is not None:
         return list(args.scores)
     split_dir = args.result_directory / f"{'eval' if args.eval else 'dev'}_data"
