@@ -277,7 +277,10 @@ def model_options(model: str) -> tuple[Option, ...]:
     core = (*CORE_OPTIONS, *LAUNCHER_OPTIONS)
     modes = ", ".join(model_class.score_modes)
     score_help = f"anomaly score: a score mode of {model} ({modes}), or first / second for its first or second mode"
-    chosen = [dataclasses.replace(option, help=score_help) if option.dest == "score" else option for option in core]
+    helps = {"score": score_help, "model": f"model name in the registry: {', '.join(registry.names())}"}
+    chosen = [
+        dataclasses.replace(option, help=helps[option.dest]) if option.dest in helps else option for option in core
+    ]
     core_names = {option.dest for option in core}
     return (*chosen, *(option for option in all_options() if option.dest in own and option.dest not in core_names))
 
