@@ -1,7 +1,8 @@
 """Configuration: defaults from ``baseline.yaml``, overridden by yaml overlays, overridden by flags.
 
 Every option is declared once with its type: the shared ones in ``CORE_OPTIONS`` below, each model's own
-in its options dataclass (networks/<model>/options.py); ``all_options()`` is the table of both. A yaml key
+in its options dataclass (networks/<model>/options.py); ``all_options()`` is the table of both, and a run
+parses (and its ``--help`` shows) the core options and its own model's only (``model_options``). A yaml key
 that is not an option, a yaml value of the wrong type, an unknown flag or a flag value that does not parse is
 a ``ConfigError`` that names the key and, for typos, the closest valid name. Nothing is executed from the
 files.
@@ -10,6 +11,7 @@ files.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import functools
 import json
@@ -122,9 +124,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
         ("--score",),
         "str",
         "MSE",
-        "anomaly score: a score mode of the model (MSE or MAHALA for "
-        "the autoencoder, KNN or NLL for STgram-MFN, GMM, KNN, LOF or ENSEMBLE for two-stage-OE), or first / "
-        "second for the model's first or second mode",
+        "anomaly score: a score mode of the model (its --help lists them), or first / second for the model's "
+        "first or second mode",
         fingerprint=RUN,
     ),
     Option("train_only", ("--train_only",), "flag", False, "train, do not test", fingerprint=RUN),
@@ -258,6 +259,32 @@ def _by_flag() -> dict[str, Option]:
     return {flag: option for option in all_options() for flag in option.flags}
 
 
+def owners(dest: str) -> list[str]:
+    """The registered models whose own options (not the core ones) include ``dest``."""
+    from networks import registry
+
+    core = {option.dest for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
+    return [] if dest in core else sorted({model for model, item, _ in registry.option_fields() if item.name == dest})
+
+
+def model_options(model: str) -> tuple[Option, ...]:
+    """What a run of ``model`` parses: the core and launcher options, then the model's own; ``--score``'s help
+    lists the model's score modes. ConfigError for a model the registry does not hold."""
+    from networks import registry
+
+    model_class = registry.get(model)
+    own = {item.name for item in dataclasses.fields(model_class.options_class)}
+    core = (*CORE_OPTIONS, *LAUNCHER_OPTIONS)
+    modes = ", ".join(model_class.score_modes)
+    score_help = f"anomaly score: a score mode of {model} ({modes}), or first / second for its first or second mode"
+    helps = {"score": score_help, "model": f"model name in the registry: {', '.join(registry.names())}"}
+    chosen = [
+        dataclasses.replace(option, help=helps[option.dest]) if option.dest in helps else option for option in core
+    ]
+    core_names = {option.dest for option in core}
+    return (*chosen, *(option for option in all_options() if option.dest in own and option.dest not in core_names))
+
+
 def fingerprint_keys(model_options: Sequence[str], with_reference: bool) -> tuple[str, ...]:
     """The options a model's weights depend on (``Option.fingerprint``): the core ones and its own
     (``model_options``, the names of its options dataclass); with those that only the reference fitted after
@@ -312,9 +339,16 @@ def _check_yaml_value(option: Option, value: Any, source: str) -> Any:
     return value
 
 
-def _suggest(name: str) -> str:
-    close = difflib.get_close_matches(name, list(_by_flag()), n=1, cutoff=0.6)
+def _suggest(name: str, options: Sequence[Option] | None = None) -> str:
+    flags = [flag for option in options for flag in option.flags] if options is not None else list(_by_flag())
+    close = difflib.get_close_matches(name, flags, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _foreign(dest: str, model: str) -> str:
+    """Why a valid option of other models is refused for ``model``, and what to do."""
+    others = owners(dest)
+    return f"--{dest} is an option of {', '.join(others)}, not of {model}: give --model {others[0]} or leave it out"
 
 
 def resolve_config_file(path: Path) -> Path:
@@ -360,7 +394,8 @@ class _RaisingParser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see python train.py --help)")
 
 
-def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
+def build_parser(defaults: dict[str, Any], options: Sequence[Option] | None = None) -> argparse.ArgumentParser:
+    """train.py's parser of ``options`` (default: every option of every model) with ``defaults``."""
     parser = _RaisingParser(
         prog="train.py",
         description="Train and test anomalous sound detectors on DCASE Task 2 data.",
@@ -373,13 +408,19 @@ def build_parser(defaults: dict[str, Any]) -> argparse.ArgumentParser:
         metavar="YAML",
         help="yaml file applied on top of baseline.yaml (may be repeated)",
     )
-    for option in all_options():
+    core = {option.dest for option in (*CORE_OPTIONS, *LAUNCHER_OPTIONS)}
+    own_group = None
+    for option in all_options() if options is None else options:
+        target: Any = parser
+        if options is not None and option.dest not in core:
+            own_group = own_group or parser.add_argument_group(f"options of {defaults.get('model')}")
+            target = own_group
         default = defaults.get(option.dest, option.default)
         help_text = f"{option.help} (default: {default})"
         if option.kind == "flag":
-            parser.add_argument(*option.flags, dest=option.dest, action="store_true", default=default, help=help_text)
+            target.add_argument(*option.flags, dest=option.dest, action="store_true", default=default, help=help_text)
             continue
-        parser.add_argument(
+        target.add_argument(
             *option.flags,
             dest=option.dest,
             type=_PARSERS[option.kind],
@@ -406,16 +447,35 @@ def _config_files(argv: Sequence[str]) -> list[Path]:
 def parse_config(argv: Sequence[str], base_config: Path = DEFAULT_CONFIG) -> argparse.Namespace:
     """Merge ``base_config``, any ``--config`` overlays and the flags in ``argv``; validate the result."""
     defaults = {option.dest: option.default for option in all_options()}
-    defaults.update(load_yaml_overrides(base_config))
-    for overlay in _config_files(argv):
-        defaults.update(load_yaml_overrides(overlay))
-    parser = build_parser(defaults)
+    from_files: dict[str, Path] = {}
+    for path in (base_config, *_config_files(argv)):
+        overrides = load_yaml_overrides(path)
+        defaults.update(overrides)
+        from_files.update(dict.fromkeys(overrides, resolve_config_file(path)))
+    model = _chosen_model(argv, defaults["model"])
+    options = model_options(model)
+    allowed = {option.dest for option in options}
+    for dest, path in from_files.items():
+        if dest not in allowed:
+            raise ConfigError(f"{path}: {_foreign(dest, model)}")
+    parser = build_parser({**{dest: defaults[dest] for dest in allowed}, "model": model}, options)
     config, unknown = parser.parse_known_args(list(argv))
     if unknown:
         first = unknown[0].split("=", 1)[0]
-        raise ConfigError(f"unknown argument {unknown[0]!r}{_suggest(first)} (see python train.py --help)")
+        if first.startswith("--") and owners(first[2:]):
+            raise ConfigError(_foreign(first[2:], model))
+        hint = _suggest(first, options) or _suggest(first).replace("?)", "? an option of another model)")
+        raise ConfigError(f"unknown argument {unknown[0]!r}{hint} (see python train.py --help)")
     validate_config(config)
     return config
+
+
+def _chosen_model(argv: Sequence[str], default: str) -> str:
+    """The ``--model`` of the command line (the last one given), else ``default`` (the yaml files')."""
+    chosen = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    chosen.add_argument("--model", default=default)
+    known, _ = chosen.parse_known_args(list(argv))
+    return str(known.model)
 
 
 def validate_config(config: argparse.Namespace) -> None:

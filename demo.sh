@@ -4,21 +4,18 @@
 # DEMO_DATA_DIR=folder bash demo.sh writes and reads the demo data elsewhere (default: ./data).
 # bash demo.sh --year 2026 does the same in another year's layout (2023, 2024, 2025, or 2026: stereo clips,
 # which the 2026 scripts read with --mono False).
-# bash demo.sh --stgram also trains STgram-MFN (stgram_mfn.yaml) and compares the four systems (5 to 10 more
-# minutes on 2 CPU cores).
-# bash demo.sh --aegan also trains AEGAN-AD (aegan_ad_demo.yaml: one adversarially trained autoencoder per machine
-# type) and adds its two scores to the comparison.
+# bash demo.sh --with CONFIG.yaml also trains and tests the system that yaml configures (a name in configs/; repeat
+# --with for several) and adds its scores to the comparison (tools/system_info: its result folders).
 set -euo pipefail
 cd "$(dirname "$0")"
 started=$SECONDS
-with_stgram=false
-with_aegan=false
+also=()
 year=2024
-usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--stgram] [--aegan]" >&2; exit 1; }
+usage() { echo "usage: bash demo.sh [--year 2023|2024|2025|2026] [--with CONFIG.yaml ...]" >&2; exit 1; }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --stgram) with_stgram=true ;;
-        --aegan) with_aegan=true ;;
+        --with) [ $# -gt 1 ] || usage; also+=("$2"); shift ;;
+        --with=*) also+=("${1#--with=}") ;;
         --year) year=${2:-}; if [ $# -gt 1 ]; then shift; fi ;;
         --year=*) year=${1#--year=} ;;
         *) usage ;;
@@ -32,6 +29,9 @@ esac
 family="DCASE${year}T2"
 source tools/python_env.sh
 ensure_venv requirements.txt
+for config in ${also[@]+"${also[@]}"}; do  # a yaml that does not configure a system fails now, not after training
+    "$PYTHON" -m tools.system_info "$config" > /dev/null
+done
 
 data_dir=${DEMO_DATA_DIR:-data}
 raw_dir="$data_dir/dcase${year}t2/dev_data/raw"
@@ -60,16 +60,11 @@ all_stages() {  # train and test with the config $1 on every machine type
         bash "${stage}_${year}t2.sh" -d --config "$1" --dataset_directory "$data_dir"
     done
 }
-if $with_stgram; then
-    echo "== STgram-MFN (stgram_mfn.yaml): one classifier for all machine types, KNN and NLL scores"
-    all_stages stgram_mfn.yaml
-    systems="$systems stgram_KNN stgram_NLL"
-fi
-if $with_aegan; then
-    echo "== AEGAN-AD (aegan_ad_demo.yaml): an autoencoder trained against a critic per machine type, G_z_1_sum and D_lof"
-    all_stages aegan_ad_demo.yaml
-    systems="$systems aegan_demo_G_z_1_sum aegan_demo_D_lof"
-fi
+for config in ${also[@]+"${also[@]}"}; do
+    echo "== $("$PYTHON" -m tools.system_info "$config") ($config)"
+    all_stages "$config"
+    systems="$systems $("$PYTHON" -m tools.system_info "$config" --folders)"
+done
 echo "== 5/5 summary"
 # shellcheck disable=SC2086  # the system names are words
 bash 03_summarize_results.sh "$family" -d --systems $systems

@@ -44,6 +44,7 @@ def _current_umask() -> int:
 
 
 _FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp alone gives 0600
+FOLDER_MODE = 0o777 & ~_current_umask()  # what mkdir would give; mkdtemp alone gives 0700
 
 
 def pause_point(point: str) -> None:

@@ -1,8 +1,9 @@
 """Train and/or test one machine type with any registered model: configuration -> engine.runner.run.
 
-python train.py --dataset DCASE2024T2fan -d                  # train, then test (MSE)
-python train.py --dataset DCASE2024T2fan -d --test_only --score MAHALA
-python train.py --dataset DCASE2024T2fan -d --config stgram_mfn.yaml
+python train.py --dataset DCASE2024T2fan -d                      # baseline.yaml's system: train, then test
+python train.py --dataset DCASE2024T2fan -d --test_only --score second
+python train.py --dataset DCASE2024T2fan -d --config SYSTEM.yaml  # a system's yaml in configs/
+python train.py --config SYSTEM.yaml --help                       # the core options and that system's own
 """
 
 from __future__ import annotations

@@ -67,16 +67,16 @@ def read_clip(path: Path, rule: ChannelRule = MONO) -> tuple[np.ndarray, int]:
     except OSError as error:
         raise DataError(f"{path}: cannot be opened ({error.strerror})") from error
     if size == 0:
-        raise DataError(f"{path}: the file is empty (0 bytes); re-download the dataset or delete the file")
+        raise DataError(f"{path}: the file is empty (0 bytes); replace it with an intact copy or delete it")
     try:
         samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
         raise DataError(
-            f"{path}: not a readable WAV file ({error}); re-download the dataset or delete the file"
+            f"{path}: not a readable WAV file ({error}); replace it with an intact copy or delete it"
         ) from error
     if samples.shape[0] == 0:
-        raise DataError(f"{path}: the file holds no audio samples; re-download the dataset or delete it")
+        raise DataError(f"{path}: the file holds no audio samples; replace it with an intact copy or delete it")
     signal = rule.pick(samples, path)
     if not np.isfinite(signal).all():
-        raise DataError(f"{path}: the audio holds NaN or infinite samples; re-download or delete the file")
+        raise DataError(f"{path}: the audio holds NaN or infinite samples; replace it with an intact copy or delete it")
     return np.ascontiguousarray(signal), int(sample_rate)

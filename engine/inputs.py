@@ -52,22 +52,42 @@ class TestSection:
         return np.array([clip.domain == "target" for clip in self.clips], dtype=bool)
 
 
-def _channel_rule(config: Namespace) -> ChannelRule:
-    """Which channel of a clip a waveform model reads: the same rule as the log-mel features' (--mono, --channel)."""
-    return FeatureParams.from_config(config).channel_rule
+@dataclass(frozen=True)
+class DataSettings:
+    """What the data of a run is read with: the datasets' parent folder, the sections trained on (--use_ids),
+    the feature extraction processes and the log-mel parameters (with the channel rule)."""
+
+    root: Path
+    use_ids: list[int]
+    num_workers: int
+    features: FeatureParams
+
+    @classmethod
+    def from_config(cls, config: Namespace) -> DataSettings:
+        return cls(
+            Path(config.dataset_directory),
+            list(config.use_ids),
+            int(config.num_workers),
+            FeatureParams.from_config(config),
+        )
+
+    @property
+    def channel_rule(self) -> ChannelRule:
+        """Which channel of a clip a waveform model reads: the log-mel features' rule (--mono, --channel)."""
+        return self.features.channel_rule
 
 
-def _machine_vectors(spec: DatasetSpec, config: Namespace, device: torch.device) -> tuple[VectorSet, int]:
-    params = FeatureParams.from_config(config)
-    train_set = load_train_set(spec, Path(config.dataset_directory), params, config.use_ids, config.num_workers)
+def _machine_vectors(spec: DatasetSpec, settings: DataSettings, device: torch.device) -> tuple[VectorSet, int]:
+    params = settings.features
+    train_set = load_train_set(spec, settings.root, params, settings.use_ids, settings.num_workers)
     data = VectorSet.from_features(train_set.features, params, train_set.is_target, device)
     return data, train_set.features.sample_rate
 
 
-def _sections_read(model_class: type[Model], config: Namespace) -> list[int]:
+def _sections_read(model_class: type[Model], settings: DataSettings) -> list[int]:
     """The section ids whose training clips the model reads: --use_ids, or all (empty) for a model that sees
     every section of its machine type in any run (its section head classifies them)."""
-    return [] if model_class.sees_all_sections else config.use_ids
+    return [] if model_class.sees_all_sections else settings.use_ids
 
 
 def reads_family(model_class: type[Model]) -> bool:
@@ -77,21 +97,21 @@ def reads_family(model_class: type[Model]) -> bool:
 
 
 def training_data(
-    model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device
+    model_class: type[Model], spec: DatasetSpec, settings: DataSettings, device: torch.device
 ) -> tuple[Any, int]:
     """``(data, sample rate)`` a model trains on: its machine type's vectors, or the waveforms of every machine
     type of the family (a family model's data; a waveform model of one machine type, e.g. one trained with
     outlier exposure, finds its own machine type as ``run_machine``)."""
     if not reads_family(model_class):
-        return _machine_vectors(spec, config, device)
+        return _machine_vectors(spec, settings, device)
     listing = list_family_training_clips(
         spec.family,
         spec.split,
-        Path(config.dataset_directory),
-        _sections_read(model_class, config),
+        settings.root,
+        _sections_read(model_class, settings),
         required=spec.machine,
     )
-    data = load_family_training_set(listing, Path(config.dataset_directory), _channel_rule(config))
+    data = load_family_training_set(listing, settings.root, settings.channel_rule)
     data.run_machine = spec.machine  # a waveform model of one machine type tells its own clips from the others'
     if data.n_clips < 2:
         raise DataError(
@@ -101,27 +121,28 @@ def training_data(
 
 
 def reference_data(
-    model_class: type[Model], spec: DatasetSpec, config: Namespace, device: torch.device, trained_on: Any = None
+    model_class: type[Model], spec: DatasetSpec, settings: DataSettings, device: torch.device, trained_on: Any = None
 ) -> Any:
     """One machine type's training clips for ``fit_reference``: the training vectors themselves when the model
-    was just trained on them (so that the autoencoder's baseline-exact draws continue), else read anew."""
+    was just trained on them (so that a model's random draws continue where training left them, as the public
+    baseline's do), else read anew."""
     if model_class.inputs == "vectors" and trained_on is not None:
         return trained_on
     if model_class.inputs == "vectors":
-        return _machine_vectors(spec, config, device)[0]
-    clips = list_train_clips(spec, Path(config.dataset_directory), _sections_read(model_class, config))
-    return cached_machine_clips(spec, clips, Path(config.dataset_directory), _channel_rule(config))
+        return _machine_vectors(spec, settings, device)[0]
+    clips = list_train_clips(spec, settings.root, _sections_read(model_class, settings))
+    return cached_machine_clips(spec, clips, settings.root, settings.channel_rule)
 
 
 def test_section(
-    model_class: type[Model], spec: DatasetSpec, config: Namespace, section: str, device: torch.device
+    model_class: type[Model], spec: DatasetSpec, settings: DataSettings, section: str, device: torch.device
 ) -> TestSection:
     """Section ``section``'s test clips and the model's input for them."""
     if model_class.inputs == "vectors":
-        params = FeatureParams.from_config(config)
-        clip_set = load_test_set(spec, Path(config.dataset_directory), params, section, config.num_workers)
+        params = settings.features
+        clip_set = load_test_set(spec, settings.root, params, section, settings.num_workers)
         data = VectorSet.from_features(clip_set.features, params, clip_set.is_target, device)
         return TestSection(clip_set.clips, clip_set.labelled, data, clip_set.features.sample_rate)
-    clips, labelled = list_test_clips(spec, Path(config.dataset_directory), section)
-    data = machine_clips_from_files(spec.machine, clips, _channel_rule(config))
+    clips, labelled = list_test_clips(spec, settings.root, section)
+    data = machine_clips_from_files(spec.machine, clips, settings.channel_rule)
     return TestSection(clips, labelled, data, data.sample_rate)

@@ -31,7 +31,7 @@ from engine.saved_model import (
     save_reference,
 )
 from engine.test_loop import evaluate
-from engine.train_loop import TrainingRun, save_trained, train
+from engine.train_loop import TrainingRun, build_and_train, save_trained
 from errors import ConfigError, DataError
 from evaluation.thresholds import save_score_distribution
 from networks import registry
@@ -65,14 +65,29 @@ def select_device(config: Namespace) -> torch.device:
     return torch.device("cpu")
 
 
+def start(config: Namespace) -> torch.device:
+    """The first step of every run that trains or scores, before any data is read: seed, then pick the device."""
+    seed_everything(config.seed)
+    return select_device(config)
+
+
+SCORE_ALIASES = ("first", "second")  # what 02a and 02b ask for: the model's first and second score modes
+
+
 def resolve_score_mode(score: str, model: str, modes: tuple[str, ...]) -> str:
     """``first``/``second`` (what 02a/02b ask for) -> the model's own mode name; others must be valid."""
-    aliases = {"first": 0, "second": 1}
-    if score in aliases and aliases[score] < len(modes):
-        return modes[aliases[score]]
+    aliases = dict(zip(SCORE_ALIASES, modes, strict=False))  # only the aliases the model has a mode for
+    if score in aliases:
+        return aliases[score]
     if score not in modes:
+        offered = " / ".join(aliases)
+        if score in SCORE_ALIASES:  # a one-mode model asked for its second mode (02b_test)
+            raise ConfigError(
+                f"--score {score}: {model} has one score mode, {modes[0]} (--score first, what 02a_test runs); "
+                "it has no second score to test"
+            )
         raise ConfigError(
-            f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, or first / second"
+            f"--score {score} is not a score mode of {model}; choose from {', '.join(modes)}, or {offered}"
         )
     return score
 
@@ -106,15 +121,17 @@ def train_machine(
         run, trained_on, sample_rate = TrainingRun(), None, int(weights_info["sample_rate"])
         common.save_config(paths.args_json, config)
     else:
-        trained_on, sample_rate = inputs.training_data(model_class, spec, config, device)
-        common.save_config(paths.args_json, config)
-        model = model_class(options, model_class.shape_of(options, trained_on), device)
-        run = train(model, trained_on, config, paths, fingerprint)
+        trained_on, sample_rate = inputs.training_data(
+            model_class, spec, inputs.DataSettings.from_config(config), device
+        )
+        model, run = build_and_train(model_class, options, trained_on, config, paths, fingerprint, device)
         weights_info = None
     calibration = dict(run.calibration)
 
     def fit_reference() -> dict[str, np.ndarray]:
-        return model.fit_reference(inputs.reference_data(model_class, spec, config, device, trained_on))
+        return model.fit_reference(
+            inputs.reference_data(model_class, spec, inputs.DataSettings.from_config(config), device, trained_on)
+        )
 
     if weights_info is not None and model_class.sees_all_sections:
         calibration.update(shared_model.shared_reference(model, fit_reference, options, shared, weights_info))
@@ -195,7 +212,7 @@ def test_machine(
     trained_rate: int,
 ) -> None:
     def load_section(section: str) -> inputs.TestSection:
-        test_set = inputs.test_section(model_class, spec, config, section, device)
+        test_set = inputs.test_section(model_class, spec, inputs.DataSettings.from_config(config), section, device)
         if trained_rate and test_set.sample_rate != trained_rate:
             raise DataError(
                 f"the test clips of {config.dataset} section {section} are sampled at "
@@ -216,8 +233,7 @@ def run(config: Namespace) -> None:
     model_class = registry.get(config.model)
     config.score = resolve_score_mode(config.score, config.model, model_class.score_modes)
     options = model_class.options_class.from_config(config)
-    seed_everything(config.seed)
-    device = select_device(config)
+    device = start(config)
     if config.is_auto_download:
         from datasets.download import ensure_machine_data
 

@@ -1,10 +1,10 @@
 """Weights one training serves to several runs of the per-machine (or per-section) scripts.
 
 Two kinds of model share their weights:
-- a family model (``scope = "family"``: STgram-MFN): ``train.py --dataset DCASE2024T2fan --train_only`` trains it on
+- a family model (``scope = Scope.FAMILY``): ``train.py --dataset DCASE2024T2fan --train_only`` trains it on
   the training clips of ALL machine types of the family (``<model>_DCASE2024T2<_tag><_Eval>_seed<seed>.pth``), and
   the other machine types reuse it;
-- a model that sees every section of its machine type (``sees_all_sections``: the two-stage OE system) in the
+- a model that sees every section of its machine type (``sees_all_sections``: a section classifier) in the
   legacy per-section runs of a multi-section dataset (DCASE2020-2022): the section runs would each train the same
   network on the same clips, so the first trains it (tag ``id(all_)``) and the others reuse it.
 The weights are trained unless current ones exist (same settings, epochs and data), under a lock, so that
@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import common
 from datasets.registry import DatasetSpec
 from datasets.waveforms import family_listing_digest, list_family_training_clips
 from engine import inputs
@@ -40,7 +39,7 @@ from engine.saved_model import (
     not_found,
     save_reference,
 )
-from engine.train_loop import save_trained, train
+from engine.train_loop import build_and_train, save_trained
 from errors import DataError
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
@@ -130,10 +129,8 @@ def ensure_shared_model(
                 f"{kind} {paths.model_weights} was trained with other settings, epochs or data: training it again"
             )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
-        data, sample_rate = inputs.training_data(model_class, spec, config, device)
-        common.save_config(paths.args_json, config)
-        model = model_class(options, model_class.shape_of(options, data), device)
-        run = train(model, data, config, paths, fingerprint)
+        data, sample_rate = inputs.training_data(model_class, spec, inputs.DataSettings.from_config(config), device)
+        model, run = build_and_train(model_class, options, data, config, paths, fingerprint, device)
         save_trained(
             model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs, "sample_rate": sample_rate}
         )

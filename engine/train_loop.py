@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+import common
 from engine.checkpoint import load_resume_checkpoint, save_torch
 from engine.paths import RunPaths
 from engine.saved_model import save_weights
-from errors import ASDError
-from networks.base import Model
+from errors import ASDError, DataError
+from networks.base import Model, ModelOptions
 from progress import progress_bar
 from safe_io import atomic_write_text, remove_stale_temporaries
 
@@ -87,11 +88,18 @@ def _check_finite(log: dict[str, float], epoch: int, paths: RunPaths) -> None:
 def train(
     model: Model, training_data: Any, config: Namespace, paths: RunPaths, fingerprint: dict[str, Any]
 ) -> TrainingRun:
-    """Train ``model`` for ``config.epochs`` epochs (resuming with ``--restart``), writing log.csv and a
-    checkpoint after every epoch."""
+    """Train ``model`` for ``config.epochs`` epochs (resuming with ``--restart``), writing the run's args.json, then
+    log.csv and a checkpoint after every epoch."""
     for written_each_epoch in (paths.checkpoint, paths.log_csv):
         remove_stale_temporaries(written_each_epoch)  # left by a run killed while writing it
     run = (_restore(model, config, paths, fingerprint) if config.restart else None) or TrainingRun()
+    if run.epochs_run > config.epochs:  # refused before anything of this run is written
+        source = config.checkpoint_path or paths.checkpoint
+        raise DataError(
+            f"--restart: {source} holds {run.epochs_run} epochs, more than --epochs {config.epochs}; give --epochs "
+            f"{run.epochs_run} or more to resume it, or train from scratch without --restart"
+        )
+    common.save_config(paths.args_json, config)
     first_epoch = run.epochs_run + 1
     if first_epoch > 1:
         tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {config.epochs}")
@@ -128,6 +136,21 @@ def train(
     run.seconds = time.perf_counter() - started
     run.epochs_run = config.epochs - first_epoch + 1
     return run
+
+
+def build_and_train(
+    model_class: type[Model],
+    options: ModelOptions,
+    data: Any,
+    config: Namespace,
+    paths: RunPaths,
+    fingerprint: dict[str, Any],
+    device: torch.device,
+) -> tuple[Model, TrainingRun]:
+    """The one training sequence of a DCASE run, a family's shared weights and a monitor bundle: the network shaped
+    by its training data, then trained (resumed with --restart). The caller seeded the run (engine.runner.start)."""
+    model = model_class(options, model_class.shape_of(options, data), device)
+    return model, train(model, data, config, paths, fingerprint)
 
 
 def save_trained(model: Model, run: TrainingRun, paths: RunPaths, info: dict[str, Any]) -> dict[str, Any]:

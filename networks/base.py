@@ -23,6 +23,7 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,8 +42,9 @@ def option(default: Any, help: str, *, fingerprint: str = "weights", choices: tu
 @dataclass(frozen=True)
 class ModelOptions:
     """Base of a model's options. Each field is a ``--<name>`` flag and yaml key, with its default and help;
-    the global option table, argparse, args.json, the trained-model fingerprint and the README's option table
-    are all built from these declarations."""
+    the option table (common.all_options), a run's parser and --help (common.model_options), args.json, the
+    trained-model fingerprint and docs/options.md (python -m tools.options_doc) are all built from these
+    declarations."""
 
     @classmethod
     def from_config(cls, config: Any) -> ModelOptions:
@@ -62,8 +64,9 @@ class ModelOptions:
 
 @dataclass(frozen=True)
 class TrainingOptions(ModelOptions):
-    """The shared flags (common.OPTIONS) of a network trained for some epochs on log-mel input; a model's options
-    derive from it and add their own flags (``option``) and any other shared flag they read."""
+    """The shared flags (common.CORE_OPTIONS, declared there once) of a network trained for some epochs on log-mel
+    input; a model's options derive from it and add their own flags (``option``) and any other shared flag they
+    read."""
 
     epochs: int
     batch_size: int
@@ -104,17 +107,67 @@ class EpochResult:
     calibration: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class Scope(StrEnum):
+    """How many models the engine trains: one per machine type, or one per dataset family shared by its types."""
+
+    MACHINE = "machine"
+    FAMILY = "family"
+
+
+class Inputs(StrEnum):
+    """What the engine reads for a model: stacked log-mel frame windows (``VectorSet``) or the clips' waveforms."""
+
+    VECTORS = "vectors"
+    WAVEFORMS = "waveforms"
+
+
+def _check_declaration(cls: type) -> None:
+    """Raise TypeError naming ``cls`` when a concrete model's class attributes are not what the engine reads."""
+
+    def require(condition: bool, what: str) -> None:
+        if not condition:
+            raise TypeError(f"{cls.__module__}.{cls.__qualname__}: {what}")
+
+    require(isinstance(cls.scope, Scope), f"scope must be a networks.base.Scope, got {cls.scope!r}")
+    require(isinstance(cls.inputs, Inputs), f"inputs must be a networks.base.Inputs, got {cls.inputs!r}")
+    require(isinstance(cls.sees_all_sections, bool), "sees_all_sections must be True or False")
+    for name in ("score_modes", "log_columns", "tiny_test_flags"):
+        value = getattr(cls, name, None)
+        require(
+            isinstance(value, tuple) and all(isinstance(item, str) and item for item in value),
+            f"{name} must be a tuple of non-empty strings, got {value!r}",
+        )
+    require(len(cls.score_modes) >= 1, "score_modes must name at least one score mode")
+    require(len(set(cls.score_modes)) == len(cls.score_modes), f"score_modes repeat a name: {cls.score_modes}")
+    require(
+        isinstance(getattr(cls, "options_class", None), type) and issubclass(cls.options_class, ModelOptions),
+        "options_class must be a networks.base.ModelOptions dataclass",
+    )
+
+
 class Model(ABC):
-    """Base class of every registered model (see the module text for the order the engine calls it in)."""
+    """Base class of every registered model (see the module text for the order the engine calls it in).
+
+    A concrete subclass's declarations are checked when the class is defined (``TypeError`` naming it)."""
 
     options_class: ClassVar[type[ModelOptions]]
-    scope: ClassVar[str] = "machine"  # "machine": one model per machine type; "family": one per dataset family
-    inputs: ClassVar[str] = "vectors"  # "vectors" (log-mel frame windows) or "waveforms"
+    scope: ClassVar[Scope] = Scope.MACHINE
+    inputs: ClassVar[Inputs] = Inputs.VECTORS
     # True: trained and fitted on every section of its machine type even in a one-section run (--use_ids, the
     # legacy per-section scripts), as a section classifier must be; each run then tests every section anyway
     sees_all_sections: ClassVar[bool] = False
     score_modes: ClassVar[tuple[str, ...]]  # the first and second are what 02a and 02b test with
     log_columns: ClassVar[tuple[str, ...]]  # log.csv's header; the first column is the training loss
+    # train.py flags that make a run of seconds on a few short clips (the test suite's settings of this model;
+    # a yaml is named by its name in configs/)
+    tiny_test_flags: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ABCMeta computes __abstractmethods__ only after this hook: a class that still leaves one of the base's
+        # abstract methods abstract is an intermediate base (SingleNetworkModel), checked in its subclasses
+        if not any(getattr(getattr(cls, name), "__isabstractmethod__", False) for name in _ABSTRACT):
+            _check_declaration(cls)
 
     def __init__(self, options: ModelOptions, shape: dict[str, Any], device: torch.device) -> None:
         self.options, self.shape, self.device = options, dict(shape), device
@@ -174,6 +227,9 @@ class Model(ABC):
     def describe(self) -> str:
         """A few words for the training log line (device, precision)."""
         return str(self.device)
+
+
+_ABSTRACT = tuple(sorted(Model.__abstractmethods__))
 
 
 class SingleNetworkModel(Model):

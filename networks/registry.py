@@ -44,3 +44,8 @@ def option_fields() -> list[tuple[str, dataclasses.Field, str]]:
         hints = typing.get_type_hints(options)
         found += [(name, item, option_kind(hints[item.name])) for item in dataclasses.fields(options)]
     return found
+
+
+def score_modes() -> list[str]:
+    """Every score mode of every registered model, each once, in registry order."""
+    return list(dict.fromkeys(mode for name in MODELS for mode in get(name).score_modes))

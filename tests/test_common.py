@@ -161,3 +161,14 @@ def test_config_names_find_the_yamls_in_configs(tmp_path: Path, monkeypatch: pyt
         common.parse_config(
             ["--dataset", "DCASE2024T2fan", "-d", "--config", str(tmp_path / "sub" / "stgram_mfn.yaml")]
         )
+
+
+def test_the_options_page_is_generated_from_the_declarations() -> None:
+    from tools import options_doc
+
+    assert options_doc.PAGE.read_text(encoding="utf-8") == options_doc.page_text(), "run python -m tools.options_doc"
+    for option in common.all_options():  # every option, core and of every model, has its row
+        assert (
+            f"| `{option.flags[-1]}` |" in options_doc.page_text()
+            or f", `{option.flags[-1]}` |" in options_doc.page_text()
+        )

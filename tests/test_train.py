@@ -166,6 +166,27 @@ def test_restart_with_other_settings_is_refused(tiny_data_dir: Path, tmp_path: P
     assert result.stderr.count("\n") == 1  # one line, no traceback
 
 
+def test_restart_with_fewer_epochs_than_the_checkpoint_is_refused_and_changes_nothing(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    common = ["--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tiny_data_dir), "--train_only"]
+    run_train(tmp_path, *common, "--epochs", "2", "--batch_size", "64", "--num_workers", "1")
+    name = "DCASE2023T2-AE_DCASE2024T2fan_seed13711"
+    written = [
+        tmp_path / "models/checkpoint/baseline" / name / "args.json",
+        tmp_path / "models/saved_model/baseline" / f"{name}.json",
+        tmp_path / "models/saved_model/baseline" / f"{name}.pth",
+        tmp_path / "logs/baseline" / name / "log.csv",
+    ]
+    before = [path.read_bytes() for path in written]
+    result = run_train(
+        tmp_path, *common, "--epochs", "1", "--batch_size", "64", "--num_workers", "1", "--restart", check=False
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "holds 2 epochs, more than --epochs 1; give --epochs 2 or more to resume it" in result.stderr
+    assert [path.read_bytes() for path in written] == before
+
+
 def test_test_only_without_a_model_says_which_file_and_command(tiny_data_dir: Path, tmp_path: Path) -> None:
     result = run_train(
         tmp_path,

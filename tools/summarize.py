@@ -79,9 +79,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--scores",
         nargs="+",
-        default=list(DEFAULT_SCORES),
+        default=None,
         metavar="SCORE",
-        help="score folders to read for each export_dir (default: MAHALA MSE)",
+        help="score folders to read for each export_dir (default: MAHALA MSE where one of them exists, else the "
+        "score modes of the registered systems whose <NAME>_<score> folders exist)",
     )
     parser.add_argument(
         "--systems",
@@ -89,7 +90,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=None,
         metavar="FOLDER",
         help="result folders to compare, by name, instead of every --export_dir x --scores pair "
-        "(e.g. baseline_MSE baseline_MAHALA stgram_KNN stgram_NLL)",
+        "(<export_dir>_<score mode> of each system, e.g. baseline_MSE baseline_MAHALA)",
     )
     parser.add_argument(
         "--summary_dir",
@@ -242,7 +243,25 @@ def summarise(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _system_names(args: argparse.Namespace) -> list[str]:
-    return args.systems or [f"{export}_{score}" for export in args.export_dir for score in args.scores]
+    return args.systems or [f"{export}_{score}" for export in args.export_dir for score in _scores(args, export)]
+
+
+def _scores(args: argparse.Namespace, export: str) -> list[str]:
+    """The score folders of ``export``: --scores, else DEFAULT_SCORES (baseline.yaml's system) when one of those
+    folders exists, else every registered system's score mode whose folder exists (whatever the system is named)."""
+    if args.scores is not None:
+        return list(args.scores)
+    split_dir = args.result_directory / f"{'eval' if args.eval else 'dev'}_data"
+    probe = seed_export_dir(export, args.seeds[0]) if args.seeds else export
+
+    def present(mode: str) -> bool:
+        return (split_dir / f"{probe}_{mode}").is_dir()
+
+    if any(present(mode) for mode in DEFAULT_SCORES):
+        return list(DEFAULT_SCORES)
+    from networks import registry  # imports every model (torch): only when the folders are not the default ones
+
+    return sorted(mode for mode in registry.score_modes() if present(mode)) or list(DEFAULT_SCORES)
 
 
 def _export_dirs(args: argparse.Namespace) -> dict[str, list[str]]:

@@ -34,7 +34,7 @@ from errors import ConfigError, DataError
 from evaluation.thresholds import load_threshold
 from networks import registry
 from networks.base import Model
-from safe_io import atomic_write, atomic_write_text, remove_dead_process_folders
+from safe_io import FOLDER_MODE, atomic_write, atomic_write_text, remove_dead_process_folders
 
 BUNDLE_FORMAT = "asd-monitor-bundle"
 BUNDLE_VERSION = 1
@@ -108,7 +108,9 @@ def staging_folder(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out.name}.partial-"
     remove_dead_process_folders(out.parent, prefix)
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
+    staging.chmod(FOLDER_MODE)  # mkdtemp's folder is private (0700); a bundle is read by others, as its files are
+    return staging
 
 
 @dataclass
@@ -141,7 +143,11 @@ class Bundle:
 
 
 def _refit(path: Path) -> str:
-    return f"fit the bundle again (python -m tools.monitor fit NORMAL_DIR --out {path})"
+    """What to do about an unusable bundle: fit runs refuse an existing --out, so a new name or a deletion first."""
+    return (
+        f"fit a new bundle (python -m tools.monitor fit NORMAL_DIR --out NEW_FOLDER), or delete {path} and fit it "
+        "again under its name"
+    )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

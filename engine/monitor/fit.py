@@ -21,9 +21,9 @@ from datasets.features import FeatureParams
 from datasets.vector_data import VectorSet
 from engine.checkpoint import run_fingerprint
 from engine.monitor import bundle as files
-from engine.runner import resolve_score_mode, save_thresholds, seed_everything, select_device
+from engine.runner import resolve_score_mode, save_thresholds, start
 from engine.saved_model import file_sha256
-from engine.train_loop import train
+from engine.train_loop import build_and_train
 from errors import ConfigError, DataError
 from networks import registry
 from networks.base import Model
@@ -122,8 +122,7 @@ def _train_in(
     """Train, fit the reference and the thresholds into ``staging``; the per-clip training scores."""
     options = model_class.options_class.from_config(config)
     paths = files.bundle_paths(staging)
-    model = model_class(options, model_class.shape_of(options, data), device)
-    run = train(model, data, config, paths, run_fingerprint(config, options))
+    model, run = build_and_train(model_class, options, data, config, paths, run_fingerprint(config, options), device)
     calibration = {**run.calibration, **model.fit_reference(data)}
     save_thresholds(paths, calibration)
     return model, model.score(data)
@@ -137,7 +136,7 @@ def fit_bundle(
     flags: Sequence[str] = (),
     domains: Path | None = None,
 ) -> dict[str, Any]:
-    """Train ``model_name`` (default: the configuration's, DCASE2023T2-AE in baseline.yaml) on every WAV under
+    """Train ``model_name`` (default: the configuration's, baseline.yaml's) on every WAV under
     ``folder`` and write the bundle ``out``; returns its manifest."""
     started = time.perf_counter()
     folder, out = Path(folder), Path(out)
@@ -152,9 +151,8 @@ def fit_bundle(
     if len(clips) < 2:
         raise DataError(f"{folder} holds {len(clips)} WAV file; the model needs at least two normal recordings")
     params = FeatureParams.from_config(config)
+    device = start(config)  # as a DCASE run: seeded before any data is read
     features = extract_features(clips, params, config.num_workers, "training clips")
-    seed_everything(config.seed)
-    device = select_device(config)
     data = VectorSet.from_features(features, params, is_target, device)
     staging = files.staging_folder(out)
     try:

@@ -28,7 +28,7 @@ from networks.aegan_ad.scores import (
     generator_scores,
     patch_error_table,
 )
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, Inputs, Model, Scope
 from progress import progress_bar
 
 SCORING_PATCHES = 256  # patches per forward pass when scoring
@@ -74,10 +74,26 @@ class AeganModel(Model):
     """The generator and critic of AEGAN-AD with the scores of the public code."""
 
     options_class: ClassVar[type[AeganOptions]] = AeganOptions
-    scope: ClassVar[str] = "machine"
-    inputs: ClassVar[str] = "vectors"
+    scope: ClassVar[Scope] = Scope.MACHINE
+    inputs: ClassVar[Inputs] = Inputs.VECTORS
     score_modes: ClassVar[tuple[str, ...]] = MAIN_MODES + tuple(
         mode for mode in DISCRIMINATOR_MODES + GENERATOR_MODES if mode not in MAIN_MODES
+    )
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--config",
+        "aegan_ad_demo.yaml",
+        "--epochs",
+        "1",
+        "--batch_size",
+        "16",
+        "--aegan_latent_dim",
+        "8",
+        "--aegan_encoder_width",
+        "4",
+        "--aegan_decoder_width",
+        "4",
+        "--num_workers",
+        "1",
     )
     log_columns: ClassVar[tuple[str, ...]] = (
         "generator_loss",

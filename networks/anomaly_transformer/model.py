@@ -21,7 +21,7 @@ from errors import DataError
 from networks.anomaly_transformer.network import AnomalyTransformer, NetworkShape
 from networks.anomaly_transformer.options import AnomalyTransformerOptions
 from networks.anomaly_transformer.scores import aggregate, frame_scores, minimax_losses, stitch_windows, window_starts
-from networks.base import EpochResult, SingleNetworkModel
+from networks.base import EpochResult, Inputs, Scope, SingleNetworkModel
 from networks.precision import autocast, autocast_dtype, precision_name
 from progress import progress_bar
 
@@ -77,9 +77,33 @@ class FrameWindows:
 
 class AnomalyTransformerModel(SingleNetworkModel):
     options_class: ClassVar[type[AnomalyTransformerOptions]] = AnomalyTransformerOptions
-    scope: ClassVar[str] = "machine"
-    inputs: ClassVar[str] = "vectors"
+    scope: ClassVar[Scope] = Scope.MACHINE
+    inputs: ClassVar[Inputs] = Inputs.VECTORS
     score_modes: ClassVar[tuple[str, ...]] = ("MEAN", "MAX")
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--config",
+        "anomaly_transformer.yaml",
+        "--epochs",
+        "1",
+        "--batch_size",
+        "8",
+        "--n_mels",
+        "32",
+        "--at_window",
+        "32",
+        "--at_train_stride",
+        "16",
+        "--at_d_model",
+        "16",
+        "--at_heads",
+        "2",
+        "--at_layers",
+        "2",
+        "--at_d_ff",
+        "16",
+        "--num_workers",
+        "1",
+    )
     log_columns: ClassVar[tuple[str, ...]] = ("loss", "reconstruction", "discrepancy", "learning_rate")
 
     def __init__(self, options: AnomalyTransformerOptions, shape: dict[str, Any], device: torch.device) -> None:

@@ -21,7 +21,7 @@ from networks.backends.mahalanobis import (
     inverse_covariance,
     selective_mahalanobis_score,
 )
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, Inputs, Model, Scope
 from networks.dcase2023t2_ae.clip_graph import ClipScoreGraph
 from networks.dcase2023t2_ae.network import AENet
 from networks.dcase2023t2_ae.options import AutoencoderOptions
@@ -102,9 +102,17 @@ class VectorSplit:
 
 class AutoencoderModel(Model):
     options_class: ClassVar[type[AutoencoderOptions]] = AutoencoderOptions
-    scope: ClassVar[str] = "machine"
-    inputs: ClassVar[str] = "vectors"
+    scope: ClassVar[Scope] = Scope.MACHINE
+    inputs: ClassVar[Inputs] = Inputs.VECTORS
     score_modes: ClassVar[tuple[str, ...]] = ("MSE", "MAHALA")
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--epochs",
+        "1",
+        "--batch_size",
+        "64",
+        "--num_workers",
+        "1",
+    )
     log_columns: ClassVar[tuple[str, ...]] = (
         "loss",
         "val_loss",

@@ -21,7 +21,7 @@ import torch
 
 from datasets.vector_data import VectorSet
 from networks.backends.knn import selective_knn_scores
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, Inputs, Model, Scope
 from networks.level_stats.options import LevelStatsOptions
 
 
@@ -49,9 +49,15 @@ def clip_frames(data: VectorSet, frames_per_vector: int) -> list[np.ndarray]:
 
 class LevelStatsModel(Model):
     options_class: ClassVar[type[LevelStatsOptions]] = LevelStatsOptions
-    scope: ClassVar[str] = "machine"
-    inputs: ClassVar[str] = "vectors"
+    scope: ClassVar[Scope] = Scope.MACHINE
+    inputs: ClassVar[Inputs] = Inputs.VECTORS
     score_modes: ClassVar[tuple[str, ...]] = ("KNN",)
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--config",
+        "level_stats_knn.yaml",
+        "--num_workers",
+        "1",
+    )
     log_columns: ClassVar[tuple[str, ...]] = ("loss",)
 
     def __init__(self, options: LevelStatsOptions, shape: dict[str, Any], device: torch.device) -> None:

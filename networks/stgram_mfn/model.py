@@ -20,7 +20,7 @@ from datasets.features import mel_filterbank
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import DataError
 from networks.backends.knn import selective_knn_scores
-from networks.base import EpochResult, SingleNetworkModel
+from networks.base import EpochResult, Inputs, Scope, SingleNetworkModel
 from networks.precision import autocast, autocast_dtype, precision_name
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
@@ -71,9 +71,27 @@ class STgramMFNModel(SingleNetworkModel):
     """STgram-MFN trained with ArcFace on machine type x section x attribute classes."""
 
     options_class: ClassVar[type[StgramOptions]] = StgramOptions
-    scope: ClassVar[str] = "family"  # one model per dataset family and split, shared by its machine types
-    inputs: ClassVar[str] = "waveforms"
+    scope: ClassVar[Scope] = Scope.FAMILY  # one model per dataset family and split, shared by its machine types
+    inputs: ClassVar[Inputs] = Inputs.WAVEFORMS
     score_modes: ClassVar[tuple[str, ...]] = ("KNN", "NLL")
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--config",
+        "stgram_mfn.yaml",
+        "--epochs",
+        "1",
+        "--batch_size",
+        "16",
+        "--crop_seconds",
+        "0.5",
+        "--network_width",
+        "0.125",
+        "--embedding_dim",
+        "16",
+        "--n_mels",
+        "32",
+        "--knn_k",
+        "2",
+    )
     log_columns: ClassVar[tuple[str, ...]] = ("loss", "accuracy", "learning_rate")
 
     def __init__(self, options: StgramOptions, shape: dict[str, Any], device: torch.device) -> None:

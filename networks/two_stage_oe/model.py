@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from datasets.waveforms import INT16_SCALE, FamilyTrainingSet, MachineClips
 from errors import DataError
-from networks.base import EpochResult, Model
+from networks.base import EpochResult, Inputs, Model, Scope
 from networks.two_stage_oe.detectors import DETECTORS, aggregate, eval_crop_starts, section_scores
 from networks.two_stage_oe.network import NetworkShape, OutlierExposureNet
 from networks.two_stage_oe.options import TwoStageOEOptions
@@ -67,10 +67,28 @@ class TwoStageOEModel(Model):
     """Outlier-exposure feature extractor + per-section GMM / KNN / LOF on its embeddings."""
 
     options_class: ClassVar[type[TwoStageOEOptions]] = TwoStageOEOptions
-    scope: ClassVar[str] = "machine"
+    scope: ClassVar[Scope] = Scope.MACHINE
     sees_all_sections: ClassVar[bool] = True  # the section head classifies all sections (DCASE2020-2022)
-    inputs: ClassVar[str] = "waveforms"
+    inputs: ClassVar[Inputs] = Inputs.WAVEFORMS
     score_modes: ClassVar[tuple[str, ...]] = ("GMM", "KNN", "LOF", "ENSEMBLE")
+    tiny_test_flags: ClassVar[tuple[str, ...]] = (
+        "--config",
+        "two_stage_oe_demo.yaml",
+        "--epochs",
+        "1",
+        "--batch_size",
+        "8",
+        "--n_fft",
+        "512",
+        "--hop_length",
+        "256",
+        "--n_mels",
+        "32",
+        "--oe_crop_seconds",
+        "0.5",
+        "--oe_test_crops",
+        "2",
+    )
     log_columns: ClassVar[tuple[str, ...]] = ("loss", "machine_loss", "section_loss", "learning_rate")
 
     def __init__(self, options: TwoStageOEOptions, shape: dict[str, Any], device: torch.device) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -196,3 +197,34 @@ def test_the_documented_set_up_installs_what_export_needs() -> None:
     # demo.sh and run_tests.sh install requirements.txt (tools/python_env.sh); export must work after that
     requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
     assert any(line.split(">=")[0].strip() == "onnx" for line in requirements)
+
+
+def test_the_advice_for_a_damaged_bundle_works_as_written(
+    capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path, tmp_path: Path
+) -> None:
+    bundle = copy_bundle(ae_bundle, tmp_path)
+    damage(bundle)
+    code, _, err = run(capsys, "score", bundle, recordings / "day", "--csv", tmp_path / "out.csv")
+    assert code == 2 and "--out NEW_FOLDER" in err and f"delete {bundle} and fit it again" in err
+    code, _, _ = run(capsys, "fit", recordings / "normal", "--out", tmp_path / "new", *TINY_FIT)
+    assert code == 0  # a new name, as advised
+    shutil.rmtree(bundle)
+    code, _, _ = run(capsys, "fit", recordings / "normal", "--out", bundle, *TINY_FIT)
+    assert code == 0 and load_bundle(bundle).manifest["model"] == "DCASE2023T2-AE"  # or the old name, deleted first
+
+
+def test_an_unreadable_recording_gets_no_dataset_advice(
+    capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: Path, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "in"
+    shutil.copytree(recordings / "day", inputs)
+    (inputs / "2026-11-30T23-59-00.wav").write_bytes(b"not a wav file")
+    code, _, err = run(capsys, "score", ae_bundle, inputs, "--csv", tmp_path / "out.csv")
+    assert code == 2 and "not a readable WAV file" in err
+    assert "download" not in err and "dataset" not in err and "replace it with an intact copy or delete it" in err
+
+
+def test_a_bundle_folder_gets_the_mode_mkdir_gives(ae_bundle: Path) -> None:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert ae_bundle.stat().st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700

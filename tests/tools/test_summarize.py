@@ -15,6 +15,7 @@ from scipy import stats
 
 from evaluation.metrics import section_metrics
 from evaluation.result_files import result_table_rows
+from networks import registry
 from safe_io import write_csv
 from tests.evaluation import test_ground_truth as hand_made
 from tools import summarize
@@ -173,6 +174,21 @@ def test_missing_result_folders_are_named(tmp_path: Path, capsys: pytest.Capture
     assert list(pd.read_csv(summary_paths(results)[1], index_col=[0, 1]).index.get_level_values(0).unique()) == [
         "baseline_MSE"
     ]
+
+
+@pytest.mark.parametrize("model", registry.names())
+def test_an_export_dir_alone_finds_its_systems_score_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture, model: str
+) -> None:
+    results, modes = tmp_path / "results", registry.get(model).score_modes[:2]  # what 02a and 02b write
+    rng = np.random.default_rng(4)
+    for mode in modes:
+        write_result(results / "dev_data" / f"mine_{mode}", "DCASE2024T2fan", {"00": random_section(rng, 1.0)})
+    arguments = ["DCASE2024T2", "-d", "--result_directory", str(results), "--export_dir", "mine", "--no_plots"]
+    assert summarize.main([*arguments, "--machines", "fan"]) == 0, capsys.readouterr().err
+    assert "not found" not in capsys.readouterr().err
+    compact = results / "dev_data/mine/summarize/DCASE2024T2/DCASE2024T2_auc_pauc_extract.csv"
+    assert set(pd.read_csv(compact, index_col=[0, 1]).index.get_level_values(0)) == {f"mine_{m}" for m in modes}
 
 
 def test_systems_names_the_folders_to_compare(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,9 +14,11 @@ import soundfile
 
 from datasets.features import log_mel_spectrogram
 from engine.monitor.bundle import load_bundle
-from engine.monitor.fit import fit_bundle, list_wavs, read_domains
+from engine.monitor.fit import check_model_fits, fit_bundle, list_wavs, read_domains
 from engine.monitor.scoring import score_files
 from errors import ConfigError, DataError
+from networks import registry
+from networks.base import Inputs, Scope
 from tests.monitor_data import TINY_FIT, write_wav
 
 
@@ -116,3 +118,38 @@ def test_a_killed_fits_folder_is_removed_by_the_next_fit(recordings: Path, tmp_p
     alive.mkdir()
     fit_bundle(recordings / "normal", tmp_path / "b", flags=TINY_FIT)
     assert sorted(path.name for path in tmp_path.iterdir()) == [alive.name, "b"]
+
+
+FITTED_BY_FIXTURES = {"DCASE2023T2-AE", "level-stats-kNN"}  # ae_bundle and knn_bundle (tests/monitor_data.py)
+
+
+def fittable() -> list[str]:
+    """The registered models a monitor fit trains on one folder: machine-scope models on log-mel vectors."""
+    return [
+        name
+        for name in registry.names()
+        if registry.get(name).scope == Scope.MACHINE and registry.get(name).inputs == Inputs.VECTORS
+    ]
+
+
+@pytest.mark.parametrize("model", [name for name in fittable() if name not in FITTED_BY_FIXTURES])
+def test_every_fittable_model_fits_a_bundle_that_scores_its_training_clips_again(
+    model: str, recordings: Path, tmp_path: Path
+) -> None:
+    flags = [*registry.get(model).tiny_test_flags, "--use_cuda", "False"]
+    fit_bundle(recordings / "normal", tmp_path / "b", model, flags=flags)
+    bundle = load_bundle(tmp_path / "b")  # written, then read back: weights, reference and thresholds
+    mode = bundle.default_mode
+    clips = sorted((recordings / "normal").glob("*.wav"))
+    scores = [rows[0].score for rows in score_files(bundle, clips, mode, 2.0, 2.0)]
+    np.testing.assert_allclose(np.sort(scores), bundle.training_scores[mode], rtol=1e-4, atol=1e-6)
+
+
+def test_the_monitor_fits_exactly_the_machine_models_on_vectors() -> None:
+    assert set(fittable()) >= FITTED_BY_FIXTURES
+    for name in registry.names():
+        if name in fittable():
+            check_model_fits(name, registry.get(name))
+        else:
+            with pytest.raises(ConfigError, match=f"--model {name} trains on every machine type"):
+                check_model_fits(name, registry.get(name))
