@@ -115,6 +115,7 @@ def staging_folder(parent: Path, prefix: str) -> Iterator[Path]:
     name; whatever is left of it is removed on the way out, also on an error or Ctrl-C. A ``prefix`` naming
     the process (``.<what>-<pid>-``) lets ``remove_dead_process_folders`` clear those a killed run left."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    folder.chmod(FOLDER_MODE)  # mkdtemp's folder is private (0700); what is installed from it is read by others
     try:
         yield folder
     finally:

@@ -15,11 +15,12 @@ format, the version and every file's checksum before anything is used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from errors import ConfigError, DataError
 from evaluation.thresholds import load_threshold
 from networks import registry
 from networks.base import Model
-from safe_io import FOLDER_MODE, atomic_write, atomic_write_text, remove_dead_process_folders
+from safe_io import atomic_write, atomic_write_text, install_folder, remove_dead_process_folders, staging_folder
 
 BUNDLE_FORMAT = "asd-monitor-bundle"
 BUNDLE_VERSION = 1
@@ -98,19 +99,19 @@ def finish_bundle(staging: Path, out: Path, manifest: dict[str, Any]) -> None:
     files = sorted(path.name for path in staging.iterdir() if path.is_file() and path.name != MANIFEST)
     manifest = {**manifest, "files": {name: file_sha256(staging / name) for name in files}}
     write_json(staging / MANIFEST, manifest)
-    if out.exists():
+    if not install_folder(staging, out):
         raise DataError(f"{out} appeared while the bundle was being fitted; fit again with another --out")
-    os.replace(staging, out)
 
 
-def staging_folder(out: Path) -> Path:
-    """A fresh hidden folder beside ``out``, named after this process; those a killed fit left are removed."""
+@contextlib.contextmanager
+def bundle_staging(out: Path) -> Iterator[Path]:
+    """A fresh hidden folder beside ``out``, named after this process, removed unless it became the bundle;
+    those a killed fit left are removed first."""
     out.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{out.name}.partial-"
     remove_dead_process_folders(out.parent, prefix)
-    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
-    staging.chmod(FOLDER_MODE)  # mkdtemp's folder is private (0700); a bundle is read by others, as its files are
-    return staging
+    with staging_folder(out.parent, f"{prefix}{os.getpid()}-") as staging:
+        yield staging
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ from engine.train_loop import build_and_train
 from errors import ConfigError, DataError
 from networks import registry
 from networks.base import Model
-from safe_io import atomic_write_text
+from safe_io import write_csv
 
 DOMAINS = ("source", "target")
 
@@ -111,11 +110,6 @@ def clip_rows(folder: Path, clips: Sequence[Path], is_target: np.ndarray) -> tup
     return rows, np.array(seconds)
 
 
-def write_csv(path: Path, rows: list[list[str]]) -> None:
-    lines = [",".join(row) for row in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
 def _train_in(
     staging: Path, model_class: type[Model], config: Any, data: VectorSet, device: torch.device
 ) -> tuple[Model, dict[str, np.ndarray]]:
@@ -154,8 +148,7 @@ def fit_bundle(
     device = start(config)  # as a DCASE run: seeded before any data is read
     features = extract_features(clips, params, config.num_workers, "training clips")
     data = VectorSet.from_features(features, params, is_target, device)
-    staging = files.staging_folder(out)
-    try:
+    with files.bundle_staging(out) as staging:
         model, training_scores = _train_in(staging, model_class, config, data, device)
         files.save_arrays(staging / files.WEIGHTS, files.state_to_arrays(model.model_state()))
         reference = model.reference_state()
@@ -187,9 +180,6 @@ def fit_bundle(
             "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         files.finish_bundle(staging, out, manifest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     loaded = files.load_bundle(out)
     thresholds = ", ".join(f"{mode} {value:.4g}" for mode, value in loaded.thresholds.items())
     print(

@@ -25,13 +25,7 @@ from pathlib import Path
 from engine.monitor.bundle import Bundle
 from engine.monitor.scoring import CSV_COLUMNS, ScoreRow, score_files
 from errors import DataError
-from safe_io import atomic_write_text
-
-
-def csv_text(rows: Sequence[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
+from safe_io import atomic_write_text, csv_text
 
 
 def complete_rows(rows: list[list[str]]) -> list[list[str]]:
