@@ -21,6 +21,9 @@ TINY = {
                             "8", "--n_mels", "32", "--at_window", "32", "--at_train_stride", "16", "--at_d_model", "16",
                             "--at_heads", "2", "--at_layers", "2", "--at_d_ff", "16", "--num_workers", "1"],
     "DCASE2023T2-AE": ["--epochs", "1", "--batch_size", "64", "--num_workers", "1"],
+    "SCAC-MultiRes": ["--config", str(REPO_ROOT / "configs/scac_multires_demo.yaml"), "--epochs", "1", "--batch_size",
+                      "8", "--scac_width", "16", "--scac_stfts", "256:128,512:256", "--scac_crop_seconds", "1.0",
+                      "--scac_fft_branch", "False", "--scac_smote_neighbors", "1"],
     "STgram-MFN": ["--config", str(REPO_ROOT / "stgram_mfn.yaml"), "--epochs", "1", "--batch_size", "16",
                    "--crop_seconds", "0.5", "--network_width", "0.125", "--embedding_dim", "16", "--n_mels", "32",
                    "--knn_k", "2"],
@@ -31,7 +34,8 @@ TINY = {
 }
 IDENTITY = ("model", "dataset", "dev", "eval", "seed")  # they name the files: another value finds no model
 NEEDS = {"channel": ["--mono", "False"]}  # a setting valid only together with another
-VALID_CHANGE = {("AEGAN-AD", "n_mels"): "64"}  # another value a model accepts where the generic one is invalid
+VALID_CHANGE = {("AEGAN-AD", "n_mels"): "64", ("SCAC-MultiRes", "scac_width"): "24",
+                ("SCAC-MultiRes", "scac_stfts"): "256:128,512:128"}  # another value a model accepts where the generic one is invalid
 
 
 def args_for(model: str, data_dir: Path, *extra: str) -> list[str]:
