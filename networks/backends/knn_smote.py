@@ -20,8 +20,9 @@ from errors import DataError
 from networks.backends.knn import unit_rows
 
 
-def oversampled_targets(embeddings: np.ndarray, is_target: np.ndarray, ratio: float, k: int,
-                        seed: int = 0) -> np.ndarray:
+def oversampled_targets(
+    embeddings: np.ndarray, is_target: np.ndarray, ratio: float, k: int, seed: int = 0
+) -> np.ndarray:
     """The target rows of ``embeddings`` (unit rows) and the SMOTE points added to them, normalised again.
 
     No SMOTE when ``ratio`` is 0 or the target rows already number ``ratio`` x the source rows or more (the
@@ -31,9 +32,11 @@ def oversampled_targets(embeddings: np.ndarray, is_target: np.ndarray, ratio: fl
     if ratio == 0 or n_target == 0 or n_target >= ratio * n_source:
         return embeddings[is_target]
     if n_target <= k:
-        raise DataError(f"SMOTE with {k} neighbours needs at least {k + 1} target-domain training clips, the "
-                        f"machine type has {n_target}: add target clips, or lower --scac_smote_neighbors "
-                        "(0 turns SMOTE off)")
+        raise DataError(
+            f"SMOTE with {k} neighbours needs at least {k + 1} target-domain training clips, the "
+            f"machine type has {n_target}: add target clips, or lower --scac_smote_neighbors "
+            "(0 turns SMOTE off)"
+        )
     smote = SMOTE(sampling_strategy=ratio, k_neighbors=k, random_state=seed)
     resampled, labels = smote.fit_resample(embeddings, is_target.astype(int))
     return unit_rows(resampled[np.asarray(labels) == 1])
@@ -51,8 +54,9 @@ class KnnSmoteReference:
         is_target = np.asarray(is_target, dtype=bool)
         if not (~is_target).any():
             raise DataError("the kNN back-end needs source-domain training clips; the machine type has none")
-        target = oversampled_targets(embeddings, is_target, ratio, k) if ratio and k else \
-            unit_rows(embeddings)[is_target]
+        target = (
+            oversampled_targets(embeddings, is_target, ratio, k) if ratio and k else unit_rows(embeddings)[is_target]
+        )
         return cls(unit_rows(embeddings)[~is_target], target)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -88,16 +92,21 @@ def _nearest_other(queries: np.ndarray, references: np.ndarray, own_row: np.ndar
     return np.where(first_is_own, distances[:, 1], distances[:, 0])
 
 
-def knn_smote_training_scores(embeddings: np.ndarray, is_target: np.ndarray,
-                              reference: KnnSmoteReference) -> np.ndarray:
+def knn_smote_training_scores(
+    embeddings: np.ndarray, is_target: np.ndarray, reference: KnnSmoteReference
+) -> np.ndarray:
     """The training clips' own scores, each without itself among the references (threshold samples). The
     first target references are the target clips themselves (imbalanced-learn puts the originals first); the
     SMOTE points made from a clip stay, so the target clips' scores are somewhat low."""
     queries, is_target = unit_rows(embeddings), np.asarray(is_target, dtype=bool)
     own_source = np.where(~is_target, np.cumsum(~is_target) - 1, -1)
     own_target = np.where(is_target, np.cumsum(is_target) - 1, -1)
-    scores = np.minimum(_nearest_other(queries, reference.source, own_source),
-                        _nearest_other(queries, reference.target, own_target)) / 2
+    scores = (
+        np.minimum(
+            _nearest_other(queries, reference.source, own_source), _nearest_other(queries, reference.target, own_target)
+        )
+        / 2
+    )
     if not np.isfinite(scores).all():
         raise DataError("the kNN back-end needs at least two training clips of a machine type")
     return scores

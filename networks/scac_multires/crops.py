@@ -19,7 +19,7 @@ def tile_to(signal: np.ndarray, length: int) -> np.ndarray:
 def random_window(signal: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
     tiled = tile_to(signal, length)
     start = int(rng.integers(0, len(tiled) - length + 1))
-    return tiled[start:start + length]
+    return tiled[start : start + length]
 
 
 def first_window(signal: np.ndarray, length: int) -> np.ndarray:
@@ -31,5 +31,5 @@ def covering_windows(signal: np.ndarray, length: int) -> np.ndarray:
     overlaps the one before): (n_windows, length); one tiled window for a clip no longer than ``length``."""
     if len(signal) <= length:
         return first_window(signal, length)[None]
-    starts = list(range(0, len(signal) - length, length)) + [len(signal) - length]
-    return np.stack([signal[start:start + length] for start in starts])
+    starts = [*range(0, len(signal) - length, length), len(signal) - length]
+    return np.stack([signal[start : start + length] for start in starts])

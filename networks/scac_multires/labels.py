@@ -28,8 +28,9 @@ def class_name(machine: str, section: str, file_name: str, is_target: bool) -> s
     return SEPARATOR.join([machine, str(int(section)), name_attributes(file_name), str(int(is_target))])
 
 
-def class_labels(machines: Sequence[str], sections: Sequence[str], file_names: Sequence[str],
-                 is_target: Sequence[bool]) -> tuple[list[str], np.ndarray]:
+def class_labels(
+    machines: Sequence[str], sections: Sequence[str], file_names: Sequence[str], is_target: Sequence[bool]
+) -> tuple[list[str], np.ndarray]:
     """The sorted class names of a set of clips (scikit-learn's LabelEncoder order) and each clip's index."""
     names = [class_name(*parts) for parts in zip(machines, sections, file_names, is_target, strict=True)]
     classes = sorted(set(names))

@@ -23,8 +23,9 @@ def fixed_scale(n_classes: int, n_subclusters: int) -> float:
     return math.sqrt(2.0) * math.log(count - 1)
 
 
-def class_log_probabilities(embeddings: torch.Tensor, centres: torch.Tensor, n_subclusters: int,
-                            scale: float) -> torch.Tensor:
+def class_log_probabilities(
+    embeddings: torch.Tensor, centres: torch.Tensor, n_subclusters: int, scale: float
+) -> torch.Tensor:
     """log of each class's summed sub-cluster softmax: (batch, n_classes)."""
     cosines = F.normalize(embeddings.float(), dim=1) @ F.normalize(centres.float(), dim=0)
     logits = scale * cosines

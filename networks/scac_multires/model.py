@@ -44,8 +44,12 @@ _YEAR = re.compile(r"dcase(\d{4})t2", re.IGNORECASE)
 
 
 def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]:
-    return class_labels(data.clip_machine_names, [clip.section for clip in data.clips],
-                        [clip.name for clip in data.clips], data.is_target)
+    return class_labels(
+        data.clip_machine_names,
+        [clip.section for clip in data.clips],
+        [clip.name for clip in data.clips],
+        data.is_target,
+    )
 
 
 def data_year(data: FamilyTrainingSet) -> str | None:
@@ -65,10 +69,13 @@ def check_window(options: ScacOptions, samples: int, sample_rate: int) -> None:
             raise ConfigError(
                 f"SCAC-MultiRes: a {samples / sample_rate:g} s window gives the {n_fft}:{hop} STFT branch {rows} "
                 f"bins x {frames} frames, it needs {MIN_SPECTROGRAM_SIZE} of each: raise --scac_crop_seconds to at "
-                f"least {(MIN_SPECTROGRAM_SIZE - 1) * hop / sample_rate:.2f} s or drop the branch (--scac_stfts)")
+                f"least {(MIN_SPECTROGRAM_SIZE - 1) * hop / sample_rate:.2f} s or drop the branch (--scac_stfts)"
+            )
     if options.scac_fft_branch and fft_branch_length(samples) < 1:
-        raise ConfigError(f"SCAC-MultiRes: a {samples / sample_rate:g} s window is too short for the FFT branch's "
-                          "strided convolutions: raise --scac_crop_seconds")
+        raise ConfigError(
+            f"SCAC-MultiRes: a {samples / sample_rate:g} s window is too short for the FFT branch's "
+            "strided convolutions: raise --scac_crop_seconds"
+        )
 
 
 class ScacMultiResModel(SingleNetworkModel):
@@ -85,8 +92,12 @@ class ScacMultiResModel(SingleNetworkModel):
         self.network_shape = NetworkShape.from_dict(shape["network"])
         self.class_names: list[str] = list(shape["classes"])
         encoder = MultiResolutionNet(self.network_shape)
-        head = SubClusterAdaCos(self.network_shape.embedding_dim, len(self.class_names), options.scac_subclusters,
-                                options.scac_trainable_centres)
+        head = SubClusterAdaCos(
+            self.network_shape.embedding_dim,
+            len(self.class_names),
+            options.scac_subclusters,
+            options.scac_trainable_centres,
+        )
         self.net = nn.ModuleDict({"encoder": encoder, "head": head}).to(device)
         trainable = [parameter for parameter in self.net.parameters() if parameter.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=options.learning_rate, weight_decay=ADAMW_WEIGHT_DECAY)
@@ -99,16 +110,28 @@ class ScacMultiResModel(SingleNetworkModel):
     def shape_of(cls, options: ScacOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
         classes, _ = family_class_labels(training_data)
         if len(classes) < 2:
-            raise DataError(f"SCAC-MultiRes classifies machine type x section x attributes x domain, and the "
-                            f"training clips of {', '.join(training_data.machines)} make one class ({classes[0]}): "
-                            "train it on several machine types, sections, attribute values or both domains")
+            raise DataError(
+                f"SCAC-MultiRes classifies machine type x section x attributes x domain, and the "
+                f"training clips of {', '.join(training_data.machines)} make one class ({classes[0]}): "
+                "train it on several machine types, sections, attribute values or both domains"
+            )
         rate = training_data.sample_rate
         samples = round(options.crop_seconds(data_year(training_data)) * rate)
         check_window(options, samples, rate)
-        network = NetworkShape(samples=samples, sample_rate=rate, width=options.scac_width,
-                               use_fft=options.scac_fft_branch, stfts=options.stfts)
-        return {"network": network.as_dict(), "classes": classes, "sample_rate": rate,
-                "machines": training_data.machines, "n_clips": training_data.n_clips}
+        network = NetworkShape(
+            samples=samples,
+            sample_rate=rate,
+            width=options.scac_width,
+            use_fft=options.scac_fft_branch,
+            stfts=options.stfts,
+        )
+        return {
+            "network": network.as_dict(),
+            "classes": classes,
+            "sample_rate": rate,
+            "machines": training_data.machines,
+            "n_clips": training_data.n_clips,
+        }
 
     def describe(self) -> str:
         return f"{self.device} ({precision_name(self.precision)}), {len(self.class_names)} classes"
@@ -146,11 +169,17 @@ class ScacMultiResModel(SingleNetworkModel):
             seen += len(ids)
             bar.update()
         bar.close()
-        return EpochResult({"loss": loss_sum / max(seen, 1), "accuracy": correct / max(seen, 1),
-                            "learning_rate": options.learning_rate})
+        return EpochResult(
+            {
+                "loss": loss_sum / max(seen, 1),
+                "accuracy": correct / max(seen, 1),
+                "learning_rate": options.learning_rate,
+            }
+        )
 
-    def train_step(self, waves: torch.Tensor, labels: torch.Tensor,
-                   mix: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[float, int]:
+    def train_step(
+        self, waves: torch.Tensor, labels: torch.Tensor, mix: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> tuple[float, int]:
         """One optimiser step on a batch, waveforms and one-hot labels mixed up by ``mix``; returns the loss and
         how many clips the head classified as their own (unmixed) class."""
         self.net.train()
@@ -202,22 +231,32 @@ class ScacMultiResModel(SingleNetworkModel):
         is_target, options = reference_data.is_target, self.options
         try:
             self.references = {
-                "SMOTE": KnnSmoteReference.fit(embeddings, is_target, options.scac_smote_ratio,
-                                               options.scac_smote_neighbors),
-                "KNN": KnnSmoteReference.fit(embeddings, is_target, 0.0, 0)}
+                "SMOTE": KnnSmoteReference.fit(
+                    embeddings, is_target, options.scac_smote_ratio, options.scac_smote_neighbors
+                ),
+                "KNN": KnnSmoteReference.fit(embeddings, is_target, 0.0, 0),
+            }
         except DataError as error:
             raise DataError(f"{reference_data.machine}: {error}") from error
-        return {mode: knn_smote_training_scores(embeddings, is_target, reference)
-                for mode, reference in self.references.items()}
+        return {
+            mode: knn_smote_training_scores(embeddings, is_target, reference)
+            for mode, reference in self.references.items()
+        }
 
     def reference_state(self) -> dict[str, np.ndarray]:
-        return {f"{mode}__{name}": array for mode, reference in self.references.items()
-                for name, array in reference.arrays().items()}
+        return {
+            f"{mode}__{name}": array
+            for mode, reference in self.references.items()
+            for name, array in reference.arrays().items()
+        }
 
     def load_reference_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.references = {mode: KnnSmoteReference.from_arrays(
-            {name.split("__", 1)[1]: array for name, array in arrays.items() if name.startswith(f"{mode}__")})
-            for mode in self.score_modes}
+        self.references = {
+            mode: KnnSmoteReference.from_arrays(
+                {name.split("__", 1)[1]: array for name, array in arrays.items() if name.startswith(f"{mode}__")}
+            )
+            for mode in self.score_modes
+        }
 
     def score(self, test_data: MachineClips, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         embeddings = self.embed_clips(test_data, f"{test_data.machine} test embeddings")

@@ -54,12 +54,15 @@ def frequency_range(n_fft: int, sample_rate: int, f_min: float, f_max: float) ->
     """First and one-past-last STFT bin kept: the first bin at or above ``f_min``, the last at or below ``f_max``,
     on the bin frequencies as torch.linspace computes them in float32 (the public code's rule, to the bit)."""
     frequencies = torch.linspace(0, sample_rate // 2, n_fft // 2 + 1)
-    return (int(torch.searchsorted(frequencies, f_min, right=False)),
-            int(torch.searchsorted(frequencies, f_max, right=True)))
+    return (
+        int(torch.searchsorted(frequencies, f_min, right=False)),
+        int(torch.searchsorted(frequencies, f_max, right=True)),
+    )
 
 
-def spectrogram_size(samples: int, n_fft: int, hop: int, sample_rate: int, f_min: float,
-                     f_max: float) -> tuple[int, int]:
+def spectrogram_size(
+    samples: int, n_fft: int, hop: int, sample_rate: int, f_min: float, f_max: float
+) -> tuple[int, int]:
     """(bins, frames) of a centred STFT of ``samples`` samples, bins cut to [f_min, f_max]."""
     first, end = frequency_range(n_fft, sample_rate, f_min, f_max)
     return end - first, samples // hop + 1
@@ -120,11 +123,19 @@ class ResidualBlock(nn.Module):
     def __init__(self, n_in: int, n_out: int, stride: int) -> None:
         super().__init__()
         self.bn = nn.BatchNorm2d(n_in, affine=False)
-        self.skip = None if stride == 1 else nn.Sequential(nn.MaxPool2d(3, stride, padding=1),
-                                                           nn.Conv2d(n_in, n_out, 1, bias=False))
+        self.skip = (
+            None
+            if stride == 1
+            else nn.Sequential(nn.MaxPool2d(3, stride, padding=1), nn.Conv2d(n_in, n_out, 1, bias=False))
+        )
         self.residual = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(n_in, n_out, 3, stride, padding=1, bias=False), nn.BatchNorm2d(n_out, affine=False),
-            nn.ReLU(), nn.Conv2d(n_out, n_out, 3, 1, padding=1, bias=False), SqueezeExcite(n_out))
+            nn.ReLU(),
+            nn.Conv2d(n_in, n_out, 3, stride, padding=1, bias=False),
+            nn.BatchNorm2d(n_out, affine=False),
+            nn.ReLU(),
+            nn.Conv2d(n_out, n_out, 3, 1, padding=1, bias=False),
+            SqueezeExcite(n_out),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(x)
@@ -144,27 +155,41 @@ class StftBranch(nn.Module):
         self.bins = frequency_range(n_fft, shape.sample_rate, shape.f_min, shape.f_max)
         rows, frames = spectrogram_size(shape.samples, n_fft, hop, shape.sample_rate, shape.f_min, shape.f_max)
         if min(rows, frames) < MIN_SPECTROGRAM_SIZE:
-            raise ValueError(f"the {n_fft}/{hop} STFT of {shape.samples} samples has {rows} bins x {frames} "
-                             f"frames; the branch needs at least {MIN_SPECTROGRAM_SIZE} of each")
+            raise ValueError(
+                f"the {n_fft}/{hop} STFT of {shape.samples} samples has {rows} bins x {frames} "
+                f"frames; the branch needs at least {MIN_SPECTROGRAM_SIZE} of each"
+            )
         self.bn_freq = nn.BatchNorm1d(rows, affine=False)
         width = shape.width
         stem = width // 8
-        self.stem = nn.Sequential(nn.Conv2d(1, stem, FIRST_KERNEL, FIRST_STRIDE, bias=False),
-                                  nn.BatchNorm2d(stem, affine=False), nn.ReLU(), nn.MaxPool2d(POOL_KERNEL, POOL_STRIDE))
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, stem, FIRST_KERNEL, FIRST_STRIDE, bias=False),
+            nn.BatchNorm2d(stem, affine=False),
+            nn.ReLU(),
+            nn.MaxPool2d(POOL_KERNEL, POOL_STRIDE),
+        )
         rows = filtered_length(filtered_length(rows, FIRST_KERNEL, FIRST_STRIDE), POOL_KERNEL, POOL_STRIDE)
         stages, channels = [], stem
         for n_out, stride in ((width // 8, 1), (width // 4, 2), (width // 2, 2), (width, 2)):
             stages.append(nn.Sequential(ResidualBlock(channels, n_out, stride), ResidualBlock(n_out, n_out, 1)))
             rows, channels = filtered_length(rows, 3, stride, 1), n_out
         self.stages = nn.Sequential(*stages)
-        self.aggregate = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(width * rows, affine=False),
-                                       nn.Linear(width * rows, width, bias=False))
+        self.aggregate = nn.Sequential(
+            nn.Flatten(), nn.BatchNorm1d(width * rows, affine=False), nn.Linear(width * rows, width, bias=False)
+        )
 
     def spectrogram(self, waves: torch.Tensor) -> torch.Tensor:
-        spectrum = torch.stft(waves.float(), self.n_fft, self.hop, window=self.window, center=True,
-                              pad_mode="constant", return_complex=True)
+        spectrum = torch.stft(
+            waves.float(),
+            self.n_fft,
+            self.hop,
+            window=self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
         magnitude = spectrum.abs() / self.window.pow(2).sum().sqrt()
-        return magnitude[:, self.bins[0]:self.bins[1], :]
+        return magnitude[:, self.bins[0] : self.bins[1], :]
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         x = self.stages(self.stem(self.bn_freq(self.spectrogram(waves)).unsqueeze(1)))

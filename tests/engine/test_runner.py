@@ -34,8 +34,9 @@ TINY = {
 }
 IDENTITY = ("model", "dataset", "dev", "eval", "seed")  # they name the files: another value finds no model
 NEEDS = {"channel": ["--mono", "False"]}  # a setting valid only together with another
+# another value a model accepts where the generic one is invalid
 VALID_CHANGE = {("AEGAN-AD", "n_mels"): "64", ("SCAC-MultiRes", "scac_width"): "24",
-                ("SCAC-MultiRes", "scac_stfts"): "256:128,512:128"}  # another value a model accepts where the generic one is invalid
+                ("SCAC-MultiRes", "scac_stfts"): "256:128,512:128"}
 
 
 def args_for(model: str, data_dir: Path, *extra: str) -> list[str]:

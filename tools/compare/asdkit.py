@@ -40,8 +40,10 @@ LABEL_YEARS = ("2023", "2024")
 def recipe_model(n_classes: int, seconds: float, seed: int) -> ScacMultiResModel:
     """This repository's model with the recipe's settings (configs/scac_multires.yaml) on the CPU."""
     options = ScacOptions(epochs=1, batch_size=64, learning_rate=1e-3, seed=seed, n_mels=128, shuffle=True)
-    shape = {"network": NetworkShape(samples=round(seconds * SAMPLE_RATE)).as_dict(),
-             "classes": [f"class{number:03d}" for number in range(n_classes)]}
+    shape = {
+        "network": NetworkShape(samples=round(seconds * SAMPLE_RATE)).as_dict(),
+        "classes": [f"class{number:03d}" for number in range(n_classes)],
+    }
     return ScacMultiResModel(options, shape, torch.device("cpu"))
 
 
@@ -68,10 +70,23 @@ def label_sets(root: Path) -> dict[str, list]:
     for year in LABEL_YEARS:
         family = f"DCASE{year}T2"
         machines = machine_types(family, "dev")
-        generate_dataset(root, machines, dataset=family, split="dev", n_train_source=2, n_train_target=1,
-                         n_test_per_group=1, duration=0.5, seed=0, workers=1)
-        found[year] = [(machine, clip) for machine in machines
-                       for clip in list_train_clips(resolve_dataset(family + machine, "dev"), root, [])]
+        generate_dataset(
+            root,
+            machines,
+            dataset=family,
+            split="dev",
+            n_train_source=2,
+            n_train_target=1,
+            n_test_per_group=1,
+            duration=0.5,
+            seed=0,
+            workers=1,
+        )
+        found[year] = [
+            (machine, clip)
+            for machine in machines
+            for clip in list_train_clips(resolve_dataset(family + machine, "dev"), root, [])
+        ]
     return found
 
 
@@ -79,14 +94,16 @@ def embeddings_for_backend(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A machine type's embeddings: 190 source and 10 target training clips around their own centres, 100 tests."""
     centre_source, centre_target = rng.normal(size=(2, 512))
     train = np.concatenate([centre_source + rng.normal(size=(190, 512)), centre_target + rng.normal(size=(10, 512))])
-    test = np.concatenate([centre_source + 1.3 * rng.normal(size=(50, 512)),
-                           centre_target + 1.3 * rng.normal(size=(50, 512))])
+    test = np.concatenate(
+        [centre_source + 1.3 * rng.normal(size=(50, 512)), centre_target + 1.3 * rng.normal(size=(50, 512))]
+    )
     return {"train_embed": train, "train_is_target": np.r_[np.zeros(190, int), np.ones(10, int)], "test_embed": test}
 
 
 def run_theirs(python: str, checkout: Path, inputs: Path, outputs: Path) -> None:
-    result = subprocess.run([python, str(DRIVER), str(checkout), str(inputs), str(outputs)], cwd=checkout,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [python, str(DRIVER), str(checkout), str(inputs), str(outputs)], cwd=checkout, capture_output=True, text=True
+    )
     if result.returncode:
         raise SystemExit(f"ASDKit's code failed:\n{result.stderr[-3000:]}")
 
@@ -99,63 +116,115 @@ def norm_relative(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-30))
 
 
-def compare(checkout: Path, python: str, work: Path, seed: int = 0, seconds: float = 12.0, batch: int = 4,
-            n_classes: int = 20) -> list[tuple[str, str, str, str]]:
+def compare(
+    checkout: Path, python: str, work: Path, seed: int = 0, seconds: float = 12.0, batch: int = 4, n_classes: int = 20
+) -> list[tuple[str, str, str, str]]:
     """The rows of the table: (what, ours, ASDKit's, difference)."""
     rng = np.random.default_rng(seed)
     waves = (0.1 * rng.standard_normal((batch, round(seconds * SAMPLE_RATE)))).astype(np.float32)
     labels = rng.integers(0, n_classes, batch)
     clips = label_sets(work / "data")
     backend = embeddings_for_backend(rng)
-    meta = {"seed": seed, "sec": seconds, "sample_rate": SAMPLE_RATE, "n_classes": n_classes, "mixup": 0.5,
-            "label_years": list(LABEL_YEARS)}
+    meta = {
+        "seed": seed,
+        "sec": seconds,
+        "sample_rate": SAMPLE_RATE,
+        "n_classes": n_classes,
+        "mixup": 0.5,
+        "label_years": list(LABEL_YEARS),
+    }
     paths = {f"paths_{year}": np.array([str(clip.path) for _, clip in found]) for year, found in clips.items()}
     np.savez(work / "inputs.npz", waves=waves, labels=labels, meta=np.array(json.dumps(meta)), **paths, **backend)
     run_theirs(python, checkout, work / "inputs.npz", work / "outputs.npz")
     theirs = dict(np.load(work / "outputs.npz"))
 
     model = recipe_model(n_classes, seconds, seed)
-    params = {name[len("param__"):]: array for name, array in theirs.items() if name.startswith("param__")}
+    params = {name[len("param__") :]: array for name, array in theirs.items() if name.startswith("param__")}
     mapping = copy_weights(model, params, theirs["centres"])
     n_ours = sum(parameter.numel() for parameter in model.net["encoder"].parameters())
-    n_theirs = sum(params[their].size for name, their in mapping.items()
-                   if name in dict(model.net["encoder"].named_parameters()))
+    n_theirs = sum(
+        params[their].size for name, their in mapping.items() if name in dict(model.net["encoder"].named_parameters())
+    )
     rows = [("network parameters", f"{n_ours:,}", f"{n_theirs:,}", "same" if n_ours == n_theirs else "DIFFERENT")]
     embedded = model.embed(torch.from_numpy(waves))
-    rows.append((f"embeddings, eval mode ({batch} x {seconds:g} s noise)", f"{embedded.shape}",
-                 f"{theirs['embed_eval'].shape}", f"max rel. diff {relative(embedded, theirs['embed_eval']):.1e}"))
+    rows.append(
+        (
+            f"embeddings, eval mode ({batch} x {seconds:g} s noise)",
+            f"{embedded.shape}",
+            f"{theirs['embed_eval'].shape}",
+            f"max rel. diff {relative(embedded, theirs['embed_eval']):.1e}",
+        )
+    )
 
-    loss, _ = model.train_step(torch.from_numpy(waves), torch.from_numpy(labels),
-                               draw_mixup(batch, 0.5, torch.Generator().manual_seed(seed + 2)))
-    rows.append(("training step loss (mixup from one seed)", f"{loss:.6f}", f"{float(theirs['loss']):.6f}",
-                 f"{abs(loss - float(theirs['loss'])):.1e}"))
-    norms = sorted((norm_relative(parameter.grad.numpy(), theirs[f"grad__{mapping[name]}"]), name)
-                   for name, parameter in model.net["encoder"].named_parameters())
+    loss, _ = model.train_step(
+        torch.from_numpy(waves),
+        torch.from_numpy(labels),
+        draw_mixup(batch, 0.5, torch.Generator().manual_seed(seed + 2)),
+    )
+    rows.append(
+        (
+            "training step loss (mixup from one seed)",
+            f"{loss:.6f}",
+            f"{float(theirs['loss']):.6f}",
+            f"{abs(loss - float(theirs['loss'])):.1e}",
+        )
+    )
+    norms = sorted(
+        (norm_relative(parameter.grad.numpy(), theirs[f"grad__{mapping[name]}"]), name)
+        for name, parameter in model.net["encoder"].named_parameters()
+    )
     worst = norms[-1]
     ours_all = np.concatenate([parameter.grad.numpy().ravel() for parameter in model.net["encoder"].parameters()])
-    theirs_all = np.concatenate([theirs[f"grad__{mapping[name]}"].ravel()
-                                 for name, _ in model.net["encoder"].named_parameters()])
-    rows.append(("gradient of the whole network", f"norm {np.linalg.norm(ours_all):.4g}",
-                 f"norm {np.linalg.norm(theirs_all):.4g}",
-                 f"norm of the diff / norm {norm_relative(ours_all, theirs_all):.1e}"))
-    rows.append((f"gradients of the network ({len(norms)} tensors)", f"median {norms[len(norms) // 2][0]:.1e}",
-                 f"worst {mapping[worst[1]]}", f"norm of the diff / norm: worst {worst[0]:.1e}"))
+    theirs_all = np.concatenate(
+        [theirs[f"grad__{mapping[name]}"].ravel() for name, _ in model.net["encoder"].named_parameters()]
+    )
+    rows.append(
+        (
+            "gradient of the whole network",
+            f"norm {np.linalg.norm(ours_all):.4g}",
+            f"norm {np.linalg.norm(theirs_all):.4g}",
+            f"norm of the diff / norm {norm_relative(ours_all, theirs_all):.1e}",
+        )
+    )
+    rows.append(
+        (
+            f"gradients of the network ({len(norms)} tensors)",
+            f"median {norms[len(norms) // 2][0]:.1e}",
+            f"worst {mapping[worst[1]]}",
+            f"norm of the diff / norm: worst {worst[0]:.1e}",
+        )
+    )
     centre_grad = norm_relative(model.net["head"].centres.grad.numpy(), theirs["grad__centres"])
     rows.append(("gradient of the centres", "", "", f"norm of the diff / norm {centre_grad:.1e}"))
 
     for year, found in clips.items():
-        names, index = class_labels([machine for machine, _ in found], [clip.section for _, clip in found],
-                                    [clip.name for _, clip in found], [clip.domain == "target" for _, clip in found])
+        names, index = class_labels(
+            [machine for machine, _ in found],
+            [clip.section for _, clip in found],
+            [clip.name for _, clip in found],
+            [clip.domain == "target" for _, clip in found],
+        )
         per_clip = [names[number] for number in index]
         same = per_clip == list(theirs[f"labels_{year}"]) and names == list(theirs[f"classes_{year}"])
-        rows.append((f"labels, DCASE{year}T2 dev ({len(found)} training clips)", f"{len(names)} classes",
-                     f"{len(theirs[f'classes_{year}'])} classes", "identical strings" if same else "DIFFERENT"))
+        rows.append(
+            (
+                f"labels, DCASE{year}T2 dev ({len(found)} training clips)",
+                f"{len(names)} classes",
+                f"{len(theirs[f'classes_{year}'])} classes",
+                "identical strings" if same else "DIFFERENT",
+            )
+        )
     for mode, ratio, neighbours in (("SMOTE", 0.2, 2), ("KNN", 0.0, 0)):
         reference = KnnSmoteReference.fit(backend["train_embed"], backend["train_is_target"], ratio, neighbours)
         scores = knn_smote_scores(backend["test_embed"], reference)
-        rows.append((f"back-end {mode} scores (100 clips)", f"mean {scores.mean():.4f}",
-                     f"mean {theirs[f'scores_{mode}'].mean():.4f}",
-                     f"max abs diff {np.abs(scores - theirs[f'scores_{mode}']).max():.1e}"))
+        rows.append(
+            (
+                f"back-end {mode} scores (100 clips)",
+                f"mean {scores.mean():.4f}",
+                f"mean {theirs[f'scores_{mode}'].mean():.4f}",
+                f"max abs diff {np.abs(scores - theirs[f'scores_{mode}']).max():.1e}",
+            )
+        )
     return rows
 
 

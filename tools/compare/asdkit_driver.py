@@ -26,8 +26,11 @@ def substitute(value, sec: float, sample_rate: int):
         return {key: substitute(item, sec, sample_rate) for key, item in value.items()}
     if isinstance(value, list):
         return [substitute(item, sec, sample_rate) for item in value]
-    return {"${datamodule.sec}": sec, "${datamodule.sr}": sample_rate}.get(value, value) if isinstance(value, str) \
+    return (
+        {"${datamodule.sec}": sec, "${datamodule.sr}": sample_rate}.get(value, value)
+        if isinstance(value, str)
         else value
+    )
 
 
 def main(checkout: Path, inputs_path: Path, outputs_path: Path) -> None:
@@ -82,12 +85,16 @@ def main(checkout: Path, inputs_path: Path, outputs_path: Path) -> None:
         out[f"labels_{year}"] = np.array([labeler.get_label(path) for path in paths])
         out[f"classes_{year}"] = np.array(labeler.le.classes_)
 
-    train = {"section": np.zeros(len(inputs["train_embed"]), int), "is_target": inputs["train_is_target"],
-             "embed": inputs["train_embed"]}
+    train = {
+        "section": np.zeros(len(inputs["train_embed"]), int),
+        "is_target": inputs["train_is_target"],
+        "embed": inputs["train_embed"],
+    }
     test = {"section": np.zeros(len(inputs["test_embed"]), int), "embed": inputs["test_embed"]}
     for mode, ratio, neighbours in (("SMOTE", 0.2, 2), ("KNN", 0.0, 0)):
-        backend = Knn(n_neighbors_so=1, n_neighbors_ta=1, metric="cosine", smote_ratio=ratio,
-                      smote_neighbors=neighbours)
+        backend = Knn(
+            n_neighbors_so=1, n_neighbors_ta=1, metric="cosine", smote_ratio=ratio, smote_neighbors=neighbours
+        )
         backend.fit(train)
         out[f"scores_{mode}"] = backend.anomaly_score(test)["main"]
     np.savez(outputs_path, **out)
