@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -116,10 +117,16 @@ def norm_relative(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.linalg.norm(ours - theirs) / max(np.linalg.norm(theirs), 1e-30))
 
 
-def compare(
-    checkout: Path, python: str, work: Path, seed: int = 0, seconds: float = 12.0, batch: int = 4, n_classes: int = 20
-) -> list[tuple[str, str, str, str]]:
-    """The rows of the table: (what, ours, ASDKit's, difference)."""
+class Row(NamedTuple):
+    what: str
+    ours: str
+    theirs: str
+    difference: str
+    agrees: bool  # within float32 rounding (or identical where the values are exact)
+
+
+def write_inputs(work: Path, seed: int, seconds: float, batch: int, n_classes: int) -> dict[str, Any]:
+    """The inputs both codes run on, saved for ASDKit's side in ``work/inputs.npz``."""
     rng = np.random.default_rng(seed)
     waves = (0.1 * rng.standard_normal((batch, round(seconds * SAMPLE_RATE)))).astype(np.float32)
     labels = rng.integers(0, n_classes, batch)
@@ -135,68 +142,73 @@ def compare(
     }
     paths = {f"paths_{year}": np.array([str(clip.path) for _, clip in found]) for year, found in clips.items()}
     np.savez(work / "inputs.npz", waves=waves, labels=labels, meta=np.array(json.dumps(meta)), **paths, **backend)
-    run_theirs(python, checkout, work / "inputs.npz", work / "outputs.npz")
-    theirs = dict(np.load(work / "outputs.npz"))
+    return {"waves": waves, "labels": labels, "clips": clips, "backend": backend, **meta}
 
-    model = recipe_model(n_classes, seconds, seed)
+
+def network_rows(model: ScacMultiResModel, theirs: dict[str, np.ndarray], inputs: dict[str, Any]) -> list[Row]:
+    """Copy ASDKit's initial weights, then compare the embeddings and one training step's loss and gradients."""
     params = {name[len("param__") :]: array for name, array in theirs.items() if name.startswith("param__")}
     mapping = copy_weights(model, params, theirs["centres"])
-    n_ours = sum(parameter.numel() for parameter in model.net["encoder"].parameters())
-    n_theirs = sum(
-        params[their].size for name, their in mapping.items() if name in dict(model.net["encoder"].named_parameters())
-    )
-    rows = [("network parameters", f"{n_ours:,}", f"{n_theirs:,}", "same" if n_ours == n_theirs else "DIFFERENT")]
-    embedded = model.embed(torch.from_numpy(waves))
+    encoder = dict(model.net["encoder"].named_parameters())
+    n_ours = sum(parameter.numel() for parameter in encoder.values())
+    n_theirs = sum(params[mapping[name]].size for name in encoder)
+    rows = [Row("network parameters", f"{n_ours:,}", f"{n_theirs:,}", "", n_ours == n_theirs)]
+    embedded, waves = model.embed(torch.from_numpy(inputs["waves"])), inputs["waves"]
+    difference = relative(embedded, theirs["embed_eval"])
     rows.append(
-        (
-            f"embeddings, eval mode ({batch} x {seconds:g} s noise)",
+        Row(
+            f"embeddings, eval mode ({len(waves)} x {inputs['sec']:g} s noise)",
             f"{embedded.shape}",
             f"{theirs['embed_eval'].shape}",
-            f"max rel. diff {relative(embedded, theirs['embed_eval']):.1e}",
+            f"max abs diff / max abs {difference:.1e}",
+            difference < 1e-5,
         )
     )
-
-    loss, _ = model.train_step(
-        torch.from_numpy(waves),
-        torch.from_numpy(labels),
-        draw_mixup(batch, 0.5, torch.Generator().manual_seed(seed + 2)),
-    )
+    mix = draw_mixup(len(waves), inputs["mixup"], torch.Generator().manual_seed(inputs["seed"] + 2))
+    loss, _ = model.train_step(torch.from_numpy(waves), torch.from_numpy(inputs["labels"]), mix)
+    their_loss = float(theirs["loss"])
     rows.append(
-        (
-            "training step loss (mixup from one seed)",
+        Row(
+            "training step loss (mixup drawn from one seed)",
             f"{loss:.6f}",
-            f"{float(theirs['loss']):.6f}",
-            f"{abs(loss - float(theirs['loss'])):.1e}",
+            f"{their_loss:.6f}",
+            f"{abs(loss - their_loss):.1e}",
+            abs(loss - their_loss) < 1e-5 * max(1.0, abs(their_loss)),
         )
     )
-    norms = sorted(
-        (norm_relative(parameter.grad.numpy(), theirs[f"grad__{mapping[name]}"]), name)
-        for name, parameter in model.net["encoder"].named_parameters()
-    )
-    worst = norms[-1]
-    ours_all = np.concatenate([parameter.grad.numpy().ravel() for parameter in model.net["encoder"].parameters()])
-    theirs_all = np.concatenate(
-        [theirs[f"grad__{mapping[name]}"].ravel() for name, _ in model.net["encoder"].named_parameters()]
-    )
+    ours_all = np.concatenate([encoder[name].grad.numpy().ravel() for name in encoder])
+    theirs_all = np.concatenate([theirs[f"grad__{mapping[name]}"].ravel() for name in encoder])
+    whole = norm_relative(ours_all, theirs_all)
     rows.append(
-        (
+        Row(
             "gradient of the whole network",
             f"norm {np.linalg.norm(ours_all):.4g}",
             f"norm {np.linalg.norm(theirs_all):.4g}",
-            f"norm of the diff / norm {norm_relative(ours_all, theirs_all):.1e}",
+            f"norm of diff / norm {whole:.1e}",
+            whole < 1e-4,
         )
+    )
+    norms = sorted(
+        (norm_relative(encoder[name].grad.numpy(), theirs[f"grad__{mapping[name]}"]), name) for name in encoder
     )
     rows.append(
-        (
-            f"gradients of the network ({len(norms)} tensors)",
+        Row(
+            f"gradient per tensor ({len(norms)} tensors)",
             f"median {norms[len(norms) // 2][0]:.1e}",
-            f"worst {mapping[worst[1]]}",
-            f"norm of the diff / norm: worst {worst[0]:.1e}",
+            f"worst: {mapping[norms[-1][1]]}",
+            f"norm of diff / norm, worst {norms[-1][0]:.1e}",
+            norms[len(norms) // 2][0] < 1e-4,
         )
     )
-    centre_grad = norm_relative(model.net["head"].centres.grad.numpy(), theirs["grad__centres"])
-    rows.append(("gradient of the centres", "", "", f"norm of the diff / norm {centre_grad:.1e}"))
+    centres = norm_relative(model.net["head"].centres.grad.numpy(), theirs["grad__centres"])
+    rows.append(
+        Row("gradient of the sub-cluster centres", "", "", f"norm of diff / norm {centres:.1e}", centres < 1e-4)
+    )
+    return rows
 
+
+def label_rows(theirs: dict[str, np.ndarray], clips: dict[str, list]) -> list[Row]:
+    rows = []
     for year, found in clips.items():
         names, index = class_labels(
             [machine for machine, _ in found],
@@ -204,33 +216,63 @@ def compare(
             [clip.name for _, clip in found],
             [clip.domain == "target" for _, clip in found],
         )
-        per_clip = [names[number] for number in index]
-        same = per_clip == list(theirs[f"labels_{year}"]) and names == list(theirs[f"classes_{year}"])
+        same = [names[number] for number in index] == list(theirs[f"labels_{year}"]) and names == list(
+            theirs[f"classes_{year}"]
+        )
         rows.append(
-            (
+            Row(
                 f"labels, DCASE{year}T2 dev ({len(found)} training clips)",
                 f"{len(names)} classes",
                 f"{len(theirs[f'classes_{year}'])} classes",
                 "identical strings" if same else "DIFFERENT",
-            )
-        )
-    for mode, ratio, neighbours in (("SMOTE", 0.2, 2), ("KNN", 0.0, 0)):
-        reference = KnnSmoteReference.fit(backend["train_embed"], backend["train_is_target"], ratio, neighbours)
-        scores = knn_smote_scores(backend["test_embed"], reference)
-        rows.append(
-            (
-                f"back-end {mode} scores (100 clips)",
-                f"mean {scores.mean():.4f}",
-                f"mean {theirs[f'scores_{mode}'].mean():.4f}",
-                f"max abs diff {np.abs(scores - theirs[f'scores_{mode}']).max():.1e}",
+                same,
             )
         )
     return rows
 
 
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    lines = ["| what | this repository | ASDKit ed27d82 | difference |", "|---|---|---|---|"]
-    return "\n".join(lines + [f"| {' | '.join(row)} |" for row in rows])
+def backend_rows(theirs: dict[str, np.ndarray], backend: dict[str, np.ndarray]) -> list[Row]:
+    rows = []
+    for mode, ratio, neighbours in (("SMOTE", 0.2, 2), ("KNN", 0.0, 0)):
+        reference = KnnSmoteReference.fit(backend["train_embed"], backend["train_is_target"], ratio, neighbours)
+        scores, their_scores = knn_smote_scores(backend["test_embed"], reference), theirs[f"scores_{mode}"]
+        difference = float(np.abs(scores - their_scores).max())
+        rows.append(
+            Row(
+                f"back-end {mode} scores ({len(scores)} clips)",
+                f"mean {scores.mean():.4f}",
+                f"mean {their_scores.mean():.4f}",
+                f"max abs diff {difference:.1e}",
+                difference < 1e-12,
+            )
+        )
+    return rows
+
+
+def compare(
+    checkout: Path, python: str, work: Path, seed: int = 0, seconds: float = 12.0, batch: int = 4, n_classes: int = 20
+) -> list[Row]:
+    """Both codes on the same inputs: the rows of the table."""
+    inputs = write_inputs(work, seed, seconds, batch, n_classes)
+    run_theirs(python, checkout, work / "inputs.npz", work / "outputs.npz")
+    theirs = dict(np.load(work / "outputs.npz"))
+    model = recipe_model(n_classes, seconds, seed)
+    return (
+        network_rows(model, theirs, inputs)
+        + label_rows(theirs, inputs["clips"])
+        + backend_rows(theirs, inputs["backend"])
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| what | this repository | ASDKit ed27d82 | difference | agrees |", "|---|---|---|---|---|"]
+    return "\n".join(
+        lines
+        + [
+            f"| {row.what} | {row.ours} | {row.theirs} | {row.difference} | {'yes' if row.agrees else 'NO'} |"
+            for row in rows
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.checkout} is no checkout of dcase-asd-toolkit (no asdkit/models/multiresnet)")
     torch.manual_seed(args.seed)
     with tempfile.TemporaryDirectory() as work:
-        print(table(compare(args.checkout.resolve(), args.python, Path(work), args.seed)))
-    return 0
+        rows = compare(args.checkout.resolve(), args.python, Path(work), args.seed)
+    print(table(rows))
+    return 0 if all(row.agrees for row in rows) else 1
 
 
 if __name__ == "__main__":
