@@ -17,4 +17,4 @@ CHECKOUT = os.environ.get("ASDKIT_CHECKOUT", "")
 def test_every_row_agrees_with_asdkit(tmp_path: Path) -> None:
     rows = asdkit.compare(Path(CHECKOUT), os.environ.get("ASDKIT_PYTHON", "python"), tmp_path, seconds=6.0, batch=3)
     assert [row.what for row in rows if not row.agrees] == []
-    assert len(rows) == 10
+    assert len(rows) == 11

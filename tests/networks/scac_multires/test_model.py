@@ -85,3 +85,24 @@ def test_a_window_too_short_for_the_largest_branch_is_one_line(tiny_data_dir: Pa
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]
     assert "4096:2048 STFT branch 1997 bins x 8 frames" in message and "--scac_crop_seconds" in message
+
+
+def test_an_evaluation_set_with_anonymous_test_names_trains_and_scores(tiny_data_dir: Path, tmp_path: Path) -> None:
+    args = [
+        *TINY,
+        "--dataset",
+        "DCASE2024T2ToyCircuit",
+        "-e",
+        "--dataset_directory",
+        str(tiny_data_dir),
+        "--epochs",
+        "1",
+        "--scac_smote_neighbors",
+        "1",
+    ]
+    run_train(tmp_path, *[arg for arg in args if arg != "-d"])
+    scores = next((tmp_path / "results").rglob("anomaly_score_DCASE2024T2ToyCircuit_section_00_test*.csv"))
+    rows = scores.read_text().splitlines()
+    assert len(rows) == 12 and all(
+        row.startswith("section_00_") and np.isfinite(float(row.split(",")[1])) for row in rows
+    )
