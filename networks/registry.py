@@ -17,6 +17,7 @@ MODELS: dict[str, str] = {
     "AEGAN-AD": "networks.aegan_ad.model:AeganModel",
     "Anomaly-Transformer": "networks.anomaly_transformer.model:AnomalyTransformerModel",
     "DCASE2023T2-AE": "networks.dcase2023t2_ae.model:AutoencoderModel",
+    "SCAC-MultiRes": "networks.scac_multires.model:ScacMultiResModel",
     "STgram-MFN": "networks.stgram_mfn.model:STgramMFNModel",
     "two-stage-OE": "networks.two_stage_oe.model:TwoStageOEModel",
     "level-stats-kNN": "networks.level_stats.model:LevelStatsModel",

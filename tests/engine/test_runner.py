@@ -56,11 +56,13 @@ def changed_value(option: common.Option, value: object) -> str | None:
 
 def valid_change(model: str, option: common.Option, config: object) -> str | None:
     """A value other than the configured one that ``model``'s options accept (the generic change first, then
-    the value doubled: a model may need, e.g., a power of two)."""
+    the value doubled: a model may need, e.g., a power of two; a comma-separated list without its first item)."""
     value = getattr(config, option.dest)
     candidates = [changed_value(option, value)]
     if option.kind == "int" and value:
         candidates.append(str(value * 2))
+    if option.kind == "str" and "," in str(value):  # a list in one string: a shorter list
+        candidates.append(str(value).split(",", 1)[1])
     options_class = registry.get(model).options_class
     for candidate in candidates:
         if candidate is None or option.dest not in {item.name for item in dataclasses.fields(options_class)}:
