@@ -5,10 +5,11 @@ synthetic DCASE2022 clips, same small setting, several seeds.
 
 Data: ``python -m datasets.synthetic.legacy --year 2022 --machines fan`` (3 sections, ``--clips`` source and 3
 target training clips per section, 8 test clips per section, domain and label), seen by the public code through
-``<work>/public_data/dev_data -> <data>/dcase2022t2/dev_data/raw``. The setting (both sides): 32 mels (n_fft 2048, hop
-``--hop_length`` 1024: twice the public 512, half the patches), 32 x 32 patches at every frame (the public
-``graph_hop_f: 1``; ours ``--aegan_patch_hop 1``), latent 32, widths 8, LayerNorm, batch 64, Adam 2e-4 / beta1
-0.5, feature matching 0.1 on the means, gradient penalty 10; the public net.py leaves out the first encoder normalisation for fan, so ours does too.
+``<work>/public_data/dev_data -> <data>/dcase2022t2/dev_data/raw``. The setting (both sides): 32 mels (n_fft 2048,
+hop ``--hop_length`` 1024: twice the public 512, half the patches), 32 x 32 patches at every frame (the public
+``graph_hop_f: 1``; ours ``--aegan_patch_hop 1``), latent 32, widths 8, LayerNorm, batch 64, Adam 2e-4 / beta1 0.5,
+feature matching 0.1 on the means, gradient penalty 10; the public net.py leaves out the first encoder
+normalisation for fan, so ours does too.
 
 Public side: ``config.yaml`` rewritten with that setting (printed), the patches below (printed with their
 reasons), ``train.py --mt fan --seed S``; the per-epoch reconstruction loss and the h-means of the two modes
