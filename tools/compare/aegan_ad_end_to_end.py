@@ -32,14 +32,13 @@ import numpy as np
 import scipy.stats
 import torch
 import yaml
-from sklearn.metrics import roc_auc_score
 
 from datasets.dcase_data import load_test_set, load_train_set
 from datasets.features import FeatureParams
 from datasets.registry import resolve_dataset
 from datasets.vector_data import VectorSet
 from tools.compare.aegan_ad import our_model
-from tools.compare.common import REPOSITORY, Patch, copy_checkout, run, set_threads
+from tools.compare.common import REPOSITORY, Patch, copy_checkout, domain_aucs, run, set_threads
 
 MODES = ("G_z_1_sum", "D_lof")
 PATCHES = (
@@ -94,16 +93,6 @@ def public_run(public: Path, seed: int) -> dict:
     return {"curve": recon, "aucs": {mode: modes[mode][-1] for mode in MODES}, "seconds": time.time() - began}
 
 
-def section_aucs(scores: np.ndarray, clips) -> tuple[float, float]:
-    labels = np.array([clip.label for clip in clips])
-    target = np.array([clip.domain == "target" for clip in clips])
-    pairs = []
-    for domain in (False, True):
-        rows = (target == domain) | (labels == 1)
-        pairs.append(float(roc_auc_score(labels[rows], scores[rows])))
-    return pairs[0], pairs[1]
-
-
 def our_run(root: Path, param: dict, setting: argparse.Namespace, seed: int) -> dict:
     began = time.time()
     spec = resolve_dataset("DCASE2022T2fan", "dev")
@@ -121,7 +110,7 @@ def our_run(root: Path, param: dict, setting: argparse.Namespace, seed: int) -> 
         test = VectorSet.from_features(test_set.features, features, test_set.is_target, torch.device("cpu"))
         scores = model.score(test, list(MODES))
         for mode in MODES:
-            per_mode[mode].append(section_aucs(np.asarray(scores[mode]), test_set.clips))
+            per_mode[mode].append(domain_aucs(np.asarray(scores[mode]), test_set.clips))
     aucs = {mode: tuple(scipy.stats.hmean(np.array(v), axis=0)) for mode, v in per_mode.items()}
     return {"curve": curve, "aucs": aucs, "seconds": time.time() - began}
 

@@ -1,7 +1,7 @@
 """The two-stage OE port against the recipe (ibkuroyagi/dcase2022_task2_challenge_recipe, commit 8239364), unit
 level.
 
-    python -m tools.compare.two_stage_oe CHECKOUT [--work DIR] [--python VENV/bin/python]
+    python -m tools.compare.two_stage_oe CHECKOUT [--work DIR] [--python VENV/bin/python] [--end-to-end]
 
 Imported from the checkout as they are: ``asd_tools.utils.pytorch_utils.mixup_for_asd`` (given the same Beta
 draws and permutation: the script draws them from the seeded global generators the recipe uses, then replays
@@ -15,7 +15,8 @@ training step and the stage-2 detectors need the recipe's timm, torchvision and 
 libraries do not load on this CPU-only PyTorch 2.13: tools/compare/two_stage_oe_network.py compares them in a
 side virtual environment (``--python``, or one made in ``<work>/venv``: this project's environment plus
 ``TIMM_PACKAGES`` installed ``--no-deps``), after tools/compare/two_stage_oe_boot.py's two stand-ins. Its clips:
-four 2 s clips of noise written into ``<work>``.
+four 2 s clips of noise written into ``<work>``. ``--end-to-end`` then trains both codes from the same start on the
+same synthetic clips, several seeds (tools/compare/two_stage_oe_end_to_end.py, in the same venv).
 """
 
 from __future__ import annotations
@@ -197,12 +198,29 @@ def network_table(checkout: Path, work: Path, python: Path | None = None, thread
     return table
 
 
+def end_to_end(checkout: Path, work: Path, python: Path | None, epochs: int, seeds: list[int]) -> None:
+    """two_stage_oe_end_to_end.py (both trainings and stage 2 on the same synthetic clips) in the side venv."""
+    work.mkdir(parents=True, exist_ok=True)
+    command = [str(python or timm_python(work)), "-m", "tools.compare.two_stage_oe_end_to_end", str(checkout)]
+    command += ["--work", str(work / "end_to_end"), "--epochs", str(epochs), "--seeds", *map(str, seeds)]
+    run(command, cwd=REPOSITORY)
+
+
 def main() -> None:
-    options = arguments(__doc__.splitlines()[0], PINNED, python=True).parse_args()
+    parser = arguments(__doc__.splitlines()[0], PINNED, python=True)
+    parser.add_argument(
+        "--end-to-end", action="store_true", help="also train both codes on the same synthetic clips (minutes)"
+    )
+    parser.add_argument("--epochs", type=int, default=60, help="end to end: training epochs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="end to end: training seeds")
+    options = parser.parse_args()
     set_threads(options.threads)
     check_commit(options.checkout, PINNED)
     unit_table(options.checkout).show()
-    network_table(options.checkout, options.work.resolve(), options.python, options.threads)
+    work = options.work.resolve()
+    network_table(options.checkout, work, options.python, options.threads)
+    if options.end_to_end:
+        end_to_end(options.checkout.resolve(), work, options.python, options.epochs, options.seeds)
 
 
 if __name__ == "__main__":

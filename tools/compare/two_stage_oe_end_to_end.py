@@ -29,7 +29,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from datasets.file_list import list_test_clips, list_train_clips
 from datasets.registry import resolve_dataset
@@ -41,7 +40,7 @@ from datasets.waveforms import (
 )
 from networks.two_stage_oe.model import TwoStageOEModel
 from networks.two_stage_oe.options import TwoStageOEOptions
-from tools.compare.common import Patch, copy_checkout, public_modules, set_threads, synthetic_data
+from tools.compare.common import Patch, copy_checkout, domain_aucs, public_modules, set_threads, synthetic_data
 from tools.compare.two_stage_oe_network import our_name, recipe_detectors
 
 PATCHES = (
@@ -76,17 +75,6 @@ def our_options(setting: argparse.Namespace, seed: int) -> TwoStageOEOptions:
     )  # fmt: skip
     options.validate()
     return options
-
-
-def aucs(scores: np.ndarray, clips) -> tuple[float, float]:
-    """(AUC source, AUC target): that domain's normals and every anomaly, anomaly scores."""
-    labels = np.array([clip.label for clip in clips])
-    target = np.array([clip.domain == "target" for clip in clips])
-    result = []
-    for domain in (False, True):
-        rows = (labels == 1) | (target == domain)
-        result.append(float(roc_auc_score(labels[rows], scores[rows])))
-    return result[0], result[1]
 
 
 def normalised_clip(data, model: TwoStageOEModel, number: int) -> np.ndarray:
@@ -206,7 +194,7 @@ def report(all_results: dict[int, dict], test) -> str:
             curve = result["curve"]
             cells = [f"{code} | {seed} | {curve[0]:.3f} -> {curve[-1]:.3f} ({min(curve):.3f})"]
             for name in ("GMM", "KNN", "LOF"):
-                source, target = aucs(np.asarray(result["scores"][name]), test.clips)
+                source, target = domain_aucs(np.asarray(result["scores"][name]), test.clips)
                 cells.append(f"{source:.3f} / {target:.3f}")
             lines.append("| " + " | ".join(cells) + f" | {result['seconds']:.0f} |")
     text = "\n".join(lines)

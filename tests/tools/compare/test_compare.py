@@ -104,3 +104,26 @@ def test_two_stage_oe_agrees_with_the_recipe(tmp_path: Path) -> None:
     # detectors: scikit-learn on both sides, only the z-score's arithmetic differs
     assert [row for row in table.rows if not row[0].startswith("detector") and row[1] != 0] == []
     assert [name for name, relative in relative_rows(table) if relative > 1e-12] == []
+
+
+def patched_copy(source: Path, destination: Path, patches) -> None:
+    """Copy and patch (copy_checkout stops when a patch's text is not found as often as it says); then every new
+    text is in its file and no old text is left (but inside a new one)."""
+    from tools.compare.common import copy_checkout
+
+    public = copy_checkout(source, destination, patches)
+    for patch in patches:
+        text = (public / patch.path).read_text(encoding="utf-8")
+        assert patch.new in text and (patch.old in patch.new or patch.old not in text), patch.reason
+
+
+def test_the_aegan_ad_end_to_end_patches_apply(tmp_path: Path) -> None:
+    from tools.compare.aegan_ad_end_to_end import PATCHES
+
+    patched_copy(checkout("AEGAN_AD_CHECKOUT") / "dcase22", tmp_path / "aegan", PATCHES)
+
+
+def test_the_two_stage_oe_end_to_end_patch_applies(tmp_path: Path) -> None:
+    from tools.compare.two_stage_oe_end_to_end import PATCHES
+
+    patched_copy(checkout("TWO_STAGE_OE_CHECKOUT"), tmp_path / "oe", PATCHES)
