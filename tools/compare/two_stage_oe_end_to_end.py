@@ -108,7 +108,7 @@ def recipe_train(modules, model, data, ours: TwoStageOEModel, setting, seed: int
     sampler = modules["samplers"].OECBalancedBatchSampler(files, setting.batch_size, True, True, 0)
     collator = modules["collators"].WaveCollator(sf=16000, sec=setting.crop_seconds, pos_machine=ours.machine)
     collator.rng = np.random.default_rng(seed)  # the recipe's is unseeded
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)  # asd_model.000.yaml
     steps_per_epoch = n_source // (setting.batch_size // 2) + 1
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=1e-3, epochs=setting.epochs, steps_per_epoch=steps_per_epoch
@@ -209,7 +209,12 @@ def main() -> None:
     parser.add_argument("--machines", nargs="+", default=["fan", "valve", "ToyCar"])
     parser.add_argument("--clips", type=int, default=40, help="source training clips per machine type")
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=18,
+        help="half of it must not divide --clips (else the recipe's sampler does not reset between epochs)",
+    )
     parser.add_argument("--n_fft", type=int, default=1024)
     parser.add_argument("--hop_length", type=int, default=512)
     parser.add_argument("--n_mels", type=int, default=32)
