@@ -81,7 +81,11 @@ def rename(name: str) -> str:
     return our_name(name.split(".", 1)[1])
 
 
-def our_model(param: dict, machine: str, size: int):
+def our_model(param: dict, machine: str, size: int, data=None, **changes):
+    """Our AeganModel with the public configuration's settings (``changes``: other option values); its decibel
+    range from ``data``'s training clips when given (end to end), else a fixed one."""
+    import dataclasses
+
     from networks.aegan_ad.model import AeganModel
     from networks.aegan_ad.network import NetworkShape
     from networks.aegan_ad.options import AeganOptions
@@ -97,7 +101,10 @@ def our_model(param: dict, machine: str, size: int):
         aegan_match_std=float(train["wgan"]["match_item"].get("sigma", 0)),
         aegan_penalty_weight=float(train["wgan"]["lambda_gp"]), aegan_critic_steps=train["wgan"]["ncritic"],
     )  # fmt: skip
+    options = dataclasses.replace(options, **changes)
     options.validate()
+    if data is not None:
+        return AeganModel(options, AeganModel.shape_of(options, data), torch.device("cpu"))
     shape = NetworkShape(
         size=size, latent_dim=options.aegan_latent_dim, encoder_width=options.aegan_encoder_width,
         decoder_width=options.aegan_decoder_width, encoder_first_norm=options.aegan_encoder_first_norm,

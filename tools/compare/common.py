@@ -201,6 +201,20 @@ def identical_lines(a: Path, b: Path) -> tuple[int, int]:
     return sum(x == y for x, y in zip(left, right, strict=False)), max(len(left), len(right))
 
 
+def domain_aucs(scores: np.ndarray, clips: Sequence) -> tuple[float, float]:
+    """(AUC source, AUC target) of anomaly scores of labelled clips (``.label``, ``.domain``): each domain's
+    normal clips against every anomaly, as DCASE's evaluator and the public AEGAN-AD ``test`` count them."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.array([clip.label for clip in clips])
+    target = np.array([clip.domain == "target" for clip in clips])
+    result = []
+    for domain in (False, True):
+        rows = (labels == 1) | (target == domain)
+        result.append(float(roc_auc_score(labels[rows], np.asarray(scores)[rows])))
+    return result[0], result[1]
+
+
 def synthetic_data(root: Path, machines: Sequence[str], n_train: int = 40, n_target: int = 4, n_test: int = 10) -> Path:
     """A synthetic DCASE2024T2 dev set of 10 s clips of ``machines`` under ``root`` (written once, data seed 0)."""
     if not (root / "dcase2024t2").exists():

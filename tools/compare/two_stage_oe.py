@@ -1,7 +1,7 @@
 """The two-stage OE port against the recipe (ibkuroyagi/dcase2022_task2_challenge_recipe, commit 8239364), unit
-level: the parts of the recipe that import on this machine.
+level.
 
-    python -m tools.compare.two_stage_oe CHECKOUT [--work DIR]
+    python -m tools.compare.two_stage_oe CHECKOUT [--work DIR] [--python VENV/bin/python] [--end-to-end]
 
 Imported from the checkout as they are: ``asd_tools.utils.pytorch_utils.mixup_for_asd`` (given the same Beta
 draws and permutation: the script draws them from the seeded global generators the recipe uses, then replays
@@ -10,14 +10,19 @@ them to ours), ``asd_tools.utils.utils.mixup_apply_rate`` (mode "cos") against `
 and ``asd_tools.datasets.samplers.OECBalancedBatchSampler`` (``drop_last``, 64 + 64, n_target 0 and 2) against
 ``balanced_batches``: batches per epoch, positives and outliers per batch, each source clip at most once.
 
-Not compared by this script: the network (``asd_tools.models.timm_models.ASDModel`` needs timm, which imports
-torchvision, and torchaudio; on this CPU-only PyTorch 2.13 neither torchvision's nor torchaudio's compiled
-library loads), its mel front end, and the stage-2 detectors (inline lines of ``asd_tools/bin/infer.py``'s main,
-not a function to call). docs/systems/two_stage_oe.md says how those were compared once, by hand.
+The network (``asd_tools.models.timm_models.ASDModel``, timm's ``tf_efficientnet_b0_ns``), its front end, one
+training step and the stage-2 detectors need the recipe's timm, torchvision and torchaudio, whose compiled
+libraries do not load on this CPU-only PyTorch 2.13: tools/compare/two_stage_oe_network.py compares them in a
+side virtual environment (``--python``, or one made in ``<work>/venv``: this project's environment plus
+``TIMM_PACKAGES`` installed ``--no-deps``), after tools/compare/two_stage_oe_boot.py's two stand-ins. Its clips:
+four 2 s clips of noise written into ``<work>``. ``--end-to-end`` then trains both codes from the same start on the
+same synthetic clips, several seeds (tools/compare/two_stage_oe_end_to_end.py, in the same venv).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,9 +30,21 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from tools.compare.common import Table, arguments, check_commit, max_difference, public_modules, set_threads
+from tools.compare.common import (
+    REPOSITORY,
+    Table,
+    arguments,
+    check_commit,
+    ensure_venv,
+    max_difference,
+    public_modules,
+    run,
+    set_threads,
+)
 
 PINNED = "8239364"
+# the versions the network comparison was measured with (timm's EfficientNet, torchaudio's MelSpectrogram)
+TIMM_PACKAGES = ("timm==1.0.31", "torchvision==0.29.1", "torchaudio==2.11.1")
 UTILS_IMPORTS = ("h5py",)  # asd_tools.utils.utils imports h5py at the top (it reads the recipe's dumps)
 
 
@@ -145,11 +162,65 @@ def unit_table(checkout: Path) -> Table:
     return table
 
 
+def timm_python(work: Path) -> Path:
+    """The python of ``<work>/venv``: this project's environment plus TIMM_PACKAGES (``--no-deps``: their
+    declared torch is another build; the stand-ins of two_stage_oe_boot.py make them import on ours)."""
+    python = ensure_venv(work / "venv", ())
+    probe = subprocess.run([str(python), "-c", "import timm, torchvision, torchaudio"], capture_output=True)
+    if probe.returncode:
+        run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", *TIMM_PACKAGES], cwd=work)
+    return python
+
+
+def noise_clips(folder: Path, count: int = 4) -> list[Path]:
+    """16-bit 16 kHz 2 s clips of Gaussian noise (seed 0)."""
+    from scipy.io import wavfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    clips = [folder / f"noise_{number}.wav" for number in range(count)]
+    for clip in clips:
+        wavfile.write(clip, 16000, (rng.standard_normal(32000) * 3000).astype(np.int16))
+    return clips
+
+
+def network_table(checkout: Path, work: Path, python: Path | None = None, threads: int = 1) -> Table:
+    """two_stage_oe_network.py's table, run by ``python`` (or ``<work>/venv``'s, made when missing)."""
+    work.mkdir(parents=True, exist_ok=True)
+    python = python or timm_python(work)
+    rows = work / "network_rows.json"
+    command = [str(python), "-m", "tools.compare.two_stage_oe_network", str(checkout.resolve())]
+    command += [*map(str, noise_clips(work / "clips")), "--rows", str(rows), "--threads", str(threads)]
+    run(command, cwd=REPOSITORY)
+    table = Table(f"two-stage OE network against ibkuroyagi/dcase2022_task2_challenge_recipe {PINNED} (timm)")
+    for name, difference, scale in json.loads(rows.read_text()):
+        table.add(name, difference, scale)
+    return table
+
+
+def end_to_end(checkout: Path, work: Path, python: Path | None, epochs: int, seeds: list[int]) -> None:
+    """two_stage_oe_end_to_end.py (both trainings and stage 2 on the same synthetic clips) in the side venv."""
+    work.mkdir(parents=True, exist_ok=True)
+    command = [str(python or timm_python(work)), "-m", "tools.compare.two_stage_oe_end_to_end", str(checkout)]
+    command += ["--work", str(work / "end_to_end"), "--epochs", str(epochs), "--seeds", *map(str, seeds)]
+    run(command, cwd=REPOSITORY)
+
+
 def main() -> None:
-    options = arguments(__doc__.splitlines()[0], PINNED).parse_args()
+    parser = arguments(__doc__.splitlines()[0], PINNED, python=True)
+    parser.add_argument(
+        "--end-to-end", action="store_true", help="also train both codes on the same synthetic clips (minutes)"
+    )
+    parser.add_argument("--epochs", type=int, default=60, help="end to end: training epochs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="end to end: training seeds")
+    options = parser.parse_args()
     set_threads(options.threads)
     check_commit(options.checkout, PINNED)
     unit_table(options.checkout).show()
+    work = options.work.resolve()
+    network_table(options.checkout, work, options.python, options.threads)
+    if options.end_to_end:
+        end_to_end(options.checkout.resolve(), work, options.python, options.epochs, options.seeds)
 
 
 if __name__ == "__main__":
