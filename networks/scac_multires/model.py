@@ -9,7 +9,6 @@ type's clips (datasets.waveforms.MachineClips) to fit its reference on and to sc
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -22,8 +21,9 @@ from torch import nn
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import ConfigError, DataError
 from networks.backends.knn_smote import KnnSmoteReference, knn_smote_scores, knn_smote_training_scores
-from networks.base import EpochResult, Inputs, Scope, SingleNetworkModel
-from networks.precision import autocast, autocast_dtype, precision_name
+from networks.base import EpochResult, Inputs, Scope
+from networks.family_classifier import FamilyClassifierModel
+from networks.precision import autocast_dtype
 from networks.scac_multires.crops import covering_windows, first_window, random_window
 from networks.scac_multires.labels import class_labels
 from networks.scac_multires.loss import SubClusterAdaCos, draw_mixup, mixup
@@ -78,7 +78,7 @@ def check_window(options: ScacOptions, samples: int, sample_rate: int) -> None:
         )
 
 
-class ScacMultiResModel(SingleNetworkModel):
+class ScacMultiResModel(FamilyClassifierModel):
     """The multi-resolution network with its sub-cluster AdaCos head; kNN back-ends with and without SMOTE."""
 
     options_class: ClassVar[type[ScacOptions]] = ScacOptions
@@ -110,7 +110,6 @@ class ScacMultiResModel(SingleNetworkModel):
         self.precision = autocast_dtype(device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == torch.float16)
         self.references: dict[str, KnnSmoteReference] = {}
-        self._labels: tuple[FamilyTrainingSet, torch.Tensor] | None = None
 
     @classmethod
     def shape_of(cls, options: ScacOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
@@ -139,19 +138,9 @@ class ScacMultiResModel(SingleNetworkModel):
             "n_clips": training_data.n_clips,
         }
 
-    def describe(self) -> str:
-        return f"{self.device} ({precision_name(self.precision)}), {len(self.class_names)} classes"
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.precision)
-
-    def _labels_of(self, data: FamilyTrainingSet) -> torch.Tensor:
-        if self._labels is None or self._labels[0] is not data:
-            classes, labels = family_class_labels(data)
-            if classes != self.class_names:
-                raise DataError("the training clips' classes differ from the model's; train it again from scratch")
-            self._labels = (data, torch.from_numpy(labels))
-        return self._labels[1]
+    @staticmethod
+    def clip_classes(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]:
+        return family_class_labels(data)
 
     def training_windows(self, data: FamilyTrainingSet, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random window of each clip ``ids[j]``, tiled when the clip is shorter: (len(ids), samples)."""

@@ -7,7 +7,6 @@ machine type's clips (datasets.waveforms.MachineClips) to fit its reference on a
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -20,8 +19,9 @@ from datasets.features import mel_filterbank
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import DataError
 from networks.backends.knn import selective_knn_scores
-from networks.base import EpochResult, Inputs, Scope, SingleNetworkModel
-from networks.precision import autocast, autocast_dtype, precision_name
+from networks.base import EpochResult, Inputs, Scope
+from networks.family_classifier import FamilyClassifierModel
+from networks.precision import autocast_dtype
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
 from networks.stgram_mfn.options import StgramOptions
@@ -67,7 +67,7 @@ def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]
     )
 
 
-class STgramMFNModel(SingleNetworkModel):
+class STgramMFNModel(FamilyClassifierModel):
     """STgram-MFN trained with ArcFace on machine type x section x attribute classes."""
 
     options_class: ClassVar[type[StgramOptions]] = StgramOptions
@@ -110,7 +110,6 @@ class STgramMFNModel(SingleNetworkModel):
         self.precision = autocast_dtype(device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == torch.float16)
         self.reference: dict[str, np.ndarray] = {}
-        self._labels: tuple[FamilyTrainingSet, torch.Tensor] | None = None
 
     @classmethod
     def shape_of(cls, options: StgramOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
@@ -133,19 +132,9 @@ class STgramMFNModel(SingleNetworkModel):
             "n_clips": training_data.n_clips,
         }
 
-    def describe(self) -> str:
-        return f"{self.device} ({precision_name(self.precision)}), {len(self.class_names)} classes"
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.precision)
-
-    def _labels_of(self, data: FamilyTrainingSet) -> torch.Tensor:
-        if self._labels is None or self._labels[0] is not data:
-            class_names, labels = family_class_labels(data)
-            if class_names != self.class_names:
-                raise DataError("the training clips' classes differ from the model's; train it again from scratch")
-            self._labels = (data, torch.from_numpy(labels))
-        return self._labels[1]
+    @staticmethod
+    def clip_classes(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]:
+        return family_class_labels(data)
 
     def train_epoch(self, training_data: FamilyTrainingSet, epoch: int) -> EpochResult:
         options, data = self.options, training_data

@@ -21,26 +21,9 @@ from engine.checkpoint import save_torch
 from engine.paths import RunPaths
 from engine.shared_model import load_shared_model, shared_run
 from networks import registry
-from tests.conftest import REPO_ROOT, read_rows, run_train
+from tests.conftest import read_rows, run_train
 
-TINY = [
-    "--config",
-    str(REPO_ROOT / "configs" / "stgram_mfn.yaml"),
-    "--epochs",
-    "1",
-    "--batch_size",
-    "16",
-    "--crop_seconds",
-    "0.5",
-    "--network_width",
-    "0.125",
-    "--embedding_dim",
-    "16",
-    "--n_mels",
-    "32",
-    "--knn_k",
-    "2",
-]
+TINY = [*registry.get("STgram-MFN").tiny_test_flags]
 SUFFIX = "seed13711_id(0_)"
 FAMILY = "STgram-MFN_DCASE2024T2_id(0_)_seed13711"
 

@@ -13,6 +13,7 @@ import torch
 from datasets.features import FeatureParams
 from datasets.vector_data import VectorSet
 from errors import ConfigError
+from networks import registry
 from networks.aegan_ad.model import AeganModel, CriticDivergedError, epoch_batches
 from networks.aegan_ad.options import AeganOptions
 from networks.aegan_ad.patches import clip_decibels, clip_patches
@@ -166,24 +167,7 @@ def test_weights_and_reference_survive_a_save_and_load() -> None:
 
 def test_one_epoch_through_the_numbered_scripts(tiny_data_dir: Path, tmp_path: Path) -> None:
     """01, 02a, 02b and 03 with aegan_ad_demo.yaml and one tiny epoch, on two DCASE2024 dev machine types."""
-    flags = [
-        "--config",
-        "aegan_ad_demo.yaml",
-        "--epochs",
-        "1",
-        "--batch_size",
-        "16",
-        "--aegan_latent_dim",
-        "8",
-        "--aegan_encoder_width",
-        "4",
-        "--aegan_decoder_width",
-        "4",
-        "--num_workers",
-        "1",
-        "--machines",
-        "fan,valve",
-    ]
+    flags = [*registry.get("AEGAN-AD").tiny_test_flags, "--machines", "fan,valve"]
     run_stages_in_copy(tmp_path, tiny_data_dir, "aegan_ad_demo.yaml", flags, 2)
     env = {"PYTHONPATH": str(tmp_path)}
     for mode in AeganModel.score_modes[:2]:

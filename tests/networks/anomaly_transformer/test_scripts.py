@@ -7,36 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from networks import registry
 from tests.conftest import read_rows
 from tests.test_legacy import run_stages_in_copy
 
 MACHINES = ("fan", "valve")
-TINY = [
-    "--config",
-    "anomaly_transformer.yaml",
-    "--epochs",
-    "1",
-    "--batch_size",
-    "8",
-    "--n_mels",
-    "32",
-    "--at_window",
-    "32",
-    "--at_train_stride",
-    "16",
-    "--at_d_model",
-    "16",
-    "--at_heads",
-    "2",
-    "--at_layers",
-    "2",
-    "--at_d_ff",
-    "16",
-    "--num_workers",
-    "1",
-    "--machines",
-    ",".join(MACHINES),
-]
+TINY = [*registry.get("Anomaly-Transformer").tiny_test_flags, "--machines", ",".join(MACHINES)]
 
 
 @pytest.fixture(scope="module")

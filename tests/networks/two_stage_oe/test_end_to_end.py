@@ -6,33 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from networks import registry
 from tests.conftest import read_rows
 from tests.test_legacy import assert_summary_lists, run_stages_in_copy
 
 MACHINES = ("fan", "valve")  # two of the seven: the other five still give the outlier exposure
 
-TINY = [
-    "--config",
-    "two_stage_oe_demo.yaml",
-    "--epochs",
-    "1",
-    "--batch_size",
-    "8",
-    "--n_fft",
-    "512",
-    "--hop_length",
-    "256",
-    "--n_mels",
-    "32",
-    "--oe_test_crops",
-    "2",
-    "--oe_crop_seconds",
-    "0.5",
-    "--num_workers",
-    "1",
-    "--machines",
-    ",".join(MACHINES),
-]
+TINY = [*registry.get("two-stage-OE").tiny_test_flags, "--num_workers", "1", "--machines", ",".join(MACHINES)]
 
 
 def test_one_epoch_through_the_scripts_writes_both_score_modes_results(tiny_data_dir: Path, tmp_path: Path) -> None:
