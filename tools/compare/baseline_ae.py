@@ -63,8 +63,9 @@ FEATURES = dict(n_mels=128, n_frames=5, n_fft=1024, hop_length=512, power=2.0, f
 
 
 def unit_level(checkout: Path, clips: list[Path]) -> Table:
-    from datasets.audio import read_clip
-    from datasets.features import FeatureParams, frames_to_vectors, log_mel_spectrogram
+    from datasets.clip_features import extract_features
+    from datasets.features import FeatureParams
+    from datasets.vector_data import VectorSet
     from networks.dcase2023t2_ae.network import AENet
 
     sys.modules.setdefault("fasteners", types.ModuleType("fasteners"))  # download locks only (see above)
@@ -74,16 +75,17 @@ def unit_level(checkout: Path, clips: list[Path]) -> Table:
     table = Table("Autoencoder against the public baseline v3.3.0, unit level")
     params = FeatureParams()
     theirs = [public_loader.file_to_vectors(str(clip), **FEATURES) for clip in clips]
-    ours = [frames_to_vectors(log_mel_spectrogram(*read_clip(clip), params), params) for clip in clips]
-    table.add(
-        f"log-mel vectors of {len(clips)} clips (file_to_vectors)",
-        max_difference(np.concatenate(theirs), np.concatenate(ours)),
+    # the vectors as training and scoring read them: the clips' log-mel frames, stacked by VectorSet
+    vectors = VectorSet.from_features(
+        extract_features(clips, params, 1, "clips"), params, np.zeros(len(clips), dtype=bool), torch.device("cpu")
     )
+    ours = vectors.gather(torch.arange(vectors.n_vectors)).numpy()
+    table.add(f"log-mel vectors of {len(clips)} clips (file_to_vectors)", max_difference(np.concatenate(theirs), ours))
 
     torch.manual_seed(0)
     mine, public = AENet(640, 128), public_network.AENet(640, 128)
     copy_weights(mine, public, lambda name: name)
-    x = torch.from_numpy(np.concatenate(ours)[:256])
+    x = torch.from_numpy(ours[:256].copy())
     for mode in ("train", "eval"):
         mine.train(mode == "train"), public.train(mode == "train")
         (recon_a, z_a), (recon_b, z_b) = mine(x), public(x)
