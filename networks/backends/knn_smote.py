@@ -19,6 +19,8 @@ from sklearn.neighbors import NearestNeighbors
 from errors import DataError
 from networks.backends.knn import unit_rows
 
+SMOTE_RATIO, SMOTE_NEIGHBORS = 0.2, 2  # ASDKit's back-end settings (its recipes' smote_ratio, smote_neighbors)
+
 
 def oversampled_targets(
     embeddings: np.ndarray, is_target: np.ndarray, ratio: float, k: int, seed: int = 0
@@ -50,7 +52,9 @@ class KnnSmoteReference:
     target: np.ndarray  # unit rows, SMOTE points included; (0, dim) without target clips
 
     @classmethod
-    def fit(cls, embeddings: np.ndarray, is_target: np.ndarray, ratio: float = 0.2, k: int = 2) -> KnnSmoteReference:
+    def fit(
+        cls, embeddings: np.ndarray, is_target: np.ndarray, ratio: float = SMOTE_RATIO, k: int = SMOTE_NEIGHBORS
+    ) -> KnnSmoteReference:
         is_target = np.asarray(is_target, dtype=bool)
         if not (~is_target).any():
             raise DataError("the kNN back-end needs source-domain training clips; the machine type has none")

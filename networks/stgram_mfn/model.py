@@ -19,6 +19,13 @@ from datasets.features import mel_filterbank
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import DataError
 from networks.backends.knn import selective_knn_scores
+from networks.backends.knn_smote import (
+    SMOTE_NEIGHBORS,
+    SMOTE_RATIO,
+    KnnSmoteReference,
+    knn_smote_scores,
+    knn_smote_training_scores,
+)
 from networks.base import EpochResult, Inputs, Scope
 from networks.family_classifier import FamilyClassifierModel
 from networks.precision import autocast_dtype
@@ -67,13 +74,22 @@ def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]
     )
 
 
+def smote_reference(embeddings: np.ndarray, is_target: np.ndarray) -> KnnSmoteReference:
+    """The SMOTE mode's reference: ASDKit's back-end settings (ratio 0.2, 2 neighbours), with fewer neighbours
+    when the machine type has 2 target clips and no oversampling below that (SMOTE needs k + 1 clips). It is
+    worked out again from the stored embeddings (SMOTE is seeded), so the reference file holds only those."""
+    n_target = int(np.sum(is_target))
+    return KnnSmoteReference.fit(embeddings, is_target, SMOTE_RATIO, max(0, min(SMOTE_NEIGHBORS, n_target - 1)))
+
+
 class STgramMFNModel(FamilyClassifierModel):
     """STgram-MFN trained with ArcFace on machine type x section x attribute classes."""
 
     options_class: ClassVar[type[StgramOptions]] = StgramOptions
     scope: ClassVar[Scope] = Scope.FAMILY  # one model per dataset family and split, shared by its machine types
     inputs: ClassVar[Inputs] = Inputs.WAVEFORMS
-    score_modes: ClassVar[tuple[str, ...]] = ("KNN", "NLL")
+    # SMOTE: the shared kNN back-end with the target domain oversampled (ASDKit's), on the same embeddings
+    score_modes: ClassVar[tuple[str, ...]] = ("KNN", "NLL", "SMOTE")
     tiny_test_flags: ClassVar[tuple[str, ...]] = (
         "--config",
         "stgram_mfn.yaml",
@@ -110,6 +126,7 @@ class STgramMFNModel(FamilyClassifierModel):
         self.precision = autocast_dtype(device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == torch.float16)
         self.reference: dict[str, np.ndarray] = {}
+        self.smote: KnnSmoteReference | None = None
 
     @classmethod
     def shape_of(cls, options: StgramOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
@@ -221,13 +238,15 @@ class STgramMFNModel(FamilyClassifierModel):
             embeddings, embeddings, is_target, self.options.knn_k, query_is_reference=np.arange(len(embeddings))
         )
         nll = self._section_nll(logits, reference_data.machine, [clip.section for clip in reference_data.clips])
-        return {"KNN": knn, "NLL": nll}
+        self.smote = smote_reference(embeddings, is_target)
+        return {"KNN": knn, "NLL": nll, "SMOTE": knn_smote_training_scores(embeddings, is_target, self.smote)}
 
     def reference_state(self) -> dict[str, np.ndarray]:
         return dict(self.reference)
 
     def load_reference_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.reference = {"embeddings": arrays["embeddings"], "is_target": arrays["is_target"].astype(bool)}
+        self.smote = smote_reference(self.reference["embeddings"], self.reference["is_target"])
 
     def score(self, test_data: MachineClips, modes: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         embeddings, logits = self.embed_clips(test_data, f"{test_data.machine} test embeddings")
@@ -235,4 +254,4 @@ class STgramMFNModel(FamilyClassifierModel):
             embeddings, self.reference["embeddings"], self.reference["is_target"], self.options.knn_k
         )
         nll = self._section_nll(logits, test_data.machine, [clip.section for clip in test_data.clips])
-        return {"KNN": knn, "NLL": nll}
+        return {"KNN": knn, "NLL": nll, "SMOTE": knn_smote_scores(embeddings, self.smote)}

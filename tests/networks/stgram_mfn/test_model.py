@@ -11,6 +11,7 @@ from argparse import Namespace
 import numpy as np
 import pytest
 import torch
+from imblearn.over_sampling import SMOTE
 from sklearn.metrics import roc_auc_score
 
 from datasets.features import FeatureParams, log_mel_spectrogram, mel_filterbank
@@ -18,7 +19,8 @@ from engine.checkpoint import load_torch, save_torch
 from errors import ConfigError
 from networks import registry
 from networks.backends.knn import selective_knn_scores
-from networks.stgram_mfn.model import STgramMFNModel, epoch_batches, learning_rate_at
+from networks.backends.knn_smote import knn_smote_scores
+from networks.stgram_mfn.model import STgramMFNModel, epoch_batches, learning_rate_at, smote_reference
 from networks.stgram_mfn.network import ArcFaceHead, NetworkShape, STgramMFN, scaled
 from networks.stgram_mfn.options import StgramOptions
 from networks.stgram_mfn.scores import section_nll
@@ -153,10 +155,36 @@ def test_nll_is_minus_log_of_the_section_probability_mass() -> None:
 # ---------------------------------------------------------------- detector
 
 
-def test_registry_entry_is_a_family_model_with_two_score_modes() -> None:
+def test_registry_entry_is_a_family_model_with_its_score_modes() -> None:
     cls = registry.get("STgram-MFN")
     assert cls is STgramMFNModel and cls.scope == "family" and cls.inputs == "waveforms"
-    assert cls.score_modes == ("KNN", "NLL")
+    assert cls.score_modes == ("KNN", "NLL", "SMOTE")
+
+
+@pytest.mark.parametrize(("n_target", "neighbours"), [(6, 2), (2, 1), (1, 0)])
+def test_smote_mode_oversamples_as_imbalanced_learn_with_the_neighbours_the_target_clips_allow(
+    n_target: int, neighbours: int
+) -> None:
+    rng = np.random.default_rng(3)
+    embeddings = rng.normal(size=(60 + n_target, 8))
+    is_target = np.arange(len(embeddings)) >= 60
+    reference = smote_reference(embeddings, is_target)
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    if neighbours:
+        points, labels = SMOTE(sampling_strategy=0.2, k_neighbors=neighbours, random_state=0).fit_resample(
+            unit, is_target.astype(int)
+        )
+        expected = points[labels == 1] / np.linalg.norm(points[labels == 1], axis=1, keepdims=True)
+    else:
+        expected = unit[is_target]
+    np.testing.assert_allclose(reference.target, expected, atol=1e-12)
+    np.testing.assert_allclose(reference.source, unit[~is_target], atol=1e-12)
+    queries = rng.normal(size=(5, 8))
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    nearest = [
+        np.linalg.norm(queries[:, None] - bank[None], axis=2).min(axis=1) for bank in (unit[~is_target], expected)
+    ]
+    np.testing.assert_allclose(knn_smote_scores(queries, reference), np.minimum(*nearest) / 2, atol=1e-12)
 
 
 def test_settings_refuse_values_that_cannot_work() -> None:
