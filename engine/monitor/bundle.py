@@ -2,8 +2,9 @@
 
     manifest.json               format name and version, model, options, feature settings, sample rate, clip
                                 length, thresholds, and the SHA-256 of every other file (written last)
-    weights.npz                 the network's weights and buffers as plain arrays (no pickle)
-    reference.npz               what the model fitted after training (a memory bank), when it has one
+    model.pth, model.json       the network's weights and their description (shape, SHA-256), and
+    reference.npz               what the model fitted after training (a memory bank), when it has one: the
+                                saved-model store of a DCASE run (engine/saved_model.py), its checks included
     score_distr_bundle_<mode>.json  the gamma fit of each score mode's training scores (the baseline's format)
     training_scores.json        every training clip's score per mode (for the percentile of a new score)
     clips.csv                   the training clips: path under the training folder, SHA-256, domain, seconds
@@ -29,25 +30,26 @@ import numpy as np
 import torch
 
 from datasets.features import FeatureParams
+from engine.checkpoint import read_model_info
 from engine.paths import RunPaths
-from engine.saved_model import file_sha256
+from engine.saved_model import file_sha256, load_model, load_reference, save_reference, save_weights
 from errors import ConfigError, DataError
 from evaluation.thresholds import load_threshold
 from networks import registry
 from networks.base import Model
-from safe_io import atomic_write, atomic_write_text, install_folder, remove_dead_process_folders, staging_folder
+from safe_io import atomic_write_text, install_folder, remove_dead_process_folders, staging_folder
 
 BUNDLE_FORMAT = "asd-monitor-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 1: weights in weights.npz, a store of its own
 MANIFEST = "manifest.json"
-WEIGHTS = "weights.npz"
+WEIGHTS = "model.pth"
+MODEL_INFO = "model.json"
 REFERENCE = "reference.npz"
 TRAINING_SCORES = "training_scores.json"
 CLIPS = "clips.csv"
 REQUIRED_KEYS = (
     "model",
     "options",
-    "shape",
     "features",
     "sample_rate",
     "clip_seconds",
@@ -73,18 +75,15 @@ def bundle_paths(folder: Path) -> RunPaths:
     )
 
 
-def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Arrays as an ``.npz`` written atomically (plain arrays only: readable without pickle)."""
-    atomic_write(path, lambda stream: np.savez(stream, **arrays))
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as stored:
-        return {key: stored[key] for key in stored.files}
-
-
-def state_to_arrays(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {name: tensor.detach().cpu().numpy() for name, tensor in state.items()}
+def save_model(staging: Path, model: Model, info: dict[str, Any]) -> None:
+    """The model's weights, their description and its reference through the DCASE runs' store, with names
+    relative to the bundle (it is moved and copied whole)."""
+    save_weights(model, staging / WEIGHTS, staging / MODEL_INFO, info)
+    record = json.loads((staging / MODEL_INFO).read_text(encoding="utf-8"))
+    write_json(staging / MODEL_INFO, {**record, "weights": WEIGHTS})
+    reference = model.reference_state()
+    if reference:
+        save_reference(staging / REFERENCE, reference)
 
 
 def write_json(path: Path, record: Any) -> None:
@@ -179,7 +178,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def verify_files(path: Path, manifest: dict[str, Any]) -> None:
     """Every file the manifest lists exists and has its recorded SHA-256."""
     files = manifest.get("files")
-    required = {WEIGHTS, TRAINING_SCORES, CLIPS}
+    required = {WEIGHTS, MODEL_INFO, TRAINING_SCORES, CLIPS}
     if not isinstance(files, dict) or not required <= set(files):
         raise DataError(
             f"{path / MANIFEST} is damaged (its file list lacks {', '.join(sorted(required))}); {_refit(path)}"
@@ -199,13 +198,14 @@ def _build_model(path: Path, manifest: dict[str, Any], device: torch.device) -> 
     model_class = registry.get(manifest["model"])
     options = model_class.options_class(**manifest["options"])
     options.validate()
-    model = model_class(options, manifest["shape"], device)
-    arrays = load_arrays(path / WEIGHTS)
-    if any(np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all() for value in arrays.values()):
-        raise DataError(f"{path / WEIGHTS} holds NaN or infinite values (a diverged model); {_refit(path)}")
-    model.load_model_state({name: torch.from_numpy(value) for name, value in arrays.items()})
+    info = read_model_info(path / MODEL_INFO)
+    if info is None or "shape" not in info or "weights_sha256" not in info:
+        raise DataError(f"{path / MODEL_INFO} is damaged (no shape or weights_sha256); {_refit(path)}")
+    model = load_model(
+        model_class, options, info, path / WEIGHTS, device, _refit(path), manifest["model"], str(path / MODEL_INFO)
+    )
     if REFERENCE in manifest["files"]:
-        model.load_reference_state(load_arrays(path / REFERENCE))
+        model.load_reference_state(load_reference(path / REFERENCE, _refit(path)))
     return model
 
 

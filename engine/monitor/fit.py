@@ -150,10 +150,9 @@ def fit_bundle(
     data = VectorSet.from_features(features, params, is_target, device)
     with files.bundle_staging(out) as staging:
         model, training_scores = _train_in(staging, model_class, config, data, device)
-        files.save_arrays(staging / files.WEIGHTS, files.state_to_arrays(model.model_state()))
-        reference = model.reference_state()
-        if reference:
-            files.save_arrays(staging / files.REFERENCE, reference)
+        files.save_model(
+            staging, model, {"fingerprint": run_fingerprint(config, model.options), "epochs": config.epochs}
+        )
         rows, seconds = clip_rows(folder, clips, is_target)
         write_csv(staging / files.CLIPS, rows)
         files.write_json(
@@ -165,7 +164,6 @@ def fit_bundle(
             "version": files.BUNDLE_VERSION,
             "model": config.model,
             "options": files.options_record(model.options),
-            "shape": model.shape,
             "features": params.as_dict(),
             "sample_rate": features.sample_rate,
             "clip_seconds": float(np.median(seconds)),

@@ -93,9 +93,9 @@ def test_watch_once(capsys: pytest.CaptureFixture, ae_bundle: Path, recordings: 
 
 
 def damage(bundle: Path) -> Path:
-    weights = bytearray((bundle / "weights.npz").read_bytes())
+    weights = bytearray((bundle / "model.pth").read_bytes())
     weights[100] ^= 1
-    (bundle / "weights.npz").write_bytes(bytes(weights))
+    (bundle / "model.pth").write_bytes(bytes(weights))
     return bundle
 
 
@@ -112,8 +112,8 @@ def other_version(bundle: Path) -> Path:
         ("other rate", "is sampled at 22050 Hz but the bundle"),
         ("stereo", "has 2 channels but the bundle"),
         ("empty", "the file is empty (0 bytes)"),
-        ("damaged bundle", "weights.npz does not match its checksum"),
-        ("other version", "is a bundle of format version 99; this program reads version 1"),
+        ("damaged bundle", "model.pth does not match its checksum"),
+        ("other version", "is a bundle of format version 99; this program reads version 2"),
         ("bad flag", "unknown argument '--windw'"),
     ],
 )

@@ -14,7 +14,6 @@ import pytest
 import scipy.stats
 import torch
 
-from engine.monitor import bundle as files
 from engine.monitor.bundle import load_bundle
 from engine.monitor.scoring import score_files
 from errors import DataError
@@ -27,11 +26,11 @@ def sha256(path: Path) -> str:
 
 def test_manifest_lists_every_file_with_its_checksum(ae_bundle: Path) -> None:
     manifest = json.loads((ae_bundle / "manifest.json").read_text())
-    assert (manifest["format"], manifest["version"]) == ("asd-monitor-bundle", 1)
+    assert (manifest["format"], manifest["version"]) == ("asd-monitor-bundle", 2)
     on_disk = sorted(path.name for path in ae_bundle.iterdir() if path.name != "manifest.json")
     assert sorted(manifest["files"]) == on_disk  # no working folder (checkpoint) left, nothing unlisted
     assert all(manifest["files"][name] == sha256(ae_bundle / name) for name in on_disk)
-    assert not any(path.suffix in (".pth", ".tar", ".pkl") for path in ae_bundle.iterdir())
+    assert not any(path.suffix in (".tar", ".pkl") for path in ae_bundle.iterdir())  # no checkpoint left
 
 
 def test_clip_list_names_every_training_recording_with_its_checksum(ae_bundle: Path, recordings: Path) -> None:
@@ -44,14 +43,16 @@ def test_clip_list_names_every_training_recording_with_its_checksum(ae_bundle: P
     assert [float(row["seconds"]) for row in rows] == pytest.approx([2.0] * len(wavs))
 
 
-def test_weights_load_without_pickle_and_are_the_models(ae_bundle: Path) -> None:
-    with np.load(ae_bundle / "weights.npz", allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
+def test_weights_are_the_dcase_runs_store_loaded_without_pickle_and_are_the_models(ae_bundle: Path) -> None:
+    arrays = torch.load(ae_bundle / "model.pth", weights_only=True)
     state = load_bundle(ae_bundle).model.model_state()
     assert sorted(arrays) == sorted(state)
     for name, value in state.items():
-        np.testing.assert_array_equal(arrays[name], value.numpy())
-    assert np.abs(arrays["cov_source"]).sum() > 0  # the fitted covariance travels with the weights
+        np.testing.assert_array_equal(arrays[name].numpy(), value.numpy())
+    assert np.abs(arrays["cov_source"].numpy()).sum() > 0  # the fitted covariance travels with the weights
+    info = json.loads((ae_bundle / "model.json").read_text())
+    assert info["weights"] == "model.pth" and info["weights_sha256"] == sha256(ae_bundle / "model.pth")
+    assert info["shape"] == load_bundle(ae_bundle).model.shape
 
 
 def test_thresholds_are_the_gamma_quantiles_of_the_fits(ae_bundle: Path) -> None:
@@ -82,9 +83,9 @@ def test_percentile_is_the_weak_percentile_of_scipy(ae_bundle: Path) -> None:
 
 
 def damage_weights(bundle: Path) -> None:
-    data = bytearray((bundle / "weights.npz").read_bytes())
+    data = bytearray((bundle / "model.pth").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (bundle / "weights.npz").write_bytes(bytes(data))
+    (bundle / "model.pth").write_bytes(bytes(data))
 
 
 def rewrite_manifest(bundle: Path, **changes: object) -> None:
@@ -102,11 +103,11 @@ def drop_manifest_key(bundle: Path, key: str) -> None:
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (damage_weights, "weights.npz does not match its checksum"),
+        (damage_weights, "model.pth does not match its checksum"),
         (lambda b: (b / "clips.csv").unlink(), "clips.csv is missing from the bundle"),
         (lambda b: (b / "manifest.json").write_text('{"format": '), "manifest.json is damaged"),
         (lambda b: (b / "manifest.json").unlink(), "is not a model bundle (no manifest.json)"),
-        (lambda b: rewrite_manifest(b, version=2), "bundle of format version 2; this program reads version 1"),
+        (lambda b: rewrite_manifest(b, version=1), "bundle of format version 1; this program reads version 2"),
         (lambda b: rewrite_manifest(b, format="something-else"), "is not the manifest of a model bundle"),
         (lambda b: rewrite_manifest(b, model="no-such-model"), "unknown model 'no-such-model'"),
         (lambda b: drop_manifest_key(b, "sample_rate"), "manifest.json is damaged (no sample_rate)"),
@@ -127,14 +128,17 @@ def test_a_missing_bundle_folder_is_named(tmp_path: Path) -> None:
 
 def test_weights_with_nan_are_refused_even_with_a_matching_checksum(ae_bundle: Path, tmp_path: Path) -> None:
     bundle = copy_bundle(ae_bundle, tmp_path)
-    arrays = files.load_arrays(bundle / "weights.npz")
-    arrays["cov_source"][0, 0] = np.nan
-    files.save_arrays(bundle / "weights.npz", arrays)
+    state = torch.load(bundle / "model.pth", weights_only=True)
+    state["cov_source"][0, 0] = np.nan
+    torch.save(state, bundle / "model.pth")
+    info = json.loads((bundle / "model.json").read_text())
+    (bundle / "model.json").write_text(json.dumps({**info, "weights_sha256": sha256(bundle / "model.pth")}))
     rewrite_manifest(
         bundle,
         files={
             **json.loads((bundle / "manifest.json").read_text())["files"],
-            "weights.npz": sha256(bundle / "weights.npz"),
+            "model.pth": sha256(bundle / "model.pth"),
+            "model.json": sha256(bundle / "model.json"),
         },
     )
     with pytest.raises(DataError, match="NaN or infinite"):

@@ -113,7 +113,7 @@ def test_a_killed_fits_folder_is_removed_by_the_next_fit(recordings: Path, tmp_p
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     leftover = tmp_path / f".b.partial-{int(dead.stdout)}-x1"
     leftover.mkdir()
-    (leftover / "weights.npz").write_bytes(b"half")
+    (leftover / "model.pth").write_bytes(b"half")
     alive = tmp_path / f".b.partial-{os.getpid()}-x2"  # a fit still running in this process: left alone
     alive.mkdir()
     fit_bundle(recordings / "normal", tmp_path / "b", flags=TINY_FIT)
