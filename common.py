@@ -118,7 +118,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
         choices=CHANNEL_CHOICES,
     ),
     # what to run
-    Option("model", ("--model",), "str", "DCASE2023T2-AE", "model name in the registry"),
+    # no default in code: baseline.yaml names the baseline's model, so no file outside a system's folder names it
+    Option("model", ("--model",), "str", None, "model name in the registry (default: baseline.yaml's)"),
     Option(
         "score",
         ("--score",),
@@ -470,11 +471,13 @@ def parse_config(argv: Sequence[str], base_config: Path = DEFAULT_CONFIG) -> arg
     return config
 
 
-def _chosen_model(argv: Sequence[str], default: str) -> str:
+def _chosen_model(argv: Sequence[str], default: str | None) -> str:
     """The ``--model`` of the command line (the last one given), else ``default`` (the yaml files')."""
     chosen = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     chosen.add_argument("--model", default=default)
     known, _ = chosen.parse_known_args(list(argv))
+    if known.model is None:
+        raise ConfigError("no model chosen (baseline.yaml sets --model): give --model NAME (python train.py --help)")
     return str(known.model)
 
 

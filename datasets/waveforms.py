@@ -1,4 +1,4 @@
-"""Raw waveforms of many clips for models that learn from the signal (STgram-MFN), and the clips' attributes.
+"""Raw waveforms of many clips for models that learn from the signal (``Inputs.WAVEFORMS``), and the clips' attributes.
 
 Waveforms: the samples of all clips of a list, back to back, in one int16 ``.npy`` (memory-mapped on load;
 lossless for the 16-bit WAV files of the DCASE sets), with a JSON manifest written after it that records
@@ -7,7 +7,7 @@ never served from an old cache. The file is written clip by clip, so building it
 
 Attributes: those of a training clip come from ``attributes_<section>.csv`` when it lists the clip, else from
 its file name (``section_00_source_train_normal_0000_<attributes>.wav``); hidden ones (``noAttribute``) are "".
-What a model makes of them (STgram-MFN's classes) is the model's own business.
+What a model makes of them (its classes) is the model's own business.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""What the classifiers of a dataset family's classes share (STgram-MFN, SCAC-MultiRes): the log line, mixed
-precision where the device has it, and each training clip's class, worked out once per training set."""
+"""What the classifiers of a dataset family's classes share (the family models of networks/): the log line, mixed
+precision where the device has it, each training clip's class, worked out once per training set, and the batches
+of an epoch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,21 @@ from datasets.waveforms import FamilyTrainingSet
 from errors import DataError
 from networks.base import SingleNetworkModel
 from networks.precision import autocast, precision_name
+
+
+def epoch_batches(
+    n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator, draw_weights: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Clip ids of every batch of an epoch; a last batch of one clip is dropped (BatchNorm needs two).
+
+    Without ``draw_weights`` (or with equal ones) every clip comes once; with them, ``n_clips`` clips are
+    drawn with replacement, each with a probability proportional to its weight."""
+    if draw_weights is not None and np.ptp(draw_weights) > 0:
+        order = rng.choice(n_clips, n_clips, replace=True, p=draw_weights / draw_weights.sum())
+    else:
+        order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
+    batches = [order[start : start + batch_size] for start in range(0, n_clips, batch_size)]
+    return [batch for batch in batches if len(batch) > 1]
 
 
 class FamilyClassifierModel(SingleNetworkModel):

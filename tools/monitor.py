@@ -1,6 +1,6 @@
 """Monitor one machine: fit a model bundle on its normal recordings, score new recordings, watch a folder, export.
 
-    python -m tools.monitor fit NORMAL_DIR --out BUNDLE [--model DCASE2023T2-AE] [--config demo.yaml]
+    python -m tools.monitor fit NORMAL_DIR --out BUNDLE [--model NAME] [--config demo.yaml]
                                 [--domains domains.csv] [any train.py option, e.g. --epochs 20 --seed 1]
     python -m tools.monitor score BUNDLE FILES_OR_DIRS... [--csv scores.csv] [--json] [--plot scores.png]
                                 [--threshold X|pNN] [--score MSE|MAHALA] [--window SECONDS --hop SECONDS]
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train a bundle on a folder of normal recordings", allow_abbrev=False)
     fit.add_argument("normal_dir", type=Path)
     fit.add_argument("--out", type=Path, required=True, help="the bundle folder to write (must not exist)")
-    fit.add_argument("--model", default=None, help="registered model name (default: DCASE2023T2-AE, or a --config's)")
+    fit.add_argument("--model", default=None, help="registered model name (default: baseline.yaml's, or a --config's)")
     fit.add_argument("--config", action="append", default=[], help="yaml overlay on baseline.yaml (repeatable)")
     fit.add_argument("--domains", type=Path, default=None, help="CSV of file,domain (source/target) rows")
     score = commands.add_parser("score", help="score recordings", allow_abbrev=False)

@@ -7,7 +7,7 @@ divided by that domain's typical spacing, the smaller of the two kept (the share
 
 What this detector finds, a spectrogram model finds too; when it scores as well as a trained system, the
 anomalies of the data differ from normal clips mainly in level and spectral envelope. It runs through the same
-scripts as every model (``--config level_stats_knn.yaml``) or ``python -m tools.level_stats_knn``.
+scripts as every model (``--config level_stats_knn.yaml``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import ConfigError, DataError
 from networks.backends.knn_smote import KnnSmoteReference, knn_smote_scores, knn_smote_training_scores
 from networks.base import EpochResult, Inputs, Scope
-from networks.family_classifier import FamilyClassifierModel
+from networks.family_classifier import FamilyClassifierModel, epoch_batches
 from networks.precision import autocast_dtype
 from networks.scac_multires.crops import covering_windows, first_window, random_window
 from networks.scac_multires.labels import class_labels
@@ -35,7 +35,6 @@ from networks.scac_multires.network import (
     spectrogram_size,
 )
 from networks.scac_multires.options import ScacOptions
-from networks.stgram_mfn.model import epoch_batches
 from progress import progress_bar
 
 ADAMW_WEIGHT_DECAY = 0.01  # torch's default, which the recipe keeps

@@ -27,7 +27,7 @@ from networks.backends.knn_smote import (
     knn_smote_training_scores,
 )
 from networks.base import EpochResult, Inputs, Scope
-from networks.family_classifier import FamilyClassifierModel
+from networks.family_classifier import FamilyClassifierModel, epoch_batches
 from networks.precision import autocast_dtype
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
@@ -48,21 +48,6 @@ def learning_rate_at(step: int, total_steps: int, base: float) -> float:
         return base * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
     return base * (FINAL_LR_SHARE + (1.0 - FINAL_LR_SHARE) * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def epoch_batches(
-    n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator, draw_weights: np.ndarray | None = None
-) -> list[np.ndarray]:
-    """Clip ids of every batch of an epoch; a last batch of one clip is dropped (BatchNorm needs two).
-
-    Without ``draw_weights`` (or with equal ones) every clip comes once; with them, ``n_clips`` clips are
-    drawn with replacement, each with a probability proportional to its weight."""
-    if draw_weights is not None and np.ptp(draw_weights) > 0:
-        order = rng.choice(n_clips, n_clips, replace=True, p=draw_weights / draw_weights.sum())
-    else:
-        order = rng.permutation(n_clips) if shuffle else np.arange(n_clips)
-    batches = [order[start : start + batch_size] for start in range(0, n_clips, batch_size)]
-    return [batch for batch in batches if len(batch) > 1]
 
 
 def family_class_labels(data: FamilyTrainingSet) -> tuple[list[str], np.ndarray]:

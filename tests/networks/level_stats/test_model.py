@@ -11,13 +11,14 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+import common
 from datasets.features import FeatureParams
 from datasets.vector_data import VectorSet
+from engine.runner import run
 from evaluation.run_results import read_result_csv
 from networks.backends.knn import selective_knn_scores
 from networks.level_stats.model import LevelStatsModel, clip_frames, clip_statistics
 from networks.level_stats.options import LevelStatsOptions
-from tools import level_stats_knn
 
 
 def _reference_scores(queries: np.ndarray, references: np.ndarray, is_target: np.ndarray, k: int) -> np.ndarray:
@@ -114,28 +115,13 @@ def test_clip_statistics_and_model_scores_against_numpy_and_scikit_learn() -> No
     assert calibration["KNN"].shape == (30,) and np.all(calibration["KNN"] > 0.0)
 
 
-def test_cli_writes_the_result_files_the_summary_reads(
+def test_a_run_of_its_yaml_writes_the_result_files_the_summary_reads(
     tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = tmp_path / "results"
     monkeypatch.chdir(tmp_path)  # the runner writes models/ and logs/ under the working folder
-    assert (
-        level_stats_knn.main(
-            [
-                "DCASE2024T2",
-                "-d",
-                "--dataset_directory",
-                str(tiny_data_dir),
-                "--result_directory",
-                str(results),
-                "--machines",
-                "fan",
-                "--workers",
-                "1",
-            ]
-        )
-        == 0
-    )
+    flags = ["--config", "level_stats_knn.yaml", "--dataset", "DCASE2024T2fan", "-d", "--num_workers", "1"]
+    run(common.parse_config([*flags, "--dataset_directory", str(tiny_data_dir), "--result_directory", str(results)]))
     folder = results / "dev_data" / "levelstats_KNN"
     scores = folder / "anomaly_score_DCASE2024T2fan_section_00_test_seed13711.csv"
     assert scores.is_file() and (folder / "decision_result_DCASE2024T2fan_section_00_test_seed13711.csv").is_file()

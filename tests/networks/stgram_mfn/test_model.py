@@ -20,7 +20,8 @@ from errors import ConfigError
 from networks import registry
 from networks.backends.knn import selective_knn_scores
 from networks.backends.knn_smote import knn_smote_scores
-from networks.stgram_mfn.model import STgramMFNModel, epoch_batches, learning_rate_at, smote_reference
+from networks.family_classifier import epoch_batches
+from networks.stgram_mfn.model import STgramMFNModel, learning_rate_at, smote_reference
 from networks.stgram_mfn.network import ArcFaceHead, NetworkShape, STgramMFN, scaled
 from networks.stgram_mfn.options import StgramOptions
 from networks.stgram_mfn.scores import section_nll
