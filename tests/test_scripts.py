@@ -156,6 +156,13 @@ def test_help_prints_one_complete_usage_and_runs_nothing(tmp_path: Path, argumen
     assert not (tmp_path / "logs").exists() and not (tmp_path / "models").exists()
 
 
+@pytest.mark.parametrize("arguments", [["--help"], ["-h"], ["DCASE2022T2", "--help"]])
+def test_legacy_help_prints_its_usage_and_runs_nothing(tmp_path: Path, arguments: list[str]) -> None:
+    result = run_script("tools/01_train_legacy.sh", *arguments, cwd=REPO_ROOT)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.count("usage") == 1 and "DCASE2022T2" in result.stdout and "invalid" not in result.stdout
+
+
 def test_a_misspelt_script_flag_is_one_error_suggesting_the_script_s_own(tmp_path: Path) -> None:
     copy_repository(tmp_path)
     shutil.copy2(REPO_ROOT / "01_train_2024t2.sh", tmp_path)

@@ -18,13 +18,20 @@ family=$dataset
 if [[ "$dataset" =~ ^20[0-9][0-9]$ ]]; then
     family="DCASE${dataset}T2"
 fi
+usage_text() {
+    local listed=""
+    for choice in $choices; do listed="${listed:+$listed | }'$choice'"; done
+    echo -e "usage\t: bash tools/$script [$listed] ['-d' | '--dev' | '-e' | '--eval'] [train.py flags]"
+    echo -e "example\t: bash tools/$script DCASE2020T2 -d"
+}
+if [ "$dataset" = "-h" ] || [ "$dataset" = "--help" ]; then
+    usage_text
+    exit 0
+fi
 if [ -z "$dataset" ] || [[ " $choices " != *" $family "* ]]; then
     echo "$script: argument error" >&2
-    listed=""
-    for choice in $choices; do listed="${listed:+$listed | }'$choice'"; done
-    echo -e "usage\t: bash tools/$script [$listed] ['-d' | '--dev' | '-e' | '--eval'] [train.py flags]" >&2
+    usage_text >&2
     echo -e "\tdataset: invalid choice '$dataset'" >&2
-    echo -e "example\t: bash tools/$script DCASE2020T2 -d" >&2
     exit 1
 fi
 shift
