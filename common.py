@@ -536,10 +536,15 @@ def validate_config(config: argparse.Namespace) -> None:
     require(not config.checkpoint_path or config.restart, "--checkpoint_path is only used with --restart")
 
 
-def save_config(path: Path, config: argparse.Namespace) -> None:
-    """Write a run's merged configuration as JSON next to its outputs (args.json), the launcher's settings left out."""
+def config_record(config: argparse.Namespace) -> dict[str, Any]:
+    """A run's merged configuration as args.json holds it: every setting but the launcher's."""
     launcher = {option.dest for option in LAUNCHER_OPTIONS}
-    settings = {name: value for name, value in vars(config).items() if name not in launcher}
+    return {name: value for name, value in vars(config).items() if name not in launcher}
+
+
+def save_config(path: Path, config: argparse.Namespace | dict[str, Any]) -> None:
+    """Write a run's merged configuration (or its ``config_record``) as JSON next to its outputs (args.json)."""
+    settings = config if isinstance(config, dict) else config_record(config)
     atomic_write_text(Path(path), json.dumps(settings, indent=2, ensure_ascii=False) + "\n")
 
 

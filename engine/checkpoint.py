@@ -73,15 +73,16 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
 
 
 def load_resume_checkpoint(
-    config: Namespace, own_checkpoint: Path, required_keys: tuple[str, ...], fingerprint: dict[str, Any]
+    checkpoint_path: str | None, own_checkpoint: Path, required_keys: tuple[str, ...], fingerprint: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The checkpoint ``--restart`` resumes from (``--checkpoint_path`` or the run's own), checked to hold
-    ``required_keys`` and to come from a run with the same ``fingerprint``; None when the run has none yet."""
-    source = Path(config.checkpoint_path) if config.checkpoint_path else own_checkpoint
+    """The checkpoint ``--restart`` resumes from (``checkpoint_path``, --checkpoint_path, or the run's own),
+    checked to hold ``required_keys`` and to come from a run with the same ``fingerprint``; None when the run has
+    none yet."""
+    source = Path(checkpoint_path) if checkpoint_path else own_checkpoint
     try:
         checkpoint = load_torch(source, "checkpoint")
     except FileNotFoundError:
-        if config.checkpoint_path:
+        if checkpoint_path:
             raise DataError(
                 f"--checkpoint_path {source}: no such file; give the checkpoint.tar of an earlier "
                 f"run (this run's own is {own_checkpoint})"

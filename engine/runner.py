@@ -30,8 +30,8 @@ from engine.saved_model import (
     not_found,
     save_reference,
 )
-from engine.test_loop import evaluate
-from engine.train_loop import TrainingRun, build_and_train, save_trained
+from engine.test_loop import EvaluationSettings, evaluate
+from engine.train_loop import TrainingRun, TrainingSettings, build_and_train, save_trained
 from errors import ConfigError, DataError
 from evaluation.thresholds import save_score_distribution
 from networks import registry
@@ -124,7 +124,9 @@ def train_machine(
         trained_on, sample_rate = inputs.training_data(
             model_class, spec, inputs.DataSettings.from_config(config), device
         )
-        model, run = build_and_train(model_class, options, trained_on, config, paths, fingerprint, device)
+        model, run = build_and_train(
+            model_class, options, trained_on, TrainingSettings.from_config(config), paths, fingerprint, device
+        )
         weights_info = None
     calibration = dict(run.calibration)
 
@@ -224,7 +226,7 @@ def test_machine(
     def score_section(section: inputs.TestSection) -> np.ndarray:
         return model.score(section.model_input, (config.score,))[config.score]
 
-    evaluate(score_section, spec.sections, load_section, config, paths)
+    evaluate(score_section, spec.sections, load_section, EvaluationSettings.from_config(config), paths)
 
 
 def run(config: Namespace) -> None:

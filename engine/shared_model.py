@@ -39,7 +39,7 @@ from engine.saved_model import (
     not_found,
     save_reference,
 )
-from engine.train_loop import build_and_train, save_trained
+from engine.train_loop import TrainingSettings, build_and_train, save_trained
 from errors import DataError
 from networks.base import Model, ModelOptions
 from safe_io import file_lock
@@ -130,7 +130,9 @@ def ensure_shared_model(
             )
             paths.model_info.unlink()  # the weights are no longer described: never served half-replaced
         data, sample_rate = inputs.training_data(model_class, spec, inputs.DataSettings.from_config(config), device)
-        model, run = build_and_train(model_class, options, data, config, paths, fingerprint, device)
+        model, run = build_and_train(
+            model_class, options, data, TrainingSettings.from_config(config), paths, fingerprint, device
+        )
         save_trained(
             model, run, paths, {"fingerprint": fingerprint, "epochs": config.epochs, "sample_rate": sample_rate}
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from argparse import Namespace
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from common import save_config
+from common import config_record, save_config
 from engine.paths import RunPaths
 from errors import DataError
 from evaluation.metrics import section_metrics
@@ -42,11 +43,29 @@ class SectionClips(Protocol):
 SectionScorer = Callable[[Any], np.ndarray]
 
 
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What the test loop needs of a run's settings: the score mode and decision quantile, the pAUC's false
+    positive limit, the dataset's name for the summary, and the merged configuration it saves as its args.json."""
+
+    score: str
+    decision_threshold: float
+    max_fpr: float
+    dataset: str
+    record: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, config: Namespace) -> EvaluationSettings:
+        return cls(
+            config.score, float(config.decision_threshold), float(config.max_fpr), config.dataset, config_record(config)
+        )
+
+
 def evaluate(
     score_section: SectionScorer,
     sections: Sequence[str],
     load_section: Callable[[str], SectionClips],
-    config: Namespace,
+    settings: EvaluationSettings,
     paths: RunPaths,
 ) -> dict[str, float] | None:
     """Score every section, decide, write its CSVs; then the result table and the pictures, the test's
@@ -54,32 +73,32 @@ def evaluate(
     figures when the clips are labelled, else None."""
     from evaluation.plots import plot_roc_curves, plot_score_distributions
 
-    threshold = load_threshold(paths.score_distribution(config.score), config.decision_threshold)
+    threshold = load_threshold(paths.score_distribution(settings.score), settings.decision_threshold)
     section_ids, figures, plotted = [], [], []
     for section in sections:
         clip_set = load_section(section)
         scores = np.asarray(score_section(clip_set), dtype=np.float64)
-        _require_finite(scores, clip_set.names, section, config.score, paths)
+        _require_finite(scores, clip_set.names, section, settings.score, paths)
         decisions = (scores > threshold).astype(int)
         write_csv(paths.anomaly_score_csv(section), score_rows(clip_set.names, scores))
         write_csv(paths.decision_result_csv(section), score_rows(clip_set.names, decisions))
         tqdm.write(f"anomaly scores -> {paths.anomaly_score_csv(section)}")
         if clip_set.labelled:
             section_ids.append(section)
-            figures.append(section_metrics(clip_set.labels, scores, decisions, clip_set.is_target, config.max_fpr))
+            figures.append(section_metrics(clip_set.labels, scores, decisions, clip_set.is_target, settings.max_fpr))
             plotted.append((section, scores, clip_set.labels, clip_set.is_target))
     if not figures:
-        save_config(paths.test_args_json(config.score), config)
-        print(f"tested {config.dataset} ({config.score}): scores and decisions -> {paths.result_dir}")
+        save_config(paths.test_args_json(settings.score), settings.record)
+        print(f"tested {settings.dataset} ({settings.score}): scores and decisions -> {paths.result_dir}")
         return None
     rows = result_table_rows(section_ids, figures)
     write_csv(paths.result_csv, rows)
     tqdm.write(f"results -> {paths.result_csv}")
-    title = f"{paths.base_name} ({config.score})"
+    title = f"{paths.base_name} ({settings.score})"
     plot_score_distributions(paths.score_plot, plotted, threshold, title)
-    plot_roc_curves(paths.roc_plot, plotted, title, max_fpr=config.max_fpr)
+    plot_roc_curves(paths.roc_plot, plotted, title, max_fpr=settings.max_fpr)
     means = dict(zip(rows[0][1:], rows[-3][1:], strict=True))
-    save_config(paths.test_args_json(config.score), config)
+    save_config(paths.test_args_json(settings.score), settings.record)
     summary = ", ".join(f"{name} {value:.4f}" for name, value in means.items() if "AUC" in name)
-    print(f"tested {config.dataset} ({config.score}): {summary} -> {paths.result_csv}")
+    print(f"tested {settings.dataset} ({settings.score}): {summary} -> {paths.result_csv}")
     return means

@@ -40,6 +40,21 @@ class TrainingDivergedError(ASDError):
     """The loss became NaN or infinite."""
 
 
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What the loop needs of a run's settings: the schedule, where to resume from, and the merged configuration
+    it saves as args.json."""
+
+    epochs: int
+    restart: bool
+    checkpoint_path: str | None
+    record: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, config: Namespace) -> TrainingSettings:
+        return cls(int(config.epochs), bool(config.restart), config.checkpoint_path, common.config_record(config))
+
+
 @dataclass
 class TrainingRun:
     """What the loop leaves for the rest of the run: the log rows, the last epoch's threshold samples."""
@@ -56,9 +71,11 @@ def write_log_csv(path: Path, columns: Sequence[str], rows: list[list[float]]) -
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def _restore(model: Model, config: Namespace, paths: RunPaths, fingerprint: dict[str, Any]) -> TrainingRun | None:
+def _restore(
+    model: Model, settings: TrainingSettings, paths: RunPaths, fingerprint: dict[str, Any]
+) -> TrainingRun | None:
     """The run so far from the checkpoint ``--restart`` resumes, after checking it belongs to these settings."""
-    checkpoint = load_resume_checkpoint(config, paths.checkpoint, CHECKPOINT_KEYS, fingerprint)
+    checkpoint = load_resume_checkpoint(settings.checkpoint_path, paths.checkpoint, CHECKPOINT_KEYS, fingerprint)
     if checkpoint is None:
         return None
     model.load_model_state(checkpoint["model_state_dict"])
@@ -86,31 +103,31 @@ def _check_finite(log: dict[str, float], epoch: int, paths: RunPaths) -> None:
 
 
 def train(
-    model: Model, training_data: Any, config: Namespace, paths: RunPaths, fingerprint: dict[str, Any]
+    model: Model, training_data: Any, settings: TrainingSettings, paths: RunPaths, fingerprint: dict[str, Any]
 ) -> TrainingRun:
-    """Train ``model`` for ``config.epochs`` epochs (resuming with ``--restart``), writing the run's args.json, then
+    """Train ``model`` for ``settings.epochs`` epochs (resuming with ``--restart``), writing the run's args.json, then
     log.csv and a checkpoint after every epoch."""
     for written_each_epoch in (paths.checkpoint, paths.log_csv):
         remove_stale_temporaries(written_each_epoch)  # left by a run killed while writing it
-    run = (_restore(model, config, paths, fingerprint) if config.restart else None) or TrainingRun()
-    if run.epochs_run > config.epochs:  # refused before anything of this run is written
-        source = config.checkpoint_path or paths.checkpoint
+    run = (_restore(model, settings, paths, fingerprint) if settings.restart else None) or TrainingRun()
+    if run.epochs_run > settings.epochs:  # refused before anything of this run is written
+        source = settings.checkpoint_path or paths.checkpoint
         raise DataError(
-            f"--restart: {source} holds {run.epochs_run} epochs, more than --epochs {config.epochs}; give --epochs "
+            f"--restart: {source} holds {run.epochs_run} epochs, more than --epochs {settings.epochs}; give --epochs "
             f"{run.epochs_run} or more to resume it, or train from scratch without --restart"
         )
-    common.save_config(paths.args_json, config)
+    common.save_config(paths.args_json, settings.record)
     first_epoch = run.epochs_run + 1
     if first_epoch > 1:
-        tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {config.epochs}")
+        tqdm.write(f"resuming {paths.base_name} after epoch {first_epoch - 1} of {settings.epochs}")
     write_log_csv(paths.log_csv, model.log_columns, run.log_rows)
     started = time.perf_counter()
     epochs = progress_bar(
-        range(first_epoch, config.epochs + 1),
+        range(first_epoch, settings.epochs + 1),
         desc=f"train {paths.dataset}",
         unit="epoch",
         initial=first_epoch - 1,
-        total=config.epochs,
+        total=settings.epochs,
     )
     for epoch in epochs:
         result = model.train_epoch(training_data, epoch)
@@ -134,7 +151,7 @@ def train(
         epochs.set_postfix({column: f"{value:.3f}" for column, value in list(result.log.items())[:2]}, refresh=False)
     epochs.close()
     run.seconds = time.perf_counter() - started
-    run.epochs_run = config.epochs - first_epoch + 1
+    run.epochs_run = settings.epochs - first_epoch + 1
     return run
 
 
@@ -142,7 +159,7 @@ def build_and_train(
     model_class: type[Model],
     options: ModelOptions,
     data: Any,
-    config: Namespace,
+    settings: TrainingSettings,
     paths: RunPaths,
     fingerprint: dict[str, Any],
     device: torch.device,
@@ -150,7 +167,7 @@ def build_and_train(
     """The one training sequence of a DCASE run, a family's shared weights and a monitor bundle: the network shaped
     by its training data, then trained (resumed with --restart). The caller seeded the run (engine.runner.start)."""
     model = model_class(options, model_class.shape_of(options, data), device)
-    return model, train(model, data, config, paths, fingerprint)
+    return model, train(model, data, settings, paths, fingerprint)
 
 
 def save_trained(model: Model, run: TrainingRun, paths: RunPaths, info: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from engine.checkpoint import run_fingerprint
 from engine.monitor import bundle as files
 from engine.runner import resolve_score_mode, save_thresholds, start
 from engine.saved_model import file_sha256
-from engine.train_loop import build_and_train
+from engine.train_loop import TrainingSettings, build_and_train
 from errors import ConfigError, DataError
 from networks import registry
 from networks.base import Model
@@ -116,7 +116,15 @@ def _train_in(
     """Train, fit the reference and the thresholds into ``staging``; the per-clip training scores."""
     options = model_class.options_class.from_config(config)
     paths = files.bundle_paths(staging)
-    model, run = build_and_train(model_class, options, data, config, paths, run_fingerprint(config, options), device)
+    model, run = build_and_train(
+        model_class,
+        options,
+        data,
+        TrainingSettings.from_config(config),
+        paths,
+        run_fingerprint(config, options),
+        device,
+    )
     calibration = {**run.calibration, **model.fit_reference(data)}
     save_thresholds(paths, calibration)
     return model, model.score(data)
