@@ -34,10 +34,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_weights(model: Model, weights: Path, info_path: Path, info: dict[str, Any]) -> dict[str, Any]:
-    """Write the weights, then their description (shape and SHA-256 added); returns the description."""
+def save_weights(
+    model: Model, weights: Path, info_path: Path, info: dict[str, Any], recorded_as: str | None = None
+) -> dict[str, Any]:
+    """Write the weights, then their description (shape and SHA-256 added; the weights named ``recorded_as``,
+    default their path); returns the description."""
     save_torch(weights, model.model_state())
-    record = {**info, "shape": model.shape, "weights": str(weights), "weights_sha256": file_sha256(weights)}
+    record = {
+        **info,
+        "shape": model.shape,
+        "weights": recorded_as or str(weights),
+        "weights_sha256": file_sha256(weights),
+    }
     atomic_write_text(info_path, json.dumps(record, indent=2) + "\n")
     return record
 

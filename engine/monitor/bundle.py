@@ -78,9 +78,7 @@ def bundle_paths(folder: Path) -> RunPaths:
 def save_model(staging: Path, model: Model, info: dict[str, Any]) -> None:
     """The model's weights, their description and its reference through the DCASE runs' store, with names
     relative to the bundle (it is moved and copied whole)."""
-    save_weights(model, staging / WEIGHTS, staging / MODEL_INFO, info)
-    record = json.loads((staging / MODEL_INFO).read_text(encoding="utf-8"))
-    write_json(staging / MODEL_INFO, {**record, "weights": WEIGHTS})
+    save_weights(model, staging / WEIGHTS, staging / MODEL_INFO, info, recorded_as=WEIGHTS)
     reference = model.reference_state()
     if reference:
         save_reference(staging / REFERENCE, reference)
