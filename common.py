@@ -100,6 +100,15 @@ CORE_OPTIONS: tuple[Option, ...] = (
         fingerprint=RUN,
     ),
     Option("use_ids", ("--use_ids",), "int*", [], "section ids whose clips are used for training"),
+    Option(
+        "eval_adds_dev",
+        ("--eval_adds_dev",),
+        "bool",
+        False,
+        "with -e, a family model (one model for every machine type) also trains on the development machine "
+        "types' training clips, as ASDKit trains for its evaluation scores; its weights are named <family>+dev",
+        fingerprint=RUN,  # added to the family model's fingerprint only where it applies: other weights keep theirs
+    ),
     Option("is_auto_download", ("--is_auto_download",), "bool", False, "download a missing dataset", fingerprint=RUN),
     Option(
         "mono",

@@ -18,7 +18,7 @@ from datasets.audio import ChannelRule
 from datasets.dcase_data import load_test_set, load_train_set
 from datasets.features import FeatureParams
 from datasets.file_list import Clip, list_test_clips, list_train_clips
-from datasets.registry import DatasetSpec
+from datasets.registry import DatasetSpec, machine_types
 from datasets.vector_data import VectorSet
 from datasets.waveforms import (
     cached_machine_clips,
@@ -27,7 +27,7 @@ from datasets.waveforms import (
     machine_clips_from_files,
 )
 from errors import DataError
-from networks.base import Model
+from networks.base import Model, Scope
 
 
 @dataclass
@@ -61,6 +61,7 @@ class DataSettings:
     use_ids: list[int]
     num_workers: int
     features: FeatureParams
+    eval_adds_dev: bool = False  # -e with --eval_adds_dev: a family model also trains on the dev machine types
 
     @classmethod
     def from_config(cls, config: Namespace) -> DataSettings:
@@ -69,6 +70,7 @@ class DataSettings:
             list(config.use_ids),
             int(config.num_workers),
             FeatureParams.from_config(config),
+            bool(config.eval and config.eval_adds_dev),
         )
 
     @property
@@ -96,6 +98,29 @@ def reads_family(model_class: type[Model]) -> bool:
     return model_class.inputs == "waveforms"
 
 
+def adds_dev_clips(model_class: type[Model], settings: DataSettings) -> bool:
+    """Whether this run's family model also trains on the development split's machine types (-e with
+    --eval_adds_dev); only a family model does, a model of one machine type keeps its own split."""
+    return settings.eval_adds_dev and model_class.scope == Scope.FAMILY
+
+
+def family_training_listing(
+    model_class: type[Model], spec: DatasetSpec, settings: DataSettings
+) -> list[tuple[DatasetSpec, list[Clip]]]:
+    """The training clips of every machine type of the family that the model trains on, by machine type: the
+    run's split (its sections), then, with ``adds_dev_clips``, every section of the development split's types."""
+    listing = list_family_training_clips(
+        spec.family, spec.split, settings.root, _sections_read(model_class, settings), required=spec.machine
+    )
+    if not adds_dev_clips(model_class, settings):
+        return listing
+    first_dev_type = machine_types(spec.family, "dev")[0]
+    try:  # the first development type is required, so that a missing dev split is an error, not a warning
+        return listing + list_family_training_clips(spec.family, "dev", settings.root, [], required=first_dev_type)
+    except DataError as error:
+        raise DataError(f"--eval_adds_dev True needs the development training clips: {error}") from error
+
+
 def training_data(
     model_class: type[Model], spec: DatasetSpec, settings: DataSettings, device: torch.device
 ) -> tuple[Any, int]:
@@ -104,13 +129,7 @@ def training_data(
     outlier exposure, finds its own machine type as ``run_machine``)."""
     if not reads_family(model_class):
         return _machine_vectors(spec, settings, device)
-    listing = list_family_training_clips(
-        spec.family,
-        spec.split,
-        settings.root,
-        _sections_read(model_class, settings),
-        required=spec.machine,
-    )
+    listing = family_training_listing(model_class, spec, settings)
     data = load_family_training_set(listing, settings.root, settings.channel_rule)
     data.run_machine = spec.machine  # a waveform model of one machine type tells its own clips from the others'
     if data.n_clips < 2:

@@ -11,6 +11,7 @@ import os
 import random
 from argparse import Namespace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,6 +104,12 @@ def save_thresholds(paths: RunPaths, calibration: dict[str, np.ndarray]) -> None
             ) from error
 
 
+def machine_fingerprint(model_class: type[Model], config: Namespace, options: ModelOptions) -> dict[str, Any]:
+    """What a machine type's trained model and reference depend on, as ``--test_only`` checks it."""
+    extra = shared_model.applied_run_options(model_class, config)
+    return run_fingerprint(config, options, with_reference=True, **extra)
+
+
 def train_machine(
     model_class: type[Model],
     options: ModelOptions,
@@ -135,8 +142,9 @@ def train_machine(
             inputs.reference_data(model_class, spec, inputs.DataSettings.from_config(config), device, trained_on)
         )
 
-    if weights_info is not None and model_class.sees_all_sections:
-        calibration.update(shared_model.shared_reference(model, fit_reference, options, shared, weights_info))
+    if weights_info is not None and shared_model.shares_sections(model_class, config, spec):
+        reference_run = shared_model.all_sections_run(config)  # one per machine type, also under a family model
+        calibration.update(shared_model.shared_reference(model, fit_reference, options, reference_run, weights_info))
     else:
         calibration.update(fit_reference())
     save_thresholds(paths, calibration)
@@ -144,7 +152,7 @@ def train_machine(
     if reference:
         save_reference(paths.reference, reference)
     record = {
-        "fingerprint": run_fingerprint(config, options, with_reference=True),
+        "fingerprint": machine_fingerprint(model_class, config, options),
         "epochs": config.epochs,
         "sample_rate": sample_rate,
         "has_reference": bool(reference),
@@ -186,9 +194,7 @@ def load_machine_model(
             config.model,
         ), 0
     missing = not_found("trained model", paths.model_weights, config, spec)
-    info = check_description(
-        info, paths.model_info, run_fingerprint(config, options, with_reference=True), missing, again
-    )
+    info = check_description(info, paths.model_info, machine_fingerprint(model_class, config, options), missing, again)
     model = load_model(
         model_class,
         options,

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from datasets.registry import DatasetSpec
-from datasets.waveforms import family_listing_digest, list_family_training_clips
+from datasets.waveforms import family_listing_digest
 from engine import inputs
 from engine.checkpoint import read_model_info, run_fingerprint
 from engine.paths import RunPaths
@@ -40,8 +40,8 @@ from engine.saved_model import (
     save_reference,
 )
 from engine.train_loop import TrainingSettings, build_and_train, save_trained
-from errors import DataError
-from networks.base import Model, ModelOptions
+from errors import ConfigError, DataError
+from networks.base import Model, ModelOptions, Scope
 from safe_io import file_lock
 
 ALL_SECTIONS_TAG = "id(all_)"
@@ -49,22 +49,56 @@ CALIBRATION_PREFIX = "calibration__"  # threshold samples of each score mode, st
 REFERENCE_KEY = "fitted_for"  # the weights and settings a stored reference was fitted with
 
 
+def shares_sections(model_class: type[Model], config: Namespace, spec: DatasetSpec) -> bool:
+    """Whether this section run (DCASE2020-2022) uses the weights and reference of all sections of its machine
+    type (``sees_all_sections``) instead of its own."""
+    return model_class.sees_all_sections and bool(config.use_ids) and len(spec.sections) > 1
+
+
+def all_sections_run(config: Namespace) -> Namespace:
+    """The run of every section of the machine type: what a model of all sections is stored under."""
+    return Namespace(**{**vars(config), "use_ids": [], "model_name_suffix": ALL_SECTIONS_TAG})
+
+
 def shared_run(model_class: type[Model], config: Namespace, spec: DatasetSpec) -> Namespace | None:
     """The configuration of the run that trains the weights this run uses, or None when it trains its own: the
-    family's run (its dataset is the family, ``DCASE2024T2``), or the run of all sections of the machine type."""
-    if model_class.scope == "family":
-        return Namespace(**{**vars(config), "dataset": spec.family})
-    if model_class.sees_all_sections and config.use_ids and len(spec.sections) > 1:
-        return Namespace(**{**vars(config), "use_ids": [], "model_name_suffix": ALL_SECTIONS_TAG})
-    return None
+    family's run (its dataset is the family, ``DCASE2024T2``, or ``DCASE2024T2+dev`` when it also trains on the
+    development types; of all sections where the model sees them), or the run of all sections of the machine
+    type."""
+    if config.eval_adds_dev and model_class.scope != Scope.FAMILY:
+        raise ConfigError(
+            f"--eval_adds_dev True: {config.model} trains one model per machine type on that type's clips; the "
+            "option is for family models (one model for every machine type): leave it out"
+        )
+    sections = all_sections_run(config) if shares_sections(model_class, config, spec) else config
+    if model_class.scope == Scope.FAMILY:
+        adds_dev = inputs.adds_dev_clips(model_class, inputs.DataSettings.from_config(config))
+        return Namespace(**{**vars(sections), "dataset": spec.family + ("+dev" if adds_dev else "")})
+    return sections if sections is not config else None
 
 
-def _fingerprint(shared: Namespace, options: ModelOptions, spec: DatasetSpec) -> dict[str, Any]:
+def applied_run_options(model_class: type[Model], config: Namespace) -> dict[str, Any]:
+    """Run-level options that change what a model is trained on where they apply (``--eval_adds_dev`` for a
+    family model in an -e run), for its fingerprints; empty elsewhere, so that every other fingerprint stays."""
+    adds_dev = inputs.adds_dev_clips(model_class, inputs.DataSettings.from_config(config))
+    return {"eval_adds_dev": True} if adds_dev else {}
+
+
+def _expected_fingerprint(
+    model_class: type[Model], shared: Namespace, options: ModelOptions, data: str | None
+) -> dict[str, Any]:
+    """The shared weights' settings: the shared run's, its applied run-level options, and the digest of the clips
+    they are trained on."""
+    extra = applied_run_options(model_class, shared)
+    return run_fingerprint(shared, options, dataset=shared.dataset, data=data, **extra)
+
+
+def _fingerprint(
+    model_class: type[Model], shared: Namespace, options: ModelOptions, spec: DatasetSpec
+) -> dict[str, Any]:
     """What shared weights depend on: the shared run's settings and the clips it trains on."""
-    listing = list_family_training_clips(
-        spec.family, spec.split, Path(shared.dataset_directory), shared.use_ids, required=spec.machine
-    )
-    return run_fingerprint(shared, options, dataset=shared.dataset, data=family_listing_digest(listing))
+    listing = inputs.family_training_listing(model_class, spec, inputs.DataSettings.from_config(shared))
+    return _expected_fingerprint(model_class, shared, options, family_listing_digest(listing))
 
 
 def _is_current(paths: RunPaths, fingerprint: dict[str, Any], epochs: int) -> bool:
@@ -92,7 +126,7 @@ def load_shared_model(
     again = how_to_train(config, spec)
     missing = not_found(f"trained shared model ({_kind(model_class)})", paths.model_weights, config, spec)
     saved = dict((info or {}).get("fingerprint") or {})
-    expected = run_fingerprint(shared, options, dataset=shared.dataset, data=saved.get("data"))
+    expected = _expected_fingerprint(model_class, shared, options, saved.get("data"))
     check_description(info, paths.model_info, expected, missing, again)
     return load_model(model_class, options, info, paths.model_weights, device, again, config.model), info
 
@@ -111,7 +145,7 @@ def ensure_shared_model(
 ) -> None:
     """Train the shared model unless a current one exists; parallel runs wait for the one that trains it."""
     paths = RunPaths.from_config(shared)
-    fingerprint = _fingerprint(shared, options, spec)
+    fingerprint = _fingerprint(model_class, shared, options, spec)
     kind, user = _kind(model_class), f"{spec.name} {config.model_name_suffix or ''}".strip()
     if _is_current(paths, fingerprint, config.epochs):
         tqdm.write(f"{kind} {paths.model_weights} is trained: reused for {user}")

@@ -83,6 +83,9 @@ class ScacMultiResModel(FamilyClassifierModel):
     options_class: ClassVar[type[ScacOptions]] = ScacOptions
     scope: ClassVar[Scope] = Scope.FAMILY
     inputs: ClassVar[Inputs] = Inputs.WAVEFORMS
+    # ASDKit trains one model on every section of every machine type and pools a machine type's sections in its
+    # back-end, also in the multi-section years (DCASE2020-2022) that the legacy scripts run section by section
+    sees_all_sections: ClassVar[bool] = True
     score_modes: ClassVar[tuple[str, ...]] = ("SMOTE", "KNN")
     log_columns: ClassVar[tuple[str, ...]] = ("loss", "accuracy", "learning_rate")
     # tests/engine/test_runner.py's one tiny epoch: two narrow STFT branches on 1 s windows

@@ -6,6 +6,7 @@ mode."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 import common
 from datasets.file_list import list_test_clips
-from datasets.registry import resolve_dataset
+from datasets.registry import machine_types, resolve_dataset
 from datasets.waveforms import machine_clips_from_files, read_waveforms
 from engine import train_loop
 from engine.checkpoint import save_torch
@@ -26,6 +27,7 @@ from tests.conftest import read_rows, run_train
 TINY = [*registry.get("STgram-MFN").tiny_test_flags]
 SUFFIX = "seed13711_id(0_)"
 FAMILY = "STgram-MFN_DCASE2024T2_id(0_)_seed13711"
+EVAL_ROOT = "dcase2024t2/eval_data/raw"
 
 
 def train_args(data_dir: Path, machine: str, *extra: str, split: str = "-d") -> list[str]:
@@ -211,3 +213,62 @@ def test_eval_mode_writes_sorted_scores_without_a_result_table(tiny_data_dir: Pa
     assert [row[0] for row in rows] == sorted(p.name for p in test_dir.glob("*.wav"))
     assert not list(result_dir.glob("result_*"))
     assert (tmp_path / "models/saved_model/stgram" / "STgram-MFN_DCASE2024T2_id(0_)_Eval_seed13711.pth").is_file()
+
+
+EVAL_PLUS_DEV = "STgram-MFN_DCASE2024T2+dev_id(0_)_Eval_seed13711"
+
+
+def test_eval_adds_dev_trains_the_evaluation_model_on_the_development_types_too(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    run_train(tmp_path, *train_args(tiny_data_dir, "ToyCircuit", "--eval_adds_dev", "True", split="-e"))
+    info = json.loads((tmp_path / "models/saved_model/stgram" / f"{EVAL_PLUS_DEV}.json").read_text())
+    present = [m for m in machine_types("DCASE2024T2", "eval") if (tiny_data_dir / EVAL_ROOT / m).is_dir()]
+    assert info["shape"]["machines"] == [*present, *machine_types("DCASE2024T2", "dev")]
+    assert info["shape"]["n_clips"] == 9 * 12 and "gearbox/00/target" in info["shape"]["classes"]
+    assert info["fingerprint"]["dataset"] == "DCASE2024T2+dev" and info["fingerprint"]["eval_adds_dev"] is True
+    scores = (
+        tmp_path
+        / "results/eval_data/stgram_KNN"
+        / f"anomaly_score_DCASE2024T2ToyCircuit_section_00_test_{SUFFIX}_Eval.csv"
+    )
+    assert len(read_rows(scores)) == 12
+    again = run_train(
+        tmp_path, *train_args(tiny_data_dir, "ToyCircuit", "--eval_adds_dev", "True", "--test_only", split="-e")
+    )
+    assert again.returncode == 0
+    own_split = run_train(tmp_path, *train_args(tiny_data_dir, "ToyCircuit", "--test_only", split="-e"), check=False)
+    assert own_split.returncode == 2 and "--eval_adds_dev True (this run: None)" in own_split.stderr
+
+
+def test_eval_adds_dev_without_the_development_set_is_one_line_and_writes_nothing(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data_dir / EVAL_ROOT / "ToyCircuit", data / EVAL_ROOT / "ToyCircuit")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_train(work, *train_args(data, "ToyCircuit", "--eval_adds_dev", "True", split="-e"), check=False)
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: --eval_adds_dev True needs the development training clips: dataset folder")
+    assert "dcase2024t2/dev_data/raw/bearing/train not found" in message and "data_download_2024dev.sh" in message
+    assert not list(work.rglob("*.pth")) and not list(work.rglob("*.json"))
+
+
+def test_eval_adds_dev_leaves_development_runs_and_their_weights_as_they_were(
+    family_run: dict, tiny_data_dir: Path
+) -> None:
+    work = family_run["work"]
+    result = run_train(work, *train_args(tiny_data_dir, "fan", "--eval_adds_dev", "True", "--test_only"))
+    assert result.returncode == 0
+    info = json.loads((work / "models/saved_model/stgram" / f"{FAMILY}.json").read_text())
+    assert "eval_adds_dev" not in info["fingerprint"]
+
+
+def test_eval_adds_dev_is_refused_for_a_model_of_one_machine_type(tiny_data_dir: Path, tmp_path: Path) -> None:
+    tiny = registry.get("DCASE2023T2-AE").tiny_test_flags
+    args = ["--dataset", "DCASE2024T2ToyCircuit", "-e", "--dataset_directory", str(tiny_data_dir), *tiny]
+    result = run_train(tmp_path, *args, "--eval_adds_dev", "True", check=False)
+    assert result.returncode == 2
+    assert "--eval_adds_dev True: DCASE2023T2-AE trains one model per machine type" in result.stderr
