@@ -65,8 +65,12 @@ def run_fingerprint(
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Human-readable list of the settings that differ between two training fingerprints."""
     keys = sorted(set(saved) | set(current))
+
+    def shown(values: dict[str, Any], key: str) -> str:
+        return repr(values[key]) if key in values else "not set"  # an option only some runs record
+
     return [
-        f"--{key} {saved.get(key)!r} (this run: {current.get(key)!r})"
+        f"--{key} {shown(saved, key)} (this run: {shown(current, key)})"
         for key in keys
         if saved.get(key) != current.get(key)
     ]

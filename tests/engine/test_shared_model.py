@@ -238,7 +238,7 @@ def test_eval_adds_dev_trains_the_evaluation_model_on_the_development_types_too(
     )
     assert again.returncode == 0
     own_split = run_train(tmp_path, *train_args(tiny_data_dir, "ToyCircuit", "--test_only", split="-e"), check=False)
-    assert own_split.returncode == 2 and "--eval_adds_dev True (this run: None)" in own_split.stderr
+    assert own_split.returncode == 2 and "--eval_adds_dev True (this run: not set)" in own_split.stderr
 
 
 def test_eval_adds_dev_without_the_development_set_is_one_line_and_writes_nothing(
