@@ -229,6 +229,9 @@ def test_ctrl_c_stops_the_whole_stage_and_says_how_to_resume(workflow_run: Path)
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: the Ctrl-C below reaches bash, train.py and tee
+        # a terminal's Ctrl-C handling, whatever the test worker's own: a process that starts with SIGINT
+        # ignored (a pytest-xdist worker may be one) passes that on, and Python then never raises KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
