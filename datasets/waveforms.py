@@ -327,32 +327,42 @@ def load_family_training_set(
     listing: Sequence[tuple[DatasetSpec, list[Clip]]], dataset_directory: Path, rule: ChannelRule = MONO
 ) -> FamilyTrainingSet:
     """Waveforms (cached per machine type) and attributes of the clips of ``list_family_training_clips``."""
-    machines, waveforms, clips_all, attributes, clip_machine, clip_index = [], [], [], [], [], []
-    for number, (spec, clips) in enumerate(listing):
-        waves = load_machine_training_waveforms(spec, clips, dataset_directory, rule)
-        machines.append(spec.machine)
-        waveforms.append(waves)
-        clips_all += clips
-        attributes += clip_attributes(clips, spec.machine_dir(Path(dataset_directory)))
-        clip_machine += [number] * len(clips)
-        clip_index += list(range(len(clips)))
+    root = Path(dataset_directory)
+    return assemble_family_set(
+        [spec.machine for spec, _ in listing],
+        [load_machine_training_waveforms(spec, clips, root, rule) for spec, clips in listing],
+        [clips for _, clips in listing],
+        [clip_attributes(clips, spec.machine_dir(root)) for spec, clips in listing],
+        f"the machine types of {listing[0][0].family} ({listing[0][0].split})",
+    )
+
+
+def assemble_family_set(
+    machines: Sequence[str],
+    waveforms: Sequence[Waveforms],
+    clips: Sequence[list[Clip]],
+    attributes: Sequence[list[str]],
+    what: str,
+) -> FamilyTrainingSet:
+    """One training set of several machine types' clips (``clips[m]``, read into ``waveforms[m]``); ``what``
+    names them in the error raised when their sample rates differ."""
     rates = {waves.sample_rate for waves in waveforms}
     if len(rates) > 1:
         rate_list = ", ".join(
             f"{machine} {waves.sample_rate} Hz" for machine, waves in zip(machines, waveforms, strict=True)
         )
         raise DataError(
-            f"the machine types of {listing[0][0].family} ({listing[0][0].split}) are sampled at "
-            f"different rates ({rate_list}); one model for all of them needs one rate: resample the "
-            "clips"
+            f"{what} are sampled at different rates ({rate_list}); one model for all of them needs one rate: "
+            "resample the clips"
         )
+    clips_all = [clip for group in clips for clip in group]
     return FamilyTrainingSet(
-        machines,
-        waveforms,
-        np.asarray(clip_machine, dtype=np.int64),
-        np.asarray(clip_index, dtype=np.int64),
+        list(machines),
+        list(waveforms),
+        np.concatenate([np.full(len(group), number, dtype=np.int64) for number, group in enumerate(clips)]),
+        np.concatenate([np.arange(len(group), dtype=np.int64) for group in clips]),
         clips_all,
-        attributes,
+        [value for group in attributes for value in group],
         rates.pop(),
         listing_digest([clip.path for clip in clips_all]),
     )
@@ -394,9 +404,13 @@ def cached_machine_clips(
     spec: DatasetSpec, clips: Sequence[Clip], dataset_directory: Path, rule: ChannelRule = MONO
 ) -> MachineClips:
     """A machine type's training clips, read from (and cached as) int16 waveforms."""
-    waves = load_machine_training_waveforms(spec, clips, dataset_directory, rule)
+    return machine_clips_of(spec.machine, clips, load_machine_training_waveforms(spec, clips, dataset_directory, rule))
+
+
+def machine_clips_of(machine: str, clips: Sequence[Clip], waves: Waveforms) -> MachineClips:
+    """``clips``, whose samples ``waves`` holds in the same order."""
     return MachineClips(
-        spec.machine,
+        machine,
         list(clips),
         waves.rows_per_clip(),
         waves.sample_rate,

@@ -17,6 +17,21 @@ from networks.base import SingleNetworkModel
 from networks.precision import autocast, precision_name
 
 
+class OneClassError(DataError):
+    """The training clips make a single class: a classifier has nothing to tell apart (its loss is 0 from the
+    first step)."""
+
+
+def require_several_classes(system: str, classes: list[str], data: FamilyTrainingSet) -> None:
+    """OneClassError naming the machine types when the training clips' ``classes`` are fewer than two."""
+    if len(classes) < 2:
+        raise OneClassError(
+            f"{system} classifies its training clips by machine type, section, attributes and domain, and the "
+            f"clips of {', '.join(data.machines)} make one class ({classes[0] if classes else 'none'}): train it "
+            "on several machine types, sections, attribute values or both domains"
+        )
+
+
 def epoch_batches(
     n_clips: int, batch_size: int, shuffle: bool, rng: np.random.Generator, draw_weights: np.ndarray | None = None
 ) -> list[np.ndarray]:

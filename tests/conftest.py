@@ -16,7 +16,7 @@ import torch
 
 import train
 from datasets.synthetic import generate_dataset
-from tests.monitor_data import ae_bundle, knn_bundle, recordings  # noqa: F401 (fixtures of the monitoring tests)
+from tests.monitor_data import ae_bundle, knn_bundle, other_machine, recordings  # noqa: F401 (fixtures of the monitoring tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

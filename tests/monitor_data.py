@@ -40,6 +40,24 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def other_machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another machine's normal recordings (12 synthetic valve clips of 2 s, DCASE names): a family classifier's
+    second machine type."""
+    root = tmp_path_factory.mktemp("other")
+    generate_dataset(
+        root,
+        ["valve"],
+        n_train_source=12,
+        n_train_target=0,
+        n_test_per_group=1,
+        duration=CLIP_SECONDS,
+        seed=5,
+        workers=1,
+    )
+    return root / "dcase2024t2/dev_data/raw/valve/train"
+
+
+@pytest.fixture(scope="session")
 def ae_bundle(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "fan_ae"
     fit_bundle(recordings / "normal", out, "DCASE2023T2-AE", flags=TINY_FIT)

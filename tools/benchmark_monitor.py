@@ -23,7 +23,7 @@ import torch
 from datasets.synthetic import generate_dataset
 from engine.monitor.bundle import load_bundle
 from engine.monitor.fit import fit_bundle
-from engine.monitor.scoring import file_windows, score_files, score_frames
+from engine.monitor.scoring import file_windows, score_files, score_windows
 from tools.measured_run import PEAK_MEMORY_WRAPPER, measured_run
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def one_clip_latency(bundle_path: Path, clip: Path, repeats: int) -> dict[str, f
     figures["features_ms"] = 1000 * median_seconds(lambda: file_windows(clip, bundle, window, window / 2), repeats)
     for mode in bundle.manifest["score_modes"]:
         figures[f"{mode}_model_ms"] = 1000 * median_seconds(
-            lambda mode=mode: score_frames(bundle, mode, frames, [clip.name]), repeats
+            lambda mode=mode: score_windows(bundle, mode, frames, [clip.name]), repeats
         )
     return figures
 

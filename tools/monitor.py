@@ -1,7 +1,8 @@
 """Monitor one machine: fit a model bundle on its normal recordings, score new recordings, watch a folder, export.
 
     python -m tools.monitor fit NORMAL_DIR --out BUNDLE [--model NAME] [--config demo.yaml]
-                                [--domains domains.csv] [any train.py option, e.g. --epochs 20 --seed 1]
+                                [--domains domains.csv] [--others OTHER_MACHINE_DIR ...]
+                                [any train.py option, e.g. --epochs 20 --seed 1]
     python -m tools.monitor score BUNDLE FILES_OR_DIRS... [--csv scores.csv] [--json] [--plot scores.png]
                                 [--threshold X|pNN] [--score MSE|MAHALA] [--window SECONDS --hop SECONDS]
     python -m tools.monitor watch BUNDLE DIR [--csv DIR/monitor_scores.csv] [--interval 2] [--settle 2] [--once]
@@ -72,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", default=None, help="registered model name (default: baseline.yaml's, or a --config's)")
     fit.add_argument("--config", action="append", default=[], help="yaml overlay on baseline.yaml (repeatable)")
     fit.add_argument("--domains", type=Path, default=None, help="CSV of file,domain (source/target) rows")
+    fit.add_argument(
+        "--others",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of another machine's normal recordings (repeatable): a family classifier (SCAC-MultiRes, "
+        "STgram-MFN) also learns to tell the machine from these; its reference stays NORMAL_DIR's clips",
+    )
     score = commands.add_parser("score", help="score recordings", allow_abbrev=False)
     score.add_argument("bundle", type=Path)
     score.add_argument("paths", type=Path, nargs="+", help="WAV files and folders of WAV files")
@@ -213,7 +223,7 @@ def run_command(argv: Sequence[str]) -> None:
             f"(see python -m tools.monitor {args.command} --help)"
         )
     if args.command == "fit":
-        fit_bundle(args.normal_dir, args.out, args.model, args.config, extra, args.domains)
+        fit_bundle(args.normal_dir, args.out, args.model, args.config, extra, args.domains, args.others)
     else:
         {"score": run_score, "watch": run_watch, "export": run_export}[args.command](args)
 

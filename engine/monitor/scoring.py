@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -15,9 +16,11 @@ import soundfile
 from datasets.audio import read_clip
 from datasets.clip_features import ClipFeatures
 from datasets.features import count_stft_frames, log_mel_spectrogram
+from datasets.folder_clips import clips_in_memory
 from datasets.vector_data import VectorSet
 from engine.monitor.bundle import Bundle
 from errors import ConfigError, DataError
+from networks.base import Inputs
 
 FILES_PER_PASS = 32  # files whose vectors go through the model together
 TIMESTAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T_ ]?(\d{2})[-:_]?(\d{2})[-:_]?(\d{2})")
@@ -117,8 +120,9 @@ def _check_channels(path: Path, bundle: Bundle) -> None:
 def file_windows(
     path: Path, bundle: Bundle, window_s: float, hop_s: float
 ) -> tuple[list[tuple[float, float]], list[np.ndarray]]:
-    """``((start_s, end_s) of each window, log-mel frames of each window)`` of one recording, after checking its
-    channels, sample rate and length against the bundle's."""
+    """``((start_s, end_s) of each window, the model's input of each window)`` of one recording, after checking
+    its channels, sample rate and length against the bundle's: log-mel frames, or the samples for a model that
+    reads waveforms."""
     _check_channels(path, bundle)
     signal, rate = read_clip(path, bundle.params.channel_rule)
     if rate != bundle.sample_rate:
@@ -128,14 +132,18 @@ def file_windows(
             "rate"
         )
     params = bundle.params
-    if count_stft_frames(len(signal), params.n_fft, params.hop_length) < params.frames:
+    reads_vectors = bundle.model.inputs == Inputs.VECTORS
+    if reads_vectors and count_stft_frames(len(signal), params.n_fft, params.hop_length) < params.frames:
         needed = (params.frames - 1) * params.hop_length / rate
         raise DataError(
             f"{path} is too short ({len(signal) / rate:.3f} s) to score: recordings need at least {needed:.3f} s"
         )
     bounds = window_bounds(len(signal), rate, window_s, hop_s)
-    frames = [log_mel_spectrogram(signal[start:end], rate, params) for start, end in bounds]
-    return [(start / rate, end / rate) for start, end in bounds], frames
+    if reads_vectors:
+        inputs = [log_mel_spectrogram(signal[start:end], rate, params) for start, end in bounds]
+    else:
+        inputs = [signal[start:end] for start, end in bounds]
+    return [(start / rate, end / rate) for start, end in bounds], inputs
 
 
 def check_windowing(window_s: float, hop_s: float) -> None:
@@ -143,16 +151,23 @@ def check_windowing(window_s: float, hop_s: float) -> None:
         raise ConfigError(f"--window ({window_s}) and --hop ({hop_s}) must be positive numbers of seconds")
 
 
-def score_frames(bundle: Bundle, mode: str, frames: Sequence[np.ndarray], names: Sequence[str]) -> np.ndarray:
-    """The model's ``mode`` score of each block of log-mel frames, through the engine's vector set."""
-    offsets = np.concatenate([[0], np.cumsum([len(block) for block in frames])])
+def model_input(bundle: Bundle, windows: Sequence[np.ndarray], names: Sequence[str]) -> Any:
+    """What the model scores the windows (``file_windows``'s inputs) in: the engine's vector set, or clips."""
+    if bundle.model.inputs != Inputs.VECTORS:
+        return clips_in_memory(str(bundle.manifest["trained_on"]), names, windows, bundle.sample_rate)
+    offsets = np.concatenate([[0], np.cumsum([len(block) for block in windows])])
     features = ClipFeatures(
         offsets=offsets,
         names=list(names),
         sample_rate=bundle.sample_rate,
-        log_mel=np.concatenate(frames).astype(np.float32, copy=False),
+        log_mel=np.concatenate(windows).astype(np.float32, copy=False),
     )
-    data = VectorSet.from_features(features, bundle.params, np.zeros(len(frames), dtype=bool), bundle.model.device)
+    return VectorSet.from_features(features, bundle.params, np.zeros(len(windows), dtype=bool), bundle.model.device)
+
+
+def score_windows(bundle: Bundle, mode: str, windows: Sequence[np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """The model's ``mode`` score of each window (``file_windows``'s inputs)."""
+    data = model_input(bundle, windows, names)
     scores = np.asarray(bundle.model.score(data, (mode,))[mode], dtype=np.float64)
     bad = ~np.isfinite(scores)
     if bad.any():
@@ -212,9 +227,9 @@ def score_files(
     for first in range(0, len(paths), FILES_PER_PASS):
         batch = list(zip(paths[first : first + FILES_PER_PASS], labels[first : first + FILES_PER_PASS], strict=True))
         windows = [(label, file_windows(path, bundle, window_s, hop_s)) for path, label in batch]
-        frames = [block for _, (_, blocks) in windows for block in blocks]
+        inputs = [block for _, (_, blocks) in windows for block in blocks]
         names = [label for label, (bounds, _) in windows for _ in bounds]
-        scores = iter(score_frames(bundle, mode, frames, names))
+        scores = iter(score_windows(bundle, mode, inputs, names))
         for label, (bounds, _) in windows:
             start = recording_start(label)
             rows = []

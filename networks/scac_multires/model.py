@@ -22,7 +22,7 @@ from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import ConfigError, DataError
 from networks.backends.knn_smote import KnnSmoteReference, knn_smote_scores, knn_smote_training_scores
 from networks.base import EpochResult, Inputs, Scope
-from networks.family_classifier import FamilyClassifierModel, epoch_batches
+from networks.family_classifier import FamilyClassifierModel, epoch_batches, require_several_classes
 from networks.precision import autocast_dtype
 from networks.scac_multires.crops import covering_windows, first_window, random_window
 from networks.scac_multires.labels import class_labels
@@ -116,14 +116,10 @@ class ScacMultiResModel(FamilyClassifierModel):
     @classmethod
     def shape_of(cls, options: ScacOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
         classes, _ = family_class_labels(training_data)
-        if len(classes) < 2:
-            raise DataError(
-                f"SCAC-MultiRes classifies machine type x section x attributes x domain, and the "
-                f"training clips of {', '.join(training_data.machines)} make one class ({classes[0]}): "
-                "train it on several machine types, sections, attribute values or both domains"
-            )
+        require_several_classes("SCAC-MultiRes", classes, training_data)
         rate = training_data.sample_rate
-        samples = round(options.crop_seconds(data_year(training_data)) * rate)
+        longest = float(training_data.clip_lengths().max()) / rate
+        samples = round(options.crop_seconds(data_year(training_data), longest) * rate)
         check_window(options, samples, rate)
         network = NetworkShape(
             samples=samples,

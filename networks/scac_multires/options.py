@@ -13,6 +13,7 @@ from networks.base import TrainingOptions, option
 # the crop length ASDKit uses for each year (its clips are tiled up to it); 2026 is not in the public code:
 # its clips are 12 s like 2024/2025's
 YEAR_SECONDS = {"2020": 11.0, "2021": 10.0, "2022": 10.0, "2023": 18.0, "2024": 12.0, "2025": 12.0, "2026": 12.0}
+MAX_CROP_SECONDS = 60.0
 _STFT_PAIR = re.compile(r"^(\d+):(\d+)$")
 
 
@@ -38,7 +39,9 @@ class ScacOptions(TrainingOptions):
     )
     scac_fft_branch: bool = option(True, "SCAC-MultiRes: the branch on the FFT magnitude of the whole crop")
     scac_crop_seconds: float = option(
-        0.0, "SCAC-MultiRes: length of the training and embedding windows (0: the year's, as ASDKit: 10-18 s)"
+        0.0,
+        "SCAC-MultiRes: length of the training and embedding windows (0: the year's, as ASDKit: 10-18 s; for "
+        "recordings of no DCASE year, their longest clip)",
     )
     scac_subclusters: int = option(16, "SCAC-MultiRes: sub-clusters (centres) per class")
     scac_trainable_centres: bool = option(True, "SCAC-MultiRes: train the sub-cluster centres (False: fixed)")
@@ -82,7 +85,7 @@ class ScacOptions(TrainingOptions):
         )
         require(
             self.scac_crop_seconds == 0
-            or (0.1 <= self.scac_crop_seconds <= 60 and math.isfinite(self.scac_crop_seconds)),
+            or (0.1 <= self.scac_crop_seconds <= MAX_CROP_SECONDS and math.isfinite(self.scac_crop_seconds)),
             f"SCAC-MultiRes: --scac_crop_seconds must be 0 (the year's) or 0.1-60 s, got {self.scac_crop_seconds}",
         )
         require(
@@ -106,13 +109,11 @@ class ScacOptions(TrainingOptions):
     def stfts(self) -> tuple[tuple[int, int], ...]:
         return parse_stfts(self.scac_stfts)
 
-    def crop_seconds(self, year: str | None) -> float:
-        """The window length: --scac_crop_seconds, or ASDKit's length of ``year``."""
+    def crop_seconds(self, year: str | None, longest_clip_seconds: float) -> float:
+        """The window length: --scac_crop_seconds, or ASDKit's length of ``year`` (about the longest clip of
+        that year's sets); for clips of no DCASE year (a monitored machine's), their longest clip, at most 60 s."""
         if self.scac_crop_seconds:
             return self.scac_crop_seconds
-        if year not in YEAR_SECONDS:
-            self.require(
-                False,
-                f"SCAC-MultiRes: no window length is known for the data's year ({year}): give --scac_crop_seconds",
-            )
-        return YEAR_SECONDS[str(year)]
+        if year in YEAR_SECONDS:
+            return YEAR_SECONDS[str(year)]
+        return min(round(longest_clip_seconds, 3), MAX_CROP_SECONDS)

@@ -27,7 +27,7 @@ from networks.backends.knn_smote import (
     knn_smote_training_scores,
 )
 from networks.base import EpochResult, Inputs, Scope
-from networks.family_classifier import FamilyClassifierModel, epoch_batches
+from networks.family_classifier import FamilyClassifierModel, epoch_batches, require_several_classes
 from networks.precision import autocast_dtype
 from networks.stgram_mfn.labels import belongs_to_section, class_labels
 from networks.stgram_mfn.network import NetworkShape, STgramMFN
@@ -116,6 +116,7 @@ class STgramMFNModel(FamilyClassifierModel):
     @classmethod
     def shape_of(cls, options: StgramOptions, training_data: FamilyTrainingSet) -> dict[str, Any]:
         class_names, _ = family_class_labels(training_data)
+        require_several_classes("STgram-MFN", class_names, training_data)
         network = NetworkShape(
             n_classes=len(class_names),
             n_mels=options.n_mels,

@@ -14,6 +14,7 @@ import pytest
 
 from engine.monitor.bundle import load_bundle
 from engine.monitor.scoring import file_windows
+from networks import registry
 from tests.monitor_data import TINY_FIT, copy_bundle, write_wav
 from tools import monitor
 
@@ -228,3 +229,23 @@ def test_a_bundle_folder_gets_the_mode_mkdir_gives(ae_bundle: Path) -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert ae_bundle.stat().st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
+
+
+def test_a_family_classifier_fits_with_other_machines_watches_and_is_not_exported(
+    capsys: pytest.CaptureFixture, recordings: Path, other_machine: Path, tmp_path: Path
+) -> None:
+    flags = ["--model", "SCAC-MultiRes", *registry.get("SCAC-MultiRes").tiny_test_flags, "--use_cuda", "False"]
+    code, out, _ = run(capsys, "fit", recordings / "normal", "--out", tmp_path / "b", *flags, "--others", other_machine)
+    assert code == 0 and out.startswith("fitted SCAC-MultiRes on 20 clips (+ 12 of 1 other machine) (2.0 s")
+    shutil.copytree(recordings / "day", tmp_path / "day")
+    code, out, _ = run(
+        capsys, "watch", tmp_path / "b", tmp_path / "day", "--once", "--interval", "0.05", "--settle", "0"
+    )
+    with open(tmp_path / "day" / "monitor_scores.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert code == 0 and len(rows) == 11 and all(np.isfinite(float(row["score"])) for row in rows)
+    code, _, err = run(capsys, "export", tmp_path / "b", "--onnx", tmp_path / "b.onnx")
+    assert code == 2 and err == (
+        "error: SCAC-MultiRes has no scoring graph to export; ONNX export works for DCASE2023T2-AE\n"
+    )
+    assert not (tmp_path / "b.onnx").exists()

@@ -61,12 +61,13 @@ def test_target_clips_give_the_autoencoder_its_target_covariance(recordings: Pat
     assert not np.allclose(net.cov_source.numpy(), net.cov_target.numpy())
 
 
-def test_family_models_are_refused(recordings: Path, tmp_path: Path) -> None:
-    refusal = r"--model STgram-MFN trains on every machine type .* monitoring works with "
+def test_a_model_trained_with_other_machine_types_as_outliers_is_refused(recordings: Path, tmp_path: Path) -> None:
+    refusal = r"--model two-stage-OE trains on its machine type with the other machine types .* monitoring works with "
     with pytest.raises(ConfigError, match=refusal) as error:
-        fit_bundle(recordings / "normal", tmp_path / "b", "STgram-MFN", flags=TINY_FIT)
+        fit_bundle(recordings / "normal", tmp_path / "b", "two-stage-OE", flags=TINY_FIT)
     usable = str(error.value).split("monitoring works with ")[1].split(", ")
-    assert {"DCASE2023T2-AE", "level-stats-kNN"} <= set(usable) and "STgram-MFN" not in usable
+    assert {"DCASE2023T2-AE", "level-stats-kNN", "SCAC-MultiRes", "STgram-MFN"} <= set(usable)
+    assert "two-stage-OE" not in usable
     assert list(tmp_path.iterdir()) == []
 
 
@@ -123,8 +124,8 @@ def test_a_killed_fits_folder_is_removed_by_the_next_fit(recordings: Path, tmp_p
 FITTED_BY_FIXTURES = {"DCASE2023T2-AE", "level-stats-kNN"}  # ae_bundle and knn_bundle (tests/monitor_data.py)
 
 
-def fittable() -> list[str]:
-    """The registered models a monitor fit trains on one folder: machine-scope models on log-mel vectors."""
+def fittable_on_vectors() -> list[str]:
+    """The registered models a monitor fit trains on one folder's log-mel vectors: machine-scope vector models."""
     return [
         name
         for name in registry.names()
@@ -132,7 +133,7 @@ def fittable() -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("model", [name for name in fittable() if name not in FITTED_BY_FIXTURES])
+@pytest.mark.parametrize("model", [name for name in fittable_on_vectors() if name not in FITTED_BY_FIXTURES])
 def test_every_fittable_model_fits_a_bundle_that_scores_its_training_clips_again(
     model: str, recordings: Path, tmp_path: Path
 ) -> None:
@@ -145,11 +146,16 @@ def test_every_fittable_model_fits_a_bundle_that_scores_its_training_clips_again
     np.testing.assert_allclose(np.sort(scores), bundle.training_scores[mode], rtol=1e-4, atol=1e-6)
 
 
-def test_the_monitor_fits_exactly_the_machine_models_on_vectors() -> None:
-    assert set(fittable()) >= FITTED_BY_FIXTURES
+def test_the_monitor_fits_the_machine_models_on_vectors_and_the_family_classifiers() -> None:
+    assert set(fittable_on_vectors()) >= FITTED_BY_FIXTURES
+    families = {name for name in registry.names() if registry.get(name).scope == Scope.FAMILY}
+    assert families == {"SCAC-MultiRes", "STgram-MFN"}
     for name in registry.names():
-        if name in fittable():
+        if name in fittable_on_vectors() or name in families:
             check_model_fits(name, registry.get(name))
         else:
-            with pytest.raises(ConfigError, match=f"--model {name} trains on every machine type"):
+            with pytest.raises(ConfigError, match=f"--model {name} trains on its machine type with the other"):
                 check_model_fits(name, registry.get(name))
+    for name in fittable_on_vectors():  # other machines' folders are only for a classifier of several
+        with pytest.raises(ConfigError, match=f"--others: {name} learns from the monitored machine's recordings"):
+            check_model_fits(name, registry.get(name), [Path("valve")])

@@ -49,7 +49,9 @@ def test_a_training_set_of_one_class_is_refused() -> None:
     data = one_machine_set([f"section_00_source_train_normal_{n:04d}_noAttribute.wav" for n in range(3)])
     with pytest.raises(DataError, match="make one class"):
         ScacMultiResModel.shape_of(options, data)
-    assert data_year(data) == "2023" and options.crop_seconds("2023") == 18.0
+    assert data_year(data) == "2023" and options.crop_seconds("2023", 7.5) == 18.0
+    # recordings of no DCASE year (a monitored machine's) are cut to their longest clip, at most a minute
+    assert options.crop_seconds(None, 7.5) == 7.5 and options.crop_seconds(None, 300.0) == 60.0
 
 
 def test_trains_tests_and_smote_needs_enough_target_clips(tiny_data_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,77 @@
+"""engine.monitor.fit with a family classifier: classes from the folders, other machines' folders to learn from,
+one-line refusal of a single class, and the kNN scores of the bundle against scipy's distances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.spatial.distance
+import soundfile
+import torch
+
+from engine.monitor.bundle import load_bundle
+from engine.monitor.fit import fit_bundle
+from engine.monitor.scoring import score_files
+from errors import DataError
+from networks import registry
+from networks.scac_multires.crops import covering_windows
+from tests.monitor_data import CLIP_SECONDS
+
+FAMILY_MODELS = ("SCAC-MultiRes", "STgram-MFN")
+
+
+def tiny_flags(model: str) -> list[str]:
+    return [*registry.get(model).tiny_test_flags, "--use_cuda", "False", "--num_workers", "1"]
+
+
+@pytest.mark.parametrize("model", FAMILY_MODELS)
+def test_one_machine_of_one_class_is_refused_with_what_to_do(model: str, recordings: Path, tmp_path: Path) -> None:
+    # time-stamped names carry no section, attribute or domain: every clip is one class, nothing to tell apart
+    with pytest.raises(DataError, match=r"make one class .*add other machines' folders with --others"):
+        fit_bundle(recordings / "normal", tmp_path / "b", model, flags=tiny_flags(model))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("model", FAMILY_MODELS)
+def test_a_family_classifier_learns_the_machine_beside_other_machines(
+    model: str, recordings: Path, other_machine: Path, tmp_path: Path
+) -> None:
+    manifest = fit_bundle(recordings / "normal", tmp_path / "b", model, flags=tiny_flags(model), others=[other_machine])
+    assert manifest["trained_on"] == "normal" and manifest["also_trained_on"] == {"train": 12}
+    assert manifest["n_clips"] == 20  # the reference and the thresholds are the monitored machine's clips only
+    bundle = load_bundle(tmp_path / "b")
+    machines = {name.split("---")[0].split("/")[0] for name in bundle.model.class_names}
+    assert machines == {"normal", "train"}
+    day = sorted((recordings / "day").glob("*.wav"))
+    rows = [row for file_rows in score_files(bundle, day, bundle.default_mode, CLIP_SECONDS, 1.0) for row in file_rows]
+    assert len(rows) == len(day) and all(np.isfinite(row.score) for row in rows)
+    assert len(bundle.training_scores[bundle.default_mode]) == 20
+
+
+def test_scac_bundle_scores_are_the_nearest_training_embedding_distances(
+    recordings: Path, other_machine: Path, tmp_path: Path
+) -> None:
+    """A clip's score: half the Euclidean distance (scipy) of its unit embedding (the mean of its windows') to the
+    nearest unit embedding of the monitored machine's training clips (all source: no SMOTE points); a training
+    clip's percentile score is its distance to the nearest other training clip."""
+    model = "SCAC-MultiRes"
+    fit_bundle(recordings / "normal", tmp_path / "b", model, flags=tiny_flags(model), others=[other_machine])
+    bundle = load_bundle(tmp_path / "b")
+    source = bundle.model.references["SMOTE"].source
+    assert source.shape[0] == 20 and len(bundle.model.references["SMOTE"].target) == 0
+    among = scipy.spatial.distance.cdist(source, source)
+    np.fill_diagonal(among, np.inf)
+    np.testing.assert_allclose(bundle.training_scores["SMOTE"], np.sort(among.min(axis=1) / 2), atol=1e-9)
+
+    clip = sorted((recordings / "day").glob("*.wav"))[-1]
+    [[row]] = list(score_files(bundle, [clip], "SMOTE", CLIP_SECONDS, 1.0))
+    signal, _ = soundfile.read(str(clip), dtype="float32")
+    windows = covering_windows(signal, bundle.model.network_shape.samples)
+    embedding = bundle.model.embed(torch.from_numpy(np.ascontiguousarray(windows))).mean(axis=0)
+    unit = embedding / np.linalg.norm(embedding)
+    assert row.score == pytest.approx(scipy.spatial.distance.cdist(unit[None], source).min() / 2, rel=1e-5)
+
+    [[own]] = list(score_files(bundle, [sorted((recordings / "normal").glob("*.wav"))[0]], "SMOTE", 2.0, 1.0))
+    assert own.score == pytest.approx(0.0, abs=1e-6)  # a training clip is its own nearest neighbour
