@@ -3,6 +3,7 @@ one-line refusal of a single class, and the kNN scores of the bundle against sci
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from engine.monitor.scoring import score_files
 from errors import DataError
 from networks import registry
 from networks.scac_multires.crops import covering_windows
+from tests.conftest import read_rows, run_train
 from tests.monitor_data import CLIP_SECONDS
 
 FAMILY_MODELS = ("SCAC-MultiRes", "STgram-MFN")
@@ -75,3 +77,32 @@ def test_scac_bundle_scores_are_the_nearest_training_embedding_distances(
 
     [[own]] = list(score_files(bundle, [sorted((recordings / "normal").glob("*.wav"))[0]], "SMOTE", 2.0, 1.0))
     assert own.score == pytest.approx(0.0, abs=1e-6)  # a training clip is its own nearest neighbour
+
+
+def test_a_bundle_of_a_dcase_machine_type_scores_its_test_clips_as_the_dcase_run(
+    tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    """The monitor fitted on fan's training folder (domains from the names) beside valve's, and train.py's DCASE run
+    of the same family model on fan and valve: one engine, so the same test clip scores alike (float rounding)."""
+    raw = tmp_path / "data/dcase2024t2/dev_data/raw"
+    for machine in ("fan", "valve"):
+        shutil.copytree(tiny_data_dir / f"dcase2024t2/dev_data/raw/{machine}", raw / machine)
+    flags = [*tiny_flags("SCAC-MultiRes"), "--epochs", "2"]
+    run_train(tmp_path, *flags, "--dataset", "DCASE2024T2fan", "-d", "--dataset_directory", str(tmp_path / "data"))
+    [dcase_csv] = (tmp_path / "results").rglob("anomaly_score_DCASE2024T2fan_section_00_test_*.csv")
+    dcase = {row[0]: float(row[1]) for row in read_rows(dcase_csv)}
+    train_names = sorted(path.name for path in (raw / "fan/train").glob("*.wav"))
+    domains = tmp_path / "domains.csv"
+    domains.write_text("".join(f"{name},{'target' if '_target_' in name else 'source'}\n" for name in train_names))
+    out = tmp_path / "fan.bundle"
+    fit_bundle(raw / "fan/train", out, flags=flags, domains=domains, others=[raw / "valve/train"])
+    bundle = load_bundle(out)
+    test_clips = sorted((raw / "fan/test").glob("*.wav"))
+    monitor = {
+        Path(rows[0].file).name: rows[0].score
+        for rows in score_files(bundle, test_clips, "SMOTE", bundle.clip_seconds, bundle.clip_seconds / 2)
+    }
+    assert set(monitor) == set(dcase) and len(dcase) == 12 and min(dcase.values()) > 0
+    np.testing.assert_allclose(
+        [monitor[name] for name in sorted(dcase)], [dcase[name] for name in sorted(dcase)], atol=1e-6
+    )
