@@ -21,21 +21,27 @@ SAMPLE_RATE = 16000
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def synthetic_machine(root: Path, machine: str, n_train: int, n_test_per_group: int, seed: int) -> Path:
+    """A synthetic DCASE2024 machine type of 2 s clips, source domain only; its folder."""
+    generate_dataset(
+        root,
+        [machine],
+        n_train_source=n_train,
+        n_train_target=0,
+        n_test_per_group=n_test_per_group,
+        duration=CLIP_SECONDS,
+        seed=seed,
+        workers=1,
+    )
+    return root / "dcase2024t2/dev_data/raw" / machine
+
+
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``normal/`` (20 clips of 2 s named by time), ``day/`` (12 clips, 3 anomalous), ``long/`` (one 20 s file)."""
     root = tmp_path_factory.mktemp("monitor")
-    generate_dataset(
-        root / "dcase",
-        ["fan"],
-        n_train_source=20,
-        n_train_target=0,
-        n_test_per_group=8,
-        duration=CLIP_SECONDS,
-        seed=3,
-        workers=1,
-    )
-    write_monitor_demo(root / "dcase/dcase2024t2/dev_data/raw/fan", root / "demo", n_anomalies=3, long_clips=(7, 3))
+    fan = synthetic_machine(root / "dcase", "fan", n_train=20, n_test_per_group=8, seed=3)
+    write_monitor_demo(fan, root / "demo", n_anomalies=3, long_clips=(7, 3))
     return root / "demo"
 
 
@@ -43,18 +49,8 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def other_machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another machine's normal recordings (12 synthetic valve clips of 2 s, DCASE names): a family classifier's
     second machine type."""
-    root = tmp_path_factory.mktemp("other")
-    generate_dataset(
-        root,
-        ["valve"],
-        n_train_source=12,
-        n_train_target=0,
-        n_test_per_group=1,
-        duration=CLIP_SECONDS,
-        seed=5,
-        workers=1,
-    )
-    return root / "dcase2024t2/dev_data/raw/valve/train"
+    valve = synthetic_machine(tmp_path_factory.mktemp("other"), "valve", n_train=12, n_test_per_group=1, seed=5)
+    return valve / "train"
 
 
 @pytest.fixture(scope="session")

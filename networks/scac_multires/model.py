@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from datasets.waveforms import FamilyTrainingSet, MachineClips
 from errors import ConfigError, DataError
@@ -222,6 +223,11 @@ class ScacMultiResModel(FamilyClassifierModel):
         threshold samples are the training clips' own leave-one-out scores."""
         embeddings = self.embed_clips(reference_data, f"{reference_data.machine} train embeddings")
         is_target, options = reference_data.is_target, self.options
+        if not is_target.any():  # ASDKit's SMOTE would stop here; a monitored machine often has no target clips
+            tqdm.write(
+                f"warning: {reference_data.machine} has no target-domain training clips: SMOTE has nothing to "
+                "oversample and both scores are the distance to the nearest source clip (monitor: --domains)"
+            )
         try:
             self.references = {
                 "SMOTE": KnnSmoteReference.fit(

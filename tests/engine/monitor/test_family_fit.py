@@ -53,13 +53,14 @@ def test_a_family_classifier_learns_the_machine_beside_other_machines(
 
 
 def test_scac_bundle_scores_are_the_nearest_training_embedding_distances(
-    recordings: Path, other_machine: Path, tmp_path: Path
+    recordings: Path, other_machine: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """A clip's score: half the Euclidean distance (scipy) of its unit embedding (the mean of its windows') to the
     nearest unit embedding of the monitored machine's training clips (all source: no SMOTE points); a training
     clip's percentile score is its distance to the nearest other training clip."""
     model = "SCAC-MultiRes"
     fit_bundle(recordings / "normal", tmp_path / "b", model, flags=tiny_flags(model), others=[other_machine])
+    assert "warning: normal has no target-domain training clips: SMOTE has nothing" in capsys.readouterr().out
     bundle = load_bundle(tmp_path / "b")
     source = bundle.model.references["SMOTE"].source
     assert source.shape[0] == 20 and len(bundle.model.references["SMOTE"].target) == 0
