@@ -139,7 +139,7 @@ def _training_inputs(
         data = VectorSet.from_features(features, params, is_target, device)
         return data, data, features.sample_rate
     data = folder_training_set(folders, cache_dir, params.channel_rule)
-    reference = machine_clips_of(data.machines[0], data.clips[: len(folders[0][1])], data.waveforms[0])
+    reference = machine_clips_of(data.machines[0], folders[0][1], data.waveforms[0])
     return data, reference, data.sample_rate
 
 
