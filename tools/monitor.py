@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="DIR",
-        help="a folder of another machine's normal recordings (repeatable): a family classifier (SCAC-MultiRes, "
-        "STgram-MFN) also learns to tell the machine from these; its reference stays NORMAL_DIR's clips",
+        help="a folder of another machine's normal recordings (repeatable): a classifier of several machine types "
+        "(a family model) also learns to tell the machine from these; its reference stays NORMAL_DIR's clips",
     )
     score = commands.add_parser("score", help="score recordings", allow_abbrev=False)
     score.add_argument("bundle", type=Path)
