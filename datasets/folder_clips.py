@@ -50,11 +50,11 @@ def machine_names(folders: Sequence[Path]) -> list[str]:
 
 
 def folder_training_set(
-    folders: Sequence[tuple[Path, list[Clip]]], cache_dir: Path, rule: ChannelRule = MONO
+    folders: Sequence[tuple[Path, list[Clip]]], names: Sequence[str], cache_dir: Path, rule: ChannelRule = MONO
 ) -> FamilyTrainingSet:
-    """One training set of every folder's clips, a folder being a machine type named by ``machine_names`` (the
-    monitored machine first); the attributes are those the clip names or an ``attributes_<section>.csv`` give."""
-    names = machine_names([folder for folder, _ in folders])
+    """One training set of every folder's clips, a folder being a machine type named ``names[i]`` (from
+    ``machine_names``; the monitored machine first); the attributes are those the clip names or an
+    ``attributes_<section>.csv`` give."""
     waveforms = [
         folder_waveforms(clips, Path(cache_dir) / str(number), f"machine{number}", rule)
         for number, (_, clips) in enumerate(folders)

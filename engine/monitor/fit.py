@@ -125,20 +125,22 @@ def clip_rows(folder: Path, clips: Sequence[Path], is_target: np.ndarray) -> tup
 def _training_inputs(
     model_class: type[Model],
     config: Any,
+    params: FeatureParams,
     folders: Sequence[tuple[Path, list[Clip]]],
+    names: Sequence[str],
     cache_dir: Path,
     device: torch.device,
 ) -> tuple[Any, Any, int]:
     """``(training data, reference data, sample rate)``: the monitored machine's log-mel vectors (both), or the
-    waveforms of every folder's clips to train on and the monitored machine's (first folder's) as reference."""
-    params = FeatureParams.from_config(config)
+    waveforms of every folder's clips (machine types ``names``) to train on and the monitored machine's (first
+    folder's) as reference."""
     if model_class.inputs == Inputs.VECTORS:
         clips = folders[0][1]
         features = extract_features([clip.path for clip in clips], params, config.num_workers, "training clips")
         is_target = np.array([clip.domain == "target" for clip in clips], dtype=bool)
         data = VectorSet.from_features(features, params, is_target, device)
         return data, data, features.sample_rate
-    data = folder_training_set(folders, cache_dir, params.channel_rule)
+    data = folder_training_set(folders, names, cache_dir, params.channel_rule)
     reference = machine_clips_of(data.machines[0], folders[0][1], data.waveforms[0])
     return data, reference, data.sample_rate
 
@@ -207,9 +209,12 @@ def fit_bundle(
         raise DataError(f"{folder} holds {len(paths)} WAV file; the model needs at least two normal recordings")
     folders = [(folder, folder_clips(paths, is_target)), *_other_folders(others)]
     names = machine_names([path for path, _ in folders])
+    params = FeatureParams.from_config(config)
     device = start(config)  # as a DCASE run: seeded before any data is read
     with files.bundle_staging(out) as staging:
-        data, reference, sample_rate = _training_inputs(model_class, config, folders, staging / ".waveforms", device)
+        data, reference, sample_rate = _training_inputs(
+            model_class, config, params, folders, names, staging / ".waveforms", device
+        )
         model, training_scores = _train_in(staging, model_class, config, data, reference, device)
         files.save_model(
             staging, model, {"fingerprint": run_fingerprint(config, model.options), "epochs": config.epochs}
@@ -225,7 +230,7 @@ def fit_bundle(
             "version": files.BUNDLE_VERSION,
             "model": config.model,
             "options": files.options_record(model.options),
-            "features": FeatureParams.from_config(config).as_dict(),
+            "features": params.as_dict(),
             "sample_rate": sample_rate,
             "clip_seconds": float(np.median(seconds)),
             "score": score,

@@ -28,7 +28,7 @@ def test_a_training_set_of_two_folders_holds_every_clip_in_order(tmp_path: Path)
         (tmp_path / "pump", folder_clips(pump, [False, True, False])),
         (tmp_path / "fan", folder_clips(fan, [True] * 2)),
     ]
-    data = folder_training_set(folders, tmp_path / "cache")
+    data = folder_training_set(folders, machine_names([folder for folder, _ in folders]), tmp_path / "cache")
     assert data.machines == ["pump", "fan"] and data.clip_machine_names == ["pump"] * 3 + ["fan"] * 2
     np.testing.assert_array_equal(data.is_target, [False, True, False, True, True])
     assert data.attributes == ["", "", "", "speed_1", "speed_1"]
